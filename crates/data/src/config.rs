@@ -1,0 +1,260 @@
+//! Dataset configs: the TOML files in `data/` that describe a dataset, so no dataset lives in code.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use model::{FeatureKind, Task};
+use serde::{Deserialize, Serialize};
+
+use crate::DataError;
+
+/// What to do with a value outside a feature's configured plausible range.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangePolicy {
+    /// Keep the row and report a warning.
+    #[default]
+    Warn,
+    /// Refuse the file.
+    Error,
+}
+
+/// A column in the file that is deliberately not used, with the reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DroppedColumn {
+    /// Column name.
+    pub column: String,
+    /// Why it is not a feature (e.g. it leaks the outcome).
+    pub reason: String,
+}
+
+/// One feature as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureConfig {
+    /// Column name exactly as in the header.
+    pub name: String,
+    /// How to parse and preprocess it.
+    pub kind: FeatureKind,
+    /// What it means.
+    #[serde(default)]
+    pub description: String,
+    /// Unit of measurement.
+    #[serde(default)]
+    pub unit: Option<String>,
+    /// Whether a literal `0` means "not measured".
+    #[serde(default)]
+    pub zero_is_missing: bool,
+    /// Plausible `[min, max]`.
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// Known categories for categorical features; discovered from the data when absent.
+    #[serde(default)]
+    pub categories: Option<Vec<String>>,
+    /// Whether a prediction request may leave it missing (`null`); the imputer fills it.
+    #[serde(default = "default_true")]
+    pub allow_missing: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Training defaults a dataset may set; command-line options override them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingDefaults {
+    /// Class balancing: `none`, `oversample`, `smote` or `class-weight`.
+    #[serde(default)]
+    pub balance: Option<String>,
+    /// Threshold rule: `sensitivity>=0.80`, `max_f1`, `youden` or `fixed:0.5`.
+    #[serde(default)]
+    pub threshold: Option<String>,
+    /// Selection metric, e.g. `roc_auc` or `accuracy`.
+    #[serde(default)]
+    pub metric: Option<String>,
+}
+
+/// A dataset description, read from `data/<name>.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// Short name; also the default artifact folder (`artifacts/<name>/`).
+    pub name: String,
+    /// What the dataset is, for people.
+    #[serde(default)]
+    pub description: String,
+    /// Default CSV path, relative to the working directory.
+    pub path: PathBuf,
+    /// Binary or multiclass.
+    pub task: Task,
+    /// Target column.
+    pub target: String,
+    /// Every class label the target may hold; anything else is an error.
+    pub classes: Vec<String>,
+    /// The positive class (binary tasks).
+    #[serde(default)]
+    pub positive_class: Option<String>,
+    /// Identifier columns: kept for echoing, never features.
+    #[serde(default)]
+    pub id_columns: Vec<String>,
+    /// Columns present in the file but deliberately unused.
+    #[serde(default)]
+    pub drop: Vec<DroppedColumn>,
+    /// Drop exact duplicate rows before anything else (they inflate cross-validation).
+    #[serde(default)]
+    pub drop_duplicates: bool,
+    /// What to do with out-of-range values in the file.
+    #[serde(default)]
+    pub on_out_of_range: RangePolicy,
+    /// Features, in the order the model takes them.
+    pub features: Vec<FeatureConfig>,
+    /// Training defaults.
+    #[serde(default)]
+    pub training: TrainingDefaults,
+}
+
+impl DatasetConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let text = std::fs::read_to_string(path).map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates config text; `path` is used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, DataError> {
+        let config: DatasetConfig = toml::from_str(text).map_err(|error| DataError::Config {
+            path: path.to_path_buf(),
+            reason: error.to_string().trim().to_owned(),
+        })?;
+        config.validate().map_err(|reason| DataError::Config {
+            path: path.to_path_buf(),
+            reason,
+        })?;
+        Ok(config)
+    }
+
+    /// The config as TOML text (recorded in `model.json`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.features.is_empty() {
+            return Err("no features are configured".into());
+        }
+        let mut names = BTreeSet::new();
+        let columns = self
+            .features
+            .iter()
+            .map(|feature| feature.name.as_str())
+            .chain(self.id_columns.iter().map(String::as_str))
+            .chain(self.drop.iter().map(|dropped| dropped.column.as_str()))
+            .chain(std::iter::once(self.target.as_str()));
+        for name in columns {
+            if !names.insert(name) {
+                return Err(format!("column `{name}` is configured more than once"));
+            }
+        }
+        let distinct: BTreeSet<&String> = self.classes.iter().collect();
+        if distinct.len() != self.classes.len() {
+            return Err("`classes` lists a label twice".into());
+        }
+        match self.task {
+            Task::Binary => {
+                if self.classes.len() != 2 {
+                    return Err(format!(
+                        "a binary task needs exactly 2 classes, `classes` has {}",
+                        self.classes.len()
+                    ));
+                }
+                match &self.positive_class {
+                    Some(positive) if self.classes.contains(positive) => {}
+                    Some(positive) => {
+                        return Err(format!(
+                            "`positive_class` `{positive}` is not one of `classes`"
+                        ));
+                    }
+                    None => return Err("a binary task needs `positive_class`".into()),
+                }
+            }
+            Task::Multiclass => {
+                if self.classes.len() < 3 {
+                    return Err("a multiclass task needs at least 3 classes".into());
+                }
+            }
+        }
+        for feature in &self.features {
+            if let Some([min, max]) = feature.range
+                && !(min <= max)
+            {
+                return Err(format!(
+                    "feature `{}` has range [{min}, {max}] with min above max",
+                    feature.name
+                ));
+            }
+            if feature.categories.is_some() && feature.kind != FeatureKind::Categorical {
+                return Err(format!(
+                    "feature `{}` lists categories but is {}",
+                    feature.name,
+                    feature.kind.as_str()
+                ));
+            }
+            if feature.zero_is_missing && feature.kind == FeatureKind::Categorical {
+                return Err(format!(
+                    "feature `{}` is categorical and cannot use `zero_is_missing`",
+                    feature.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Index of the positive class in `classes` (binary tasks).
+    pub fn positive_class_idx(&self) -> Option<usize> {
+        let positive = self.positive_class.as_ref()?;
+        self.classes.iter().position(|class| class == positive)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name = "toy"
+path = "data/toy.csv"
+task = "binary"
+target = "y"
+classes = ["no", "yes"]
+positive_class = "yes"
+[[features]]
+name = "a"
+kind = "numeric"
+"#;
+
+    #[test]
+    fn minimal_config_parses_with_defaults() {
+        let config = DatasetConfig::parse(MINIMAL, Path::new("toy.toml")).unwrap();
+        assert_eq!(config.positive_class_idx(), Some(1));
+        assert!(config.features[0].allow_missing);
+        assert_eq!(config.on_out_of_range, RangePolicy::Warn);
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        let wrong_positive = MINIMAL.replace("positive_class = \"yes\"", "positive_class = \"maybe\"");
+        let error = DatasetConfig::parse(&wrong_positive, Path::new("toy.toml")).unwrap_err();
+        assert!(error.to_string().contains("`maybe`"), "{error}");
+        let unknown_key = format!("{MINIMAL}\nfoo = 1\n");
+        let error = DatasetConfig::parse(&unknown_key, Path::new("toy.toml")).unwrap_err();
+        assert!(error.to_string().contains("toy.toml"), "{error}");
+        let twice = MINIMAL.replace("name = \"a\"", "name = \"y\"");
+        let error = DatasetConfig::parse(&twice, Path::new("toy.toml")).unwrap_err();
+        assert!(error.to_string().contains("`y` is configured more than once"), "{error}");
+    }
+}

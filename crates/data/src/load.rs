@@ -1,0 +1,518 @@
+//! Reading a CSV with polars into a validated [`Dataset`]: the one place a DataFrame becomes ndarray.
+//!
+//! Real files have quirks polars does not handle alone (a byte-order mark, old-Mac CR-only line
+//! endings), and polars' own errors do not say which line of the file is wrong. So the bytes are
+//! first normalised and indexed by record (remembering each record's line as an editor shows
+//! it), then polars parses the text with every column as a string, and each cell is converted
+//! and validated here with the exact line, column and value in any error.
+
+use std::collections::HashSet;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use polars::prelude::{CsvReadOptions, DataFrame, SerReader};
+use sha2::{Digest, Sha256};
+
+use model::record::{FieldProblem, Value, check_range, is_missing_text, parse_value};
+use model::{FeatureKind, FeatureSpec, Schema};
+
+use crate::DataError;
+use crate::config::{DatasetConfig, RangePolicy};
+
+/// Whether the file must contain the target column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labels {
+    /// Training and evaluation: the target must be present and valid on every row.
+    Required,
+    /// Scoring and EDA: use the target if present.
+    Optional,
+}
+
+/// A loaded, validated dataset.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// SHA-256 of the file's bytes, hex.
+    pub sha256: String,
+    /// Feature specs in config order, with categories and training ranges filled in.
+    pub features: Vec<FeatureSpec>,
+    /// Raw feature values, one row per record: NaN = empty/NA, categories as codes.
+    /// Configured zeros are kept as 0 here; preprocessing decides they are missing.
+    pub raw: Array2<f64>,
+    /// Class index (into the config's `classes`) per row, when the file has the target.
+    pub target: Option<Vec<usize>>,
+    /// Value of the first id column per row, when configured and present.
+    pub ids: Option<Vec<String>>,
+    /// 1-based line number of each row in the original file.
+    pub lines: Vec<usize>,
+    /// Rows read before duplicates were dropped.
+    pub n_rows_read: usize,
+    /// Exact duplicate rows found (over features and target).
+    pub n_duplicates: usize,
+    /// Whether those duplicates were dropped.
+    pub duplicates_dropped: bool,
+    /// Header columns, as found.
+    pub columns_found: Vec<String>,
+    /// Non-fatal findings (out-of-range values under the `warn` policy, unused columns).
+    pub warnings: Vec<String>,
+}
+
+/// One logical CSV record with the line it starts on.
+#[derive(Debug)]
+struct Record {
+    line: usize,
+    text: String,
+}
+
+/// Strips a UTF-8 BOM, unifies line endings and splits into records, skipping blank lines.
+///
+/// A record spans several physical lines only inside a quoted field.
+fn split_records(bytes: &[u8], path: &Path) -> Result<Vec<Record>, DataError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        let offset = error.valid_up_to();
+        let line = 1 + bytes[..offset]
+            .iter()
+            .enumerate()
+            .filter(|(idx, byte)| {
+                **byte == b'\n' || (**byte == b'\r' && bytes.get(idx + 1) != Some(&b'\n'))
+            })
+            .count();
+        DataError::Encoding {
+            path: path.to_path_buf(),
+            line,
+        }
+    })?;
+    let mut records = Vec::new();
+    let mut current = String::new();
+    let mut current_line = 1;
+    let mut line = 1;
+    let mut in_quotes = false;
+    let mut chars = text.chars().peekable();
+    let flush = |current: &mut String, start: usize, records: &mut Vec<Record>| {
+        if !current.trim().is_empty() {
+            records.push(Record {
+                line: start,
+                text: std::mem::take(current),
+            });
+        }
+        current.clear();
+    };
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' => {
+                in_quotes = !in_quotes;
+                current.push(ch);
+            }
+            '\r' | '\n' => {
+                if ch == '\r' && chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                line += 1;
+                if in_quotes {
+                    current.push('\n');
+                } else {
+                    flush(&mut current, current_line, &mut records);
+                    current_line = line;
+                }
+            }
+            _ => current.push(ch),
+        }
+    }
+    flush(&mut current, current_line, &mut records);
+    Ok(records)
+}
+
+/// Splits one record into fields (RFC 4180 quoting), for the header and field counts.
+fn split_fields(record: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut in_quotes = false;
+    let mut chars = record.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' if in_quotes && chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            '"' => in_quotes = !in_quotes,
+            ',' if !in_quotes => fields.push(std::mem::take(&mut field)),
+            _ => field.push(ch),
+        }
+    }
+    fields.push(field);
+    fields
+}
+
+/// Reads a file's bytes, naming the path on failure.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
+    std::fs::read(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Loads and validates `path` as described by `config`.
+pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Dataset, DataError> {
+    let bytes = read_bytes(path)?;
+    let sha256 = Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect::<String>();
+    let records = split_records(&bytes, path)?;
+    let path_buf = || path.to_path_buf();
+    let Some((header, rows)) = records.split_first() else {
+        return Err(DataError::Empty { path: path_buf() });
+    };
+    if rows.is_empty() {
+        return Err(DataError::HeaderOnly { path: path_buf() });
+    }
+    let columns_found: Vec<String> = split_fields(&header.text)
+        .into_iter()
+        .map(|name| name.trim().to_owned())
+        .collect();
+    for (idx, name) in columns_found.iter().enumerate() {
+        if let Some(first) = columns_found[..idx].iter().position(|other| other == name) {
+            return Err(DataError::DuplicateColumn {
+                path: path_buf(),
+                column: name.clone(),
+                first: first + 1,
+                second: idx + 1,
+            });
+        }
+    }
+    let has_target = columns_found.contains(&config.target);
+    let mut expected: Vec<&str> = config.features.iter().map(|f| f.name.as_str()).collect();
+    if labels == Labels::Required {
+        expected.push(&config.target);
+    }
+    let missing: Vec<String> = expected
+        .iter()
+        .filter(|name| !columns_found.iter().any(|found| found == *name))
+        .map(|name| (*name).to_owned())
+        .collect();
+    if !missing.is_empty() {
+        if missing == [config.target.clone()] {
+            return Err(DataError::MissingTarget {
+                path: path_buf(),
+                column: config.target.clone(),
+            });
+        }
+        return Err(DataError::MissingColumns {
+            path: path_buf(),
+            missing,
+            expected: expected.iter().map(|name| (*name).to_owned()).collect(),
+            found: columns_found,
+        });
+    }
+    for record in rows {
+        let n_fields = split_fields(&record.text).len();
+        if n_fields != columns_found.len() {
+            return Err(DataError::FieldCount {
+                path: path_buf(),
+                line: record.line,
+                found: n_fields,
+                expected: columns_found.len(),
+            });
+        }
+    }
+    let mut warnings = Vec::new();
+    let known: HashSet<&str> = config
+        .features
+        .iter()
+        .map(|feature| feature.name.as_str())
+        .chain(config.id_columns.iter().map(String::as_str))
+        .chain(config.drop.iter().map(|dropped| dropped.column.as_str()))
+        .chain(std::iter::once(config.target.as_str()))
+        .collect();
+    for column in &columns_found {
+        if !known.contains(column.as_str()) {
+            warnings.push(format!(
+                "`{}`: column `{column}` is not in the config and is ignored",
+                path.display()
+            ));
+        }
+    }
+
+    // Polars parses the normalised text; every column is read as a string so that each cell
+    // is converted below with a precise error.
+    let normalised: String = records
+        .iter()
+        .map(|record| record.text.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let frame = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(normalised.into_bytes()))
+        .finish()
+        .map_err(|error| DataError::Csv {
+            path: path_buf(),
+            reason: error.to_string(),
+        })?;
+    if frame.height() != rows.len() {
+        return Err(DataError::Csv {
+            path: path_buf(),
+            reason: format!(
+                "polars read {} rows where {} records were found",
+                frame.height(),
+                rows.len()
+            ),
+        });
+    }
+    let lines: Vec<usize> = rows.iter().map(|record| record.line).collect();
+    let n_rows = rows.len();
+
+    let mut features = Vec::with_capacity(config.features.len());
+    let mut raw = Array2::<f64>::from_elem((n_rows, config.features.len()), f64::NAN);
+    for (feature_idx, feature_config) in config.features.iter().enumerate() {
+        let cells = string_column(&frame, &feature_config.name, path)?;
+        let categories = match (&feature_config.categories, feature_config.kind) {
+            (Some(categories), _) => categories.clone(),
+            (None, FeatureKind::Categorical) => {
+                let mut categories: Vec<String> = cells
+                    .iter()
+                    .flatten()
+                    .filter(|cell| !is_missing_text(cell))
+                    .map(|cell| cell.trim().to_owned())
+                    .collect();
+                categories.sort();
+                categories.dedup();
+                categories
+            }
+            (None, _) => Vec::new(),
+        };
+        let mut spec = FeatureSpec {
+            name: feature_config.name.clone(),
+            kind: feature_config.kind,
+            description: feature_config.description.clone(),
+            unit: feature_config.unit.clone(),
+            zero_is_missing: feature_config.zero_is_missing,
+            valid_range: feature_config.range.map(|[min, max]| (min, max)),
+            training_range: None,
+            categories,
+            allow_missing: feature_config.allow_missing,
+        };
+        for (row_idx, cell) in cells.iter().enumerate() {
+            let value = match cell {
+                None => Value::Missing,
+                Some(text) => Value::Text(text.clone()),
+            };
+            let bad_value = |problem: FieldProblem| DataError::BadValue {
+                path: path.to_path_buf(),
+                line: lines[row_idx],
+                column: spec.name.clone(),
+                value: cell.clone().unwrap_or_default(),
+                problem: problem.to_string(),
+            };
+            let parsed = parse_value(&spec, &value).map_err(bad_value)?;
+            if let Err(problem) = check_range(&spec, parsed) {
+                match config.on_out_of_range {
+                    RangePolicy::Error => return Err(bad_value(problem)),
+                    RangePolicy::Warn => warnings.push(format!(
+                        "`{}` line {}, column `{}`: {problem}",
+                        path.display(),
+                        lines[row_idx],
+                        spec.name
+                    )),
+                }
+            }
+            raw[[row_idx, feature_idx]] = parsed;
+        }
+        spec.training_range = observed_range(&spec, raw.column(feature_idx).iter().copied());
+        features.push(spec);
+    }
+
+    let target = if has_target {
+        let cells = string_column(&frame, &config.target, path)?;
+        let mut target = Vec::with_capacity(n_rows);
+        for (row_idx, cell) in cells.iter().enumerate() {
+            let text = cell.as_deref().map(str::trim).unwrap_or("");
+            if is_missing_text(text) {
+                if labels == Labels::Required {
+                    return Err(DataError::MissingLabel {
+                        path: path_buf(),
+                        line: lines[row_idx],
+                        column: config.target.clone(),
+                    });
+                }
+                // An unlabelled row in an optional-label file makes the whole target unusable.
+                target.clear();
+                break;
+            }
+            match config.classes.iter().position(|class| class == text) {
+                Some(class_idx) => target.push(class_idx),
+                None => {
+                    return Err(DataError::UnknownLabel {
+                        path: path_buf(),
+                        line: lines[row_idx],
+                        column: config.target.clone(),
+                        value: text.to_owned(),
+                        expected: config.classes.clone(),
+                    });
+                }
+            }
+        }
+        (target.len() == n_rows).then_some(target)
+    } else {
+        None
+    };
+    let ids = match config.id_columns.first() {
+        Some(id_column) if columns_found.contains(id_column) => Some(
+            string_column(&frame, id_column, path)?
+                .into_iter()
+                .map(|cell| cell.unwrap_or_default().trim().to_owned())
+                .collect(),
+        ),
+        _ => None,
+    };
+
+    let mut dataset = Dataset {
+        path: path_buf(),
+        sha256,
+        features,
+        raw,
+        target,
+        ids,
+        lines,
+        n_rows_read: n_rows,
+        n_duplicates: 0,
+        duplicates_dropped: false,
+        columns_found,
+        warnings,
+    };
+    let duplicates = dataset.duplicate_rows();
+    dataset.n_duplicates = duplicates.iter().filter(|duplicate| **duplicate).count();
+    if config.drop_duplicates && dataset.n_duplicates > 0 {
+        dataset.keep_rows(&duplicates.iter().map(|duplicate| !duplicate).collect::<Vec<_>>());
+        dataset.duplicates_dropped = true;
+        for (feature_idx, spec) in dataset.features.iter_mut().enumerate() {
+            spec.training_range =
+                observed_range(spec, dataset.raw.column(feature_idx).iter().copied());
+        }
+    }
+    if dataset.raw.nrows() == 0 {
+        return Err(DataError::HeaderOnly { path: path_buf() });
+    }
+    Ok(dataset)
+}
+
+/// A column's cells as optional strings (None = null).
+fn string_column(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<Option<String>>, DataError> {
+    let csv_error = |error: polars::prelude::PolarsError| DataError::Csv {
+        path: path.to_path_buf(),
+        reason: format!("column `{name}`: {error}"),
+    };
+    let column = frame.column(name).map_err(csv_error)?;
+    let strings = column.str().map_err(csv_error)?;
+    Ok(strings
+        .iter()
+        .map(|cell| cell.map(str::to_owned))
+        .collect())
+}
+
+/// Smallest and largest non-missing value (configured zeros excluded).
+fn observed_range(spec: &FeatureSpec, values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .filter(|value| !value.is_nan() && !(spec.zero_is_missing && *value == 0.0))
+        .fold(None, |range, value| match range {
+            None => Some((value, value)),
+            Some((min, max)) => Some((f64::min(min, value), f64::max(max, value))),
+        })
+}
+
+impl Dataset {
+    /// Marks each row that exactly repeats an earlier row (features and target; ids ignored).
+    pub fn duplicate_rows(&self) -> Vec<bool> {
+        let mut seen = HashSet::new();
+        self.raw
+            .rows()
+            .into_iter()
+            .enumerate()
+            .map(|(row_idx, row)| {
+                let mut key: Vec<u64> = row.iter().map(|value| canonical_bits(*value)).collect();
+                if let Some(target) = &self.target {
+                    key.push(target[row_idx] as u64);
+                }
+                !seen.insert(key)
+            })
+            .collect()
+    }
+
+    /// Keeps only the rows where `keep` is true.
+    fn keep_rows(&mut self, keep: &[bool]) {
+        let kept: Vec<usize> = (0..keep.len()).filter(|idx| keep[*idx]).collect();
+        self.raw = self.raw.select(ndarray::Axis(0), &kept);
+        if let Some(target) = &mut self.target {
+            *target = kept.iter().map(|idx| target[*idx]).collect();
+        }
+        if let Some(ids) = &mut self.ids {
+            *ids = kept.iter().map(|idx| ids[*idx].clone()).collect();
+        }
+        self.lines = kept.iter().map(|idx| self.lines[*idx]).collect();
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.raw.nrows()
+    }
+
+    /// The schema a model trained on this dataset accepts.
+    pub fn schema(&self, config: &DatasetConfig) -> Schema {
+        Schema {
+            dataset: config.name.clone(),
+            task: config.task,
+            features: self.features.clone(),
+            id_columns: config.id_columns.clone(),
+            target: config.target.clone(),
+            classes: config.classes.clone(),
+            positive_class: config.positive_class_idx(),
+        }
+    }
+
+    /// Rows per class (requires the target).
+    pub fn class_counts(&self, n_classes: usize) -> Vec<usize> {
+        let mut counts = vec![0; n_classes];
+        for class_idx in self.target.iter().flatten() {
+            counts[*class_idx] += 1;
+        }
+        counts
+    }
+}
+
+/// Bits that compare equal for equal values (all NaNs alike, -0 = +0).
+fn canonical_bits(value: f64) -> u64 {
+    if value.is_nan() {
+        u64::MAX
+    } else if value == 0.0 {
+        0
+    } else {
+        value.to_bits()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_remember_their_editor_lines_for_every_line_ending() {
+        for ending in ["\n", "\r\n", "\r"] {
+            let text = format!("a,b{ending}1,2{ending}{ending}3,\"x{ending}y\"{ending}4,5{ending}");
+            let records = split_records(text.as_bytes(), Path::new("t.csv")).unwrap();
+            let lines: Vec<usize> = records.iter().map(|record| record.line).collect();
+            assert_eq!(lines, vec![1, 2, 4, 6], "ending {ending:?}");
+            assert_eq!(split_fields(&records[2].text), vec!["3", "x\ny"]);
+        }
+    }
+
+    #[test]
+    fn bom_is_stripped_and_invalid_utf8_names_the_line() {
+        let records = split_records(b"\xEF\xBB\xBFa,b\n1,2\n", Path::new("t.csv")).unwrap();
+        assert_eq!(records[0].text, "a,b");
+        let error = split_records(b"a\n1\n\xFF\n", Path::new("t.csv")).unwrap_err();
+        assert!(error.to_string().contains("line 3"), "{error}");
+    }
+}

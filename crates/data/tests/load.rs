@@ -1,0 +1,158 @@
+//! Loader behaviour on the project's own fixtures: quirks that must load, errors that must name
+//! the file, line, column and value.
+
+use std::path::{Path, PathBuf};
+
+use data::eda::Summary;
+use data::{DataError, DatasetConfig, Labels, RangePolicy, load};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn config() -> DatasetConfig {
+    DatasetConfig::load(&fixture("toy.toml")).unwrap()
+}
+
+fn load_error(name: &str, labels: Labels) -> String {
+    let error = load(&config(), &fixture(name), labels).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains(name), "error does not name the file: {text}");
+    text
+}
+
+#[test]
+fn good_file_loads_with_zeros_kept_and_na_as_missing() {
+    let dataset = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
+    assert_eq!(dataset.n_rows(), 80);
+    assert_eq!(dataset.raw.ncols(), 4);
+    let glucose = dataset.raw.column(0);
+    assert!(glucose.iter().any(|value| *value == 0.0), "zeros stay raw");
+    assert!(dataset.raw.column(1).iter().any(|value| value.is_nan()), "NA is missing");
+    assert_eq!(dataset.features[3].categories, vec!["east", "north", "south"]);
+    assert_eq!(dataset.lines[0], 2);
+    let target = dataset.target.as_ref().unwrap();
+    assert_eq!(target.len(), 80);
+    assert_eq!(dataset.ids.as_ref().unwrap()[0], "P0000");
+    let (min, _) = dataset.features[0].training_range.unwrap();
+    assert!(min > 0.0, "configured zeros do not count towards the training range");
+}
+
+#[test]
+fn bom_cr_only_and_crlf_files_load_identically() {
+    let reference = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
+    for name in ["bom_cr.csv", "crlf.csv"] {
+        let dataset = load(&config(), &fixture(name), Labels::Required).unwrap();
+        assert_eq!(dataset.n_rows(), reference.n_rows(), "{name}");
+        assert_eq!(dataset.columns_found, reference.columns_found, "{name}");
+        assert_eq!(dataset.target, reference.target, "{name}");
+        for (a, b) in dataset.raw.iter().zip(reference.raw.iter()) {
+            assert!(a == b || (a.is_nan() && b.is_nan()), "{name}");
+        }
+        assert_eq!(dataset.lines, reference.lines, "{name}");
+    }
+}
+
+#[test]
+fn unlabelled_file_loads_for_scoring_but_not_for_training() {
+    let dataset = load(&config(), &fixture("unlabelled.csv"), Labels::Optional).unwrap();
+    assert_eq!(dataset.n_rows(), 20);
+    assert!(dataset.target.is_none());
+    let text = load_error("unlabelled.csv", Labels::Required);
+    assert!(text.contains("no target column `outcome`"), "{text}");
+}
+
+#[test]
+fn bad_number_names_line_column_and_value() {
+    let text = load_error("bad_number_line57.csv", Labels::Required);
+    assert!(text.contains("line 57"), "{text}");
+    assert!(text.contains("column `glucose`"), "{text}");
+    assert!(text.contains("`12x`"), "{text}");
+}
+
+#[test]
+fn missing_column_lists_expected_and_found() {
+    let text = load_error("missing_column.csv", Labels::Required);
+    assert!(text.contains("missing column(s) `body mass`"), "{text}");
+    assert!(text.contains("found `pid`, `glucose`, `smoker`"), "{text}");
+}
+
+#[test]
+fn label_problems_name_the_line() {
+    let text = load_error("unknown_label.csv", Labels::Required);
+    assert!(text.contains("line 5") && text.contains("`maybe`") && text.contains("`no`, `yes`"), "{text}");
+    let text = load_error("missing_label.csv", Labels::Required);
+    assert!(text.contains("line 8") && text.contains("missing class label"), "{text}");
+}
+
+#[test]
+fn structural_problems_are_errors_not_panics() {
+    let text = load_error("duplicate_column.csv", Labels::Required);
+    assert!(text.contains("`glucose` appears twice"), "{text}");
+    assert!(load_error("header_only.csv", Labels::Required).contains("no data rows"));
+    assert!(load_error("empty.csv", Labels::Required).contains("is empty"));
+    let text = load_error("short_row.csv", Labels::Required);
+    assert!(text.contains("line 4") && text.contains("5 fields, expected 7"), "{text}");
+    let error = load(&config(), &fixture("does_not_exist.csv"), Labels::Required).unwrap_err();
+    assert!(matches!(error, DataError::Io { .. }));
+    assert!(error.to_string().contains("does_not_exist.csv"));
+}
+
+#[test]
+fn out_of_range_warns_or_fails_by_policy() {
+    let dataset = load(&config(), &fixture("out_of_range.csv"), Labels::Required).unwrap();
+    assert!(
+        dataset.warnings.iter().any(|w| w.contains("line 3") && w.contains("`glucose`")),
+        "{:?}",
+        dataset.warnings
+    );
+    let mut strict = config();
+    strict.on_out_of_range = RangePolicy::Error;
+    let text = load(&strict, &fixture("out_of_range.csv"), Labels::Required)
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("line 3") && text.contains("`999`"), "{text}");
+}
+
+#[test]
+fn duplicates_are_counted_and_dropped_when_configured() {
+    let kept = load(&config(), &fixture("duplicates.csv"), Labels::Required).unwrap();
+    assert_eq!((kept.n_rows(), kept.n_duplicates), (12, 2));
+    let mut dedup = config();
+    dedup.drop_duplicates = true;
+    let dropped = load(&dedup, &fixture("duplicates.csv"), Labels::Required).unwrap();
+    assert_eq!((dropped.n_rows(), dropped.n_duplicates), (10, 2));
+    assert!(dropped.duplicates_dropped);
+}
+
+#[test]
+fn eda_report_has_tables_and_every_plot() {
+    let dataset = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
+    let summary = Summary::compute(&config(), &dataset);
+    let text = summary.to_text();
+    assert!(text.contains("rows: 80") && text.contains("glucose"), "{text}");
+    let glucose = &summary.columns[0];
+    assert_eq!(glucose.count + glucose.missing, 80);
+    assert!(glucose.missing > 0, "configured zeros count as missing");
+    let out = tempfile::tempdir().unwrap();
+    let report = summary.write_report(&dataset, out.path()).unwrap();
+    let html = std::fs::read_to_string(report).unwrap();
+    for needle in ["Class balance", "Per-class means", "Correlation matrix", "plots/hist_body_mass.svg"] {
+        assert!(html.contains(needle), "report lacks {needle}");
+    }
+    for plot in ["class_balance", "missing_values", "correlation_heatmap", "hist_glucose", "hist_ward"] {
+        let svg = std::fs::read_to_string(out.path().join(format!("plots/{plot}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("<text"), "{plot}");
+    }
+}
+
+#[test]
+fn shipped_configs_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    for name in ["sepsis.toml", "heart_failure.toml", "wine_quality.toml"] {
+        let config = DatasetConfig::load(&root.join(name)).unwrap();
+        assert!(!config.features.is_empty(), "{name}");
+    }
+}

@@ -1,0 +1,401 @@
+//! The persisted model artifact: a versioned, checksummed, atomically written file.
+//!
+//! Layout (all integers little-endian):
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `VIGILMDL` |
+//! | 4 | format version |
+//! | 8 | payload length |
+//! | n | payload: [`Artifact`] encoded with bincode 1.3 |
+//! | 4 | CRC-32 of the payload |
+//!
+//! The codec is used only in this file, so it can be swapped in one place.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use bincode::Options;
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::Classifier;
+use crate::pipeline::Pipeline;
+use crate::schema::{FeatureKind, Schema, Task};
+
+/// First bytes of every artifact.
+pub const MAGIC: [u8; 8] = *b"VIGILMDL";
+/// Version of the layout and payload types; bump it when either changes.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8;
+const TRAILER_LEN: usize = 4;
+
+/// Errors reading or writing an artifact. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The file could not be read or written.
+    #[error("cannot access `{path}`")]
+    Io {
+        /// The artifact path.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file does not start with the magic bytes.
+    #[error("`{path}` is not a vigil model artifact (wrong magic bytes)")]
+    NotAnArtifact {
+        /// The artifact path.
+        path: PathBuf,
+    },
+    /// The file ends before the length its header announces.
+    #[error("`{path}` is truncated: expected {expected} bytes, found {found}")]
+    Truncated {
+        /// The artifact path.
+        path: PathBuf,
+        /// Bytes the header announces.
+        expected: u64,
+        /// Bytes present.
+        found: u64,
+    },
+    /// Written by another version of the format.
+    #[error(
+        "`{path}` has artifact format version {found}, this build reads version {supported}: retrain or use a matching build"
+    )]
+    UnsupportedVersion {
+        /// The artifact path.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Version this build reads.
+        supported: u32,
+    },
+    /// The payload's checksum does not match: the file is corrupted.
+    #[error("`{path}` is corrupted: checksum {computed:08x} does not match stored {stored:08x}")]
+    Checksum {
+        /// The artifact path.
+        path: PathBuf,
+        /// Checksum in the file.
+        stored: u32,
+        /// Checksum of the payload as read.
+        computed: u32,
+    },
+    /// The payload could not be decoded.
+    #[error("`{path}` has an undecodable payload")]
+    Decode {
+        /// The artifact path.
+        path: PathBuf,
+        /// The codec's error.
+        #[source]
+        source: bincode::Error,
+    },
+    /// The payload could not be encoded.
+    #[error("cannot encode the artifact")]
+    Encode(#[source] bincode::Error),
+    /// The payload decoded but is internally inconsistent.
+    #[error("`{path}` is inconsistent: {reason}")]
+    Inconsistent {
+        /// The artifact path.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
+}
+
+/// Mean and standard deviation of one metric over cross-validation folds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// snake_case metric name (`roc_auc`, `recall`, ...).
+    pub name: String,
+    /// Mean over folds.
+    pub mean: f64,
+    /// Standard deviation over folds.
+    pub std: f64,
+}
+
+/// One model's cross-validated results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaderboardEntry {
+    /// Model name (`logistic_regression`, ...).
+    pub model: String,
+    /// Metrics in a fixed order.
+    pub metrics: Vec<MetricSummary>,
+    /// Hyperparameters as name/value text, in a fixed order.
+    pub params: Vec<(String, String)>,
+}
+
+impl LeaderboardEntry {
+    /// The mean of a metric by name.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .find(|metric| metric.name == name)
+            .map(|metric| metric.mean)
+    }
+}
+
+/// How the label is decided from probabilities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    /// Threshold on the positive-class probability (binary tasks only).
+    pub threshold: Option<f64>,
+    /// The rule that chose it, e.g. `sensitivity>=0.80`.
+    pub rule: String,
+    /// Out-of-fold sensitivity at the threshold.
+    pub oof_sensitivity: Option<f64>,
+    /// Out-of-fold specificity at the threshold.
+    pub oof_specificity: Option<f64>,
+}
+
+/// Where the artifact came from. No timestamps: equal inputs give equal bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provenance {
+    /// Version of the crate that trained it.
+    pub trainer_version: String,
+    /// Random seed.
+    pub seed: u64,
+    /// Cross-validation folds.
+    pub folds: usize,
+    /// Cross-validation repeats.
+    pub repeats: usize,
+    /// SHA-256 of the training file, hex.
+    pub dataset_sha256: String,
+    /// Rows used for the final fit.
+    pub n_training_rows: usize,
+    /// Class balancing used.
+    pub balance: String,
+}
+
+/// Everything the server needs: schema, fitted pipeline, decision rule and the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// What a record must contain.
+    pub schema: Schema,
+    /// The fitted pipeline.
+    pub pipeline: Pipeline,
+    /// Name of the chosen model.
+    pub model_name: String,
+    /// Its hyperparameters.
+    pub params: Vec<(String, String)>,
+    /// Threshold and how it was chosen.
+    pub decision: Decision,
+    /// Cross-validated results of every model trained, best first.
+    pub leaderboard: Vec<LeaderboardEntry>,
+    /// Where it came from.
+    pub provenance: Provenance,
+}
+
+impl Artifact {
+    /// Encodes to the on-disk layout.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
+        let payload = codec().serialize(self).map_err(ArtifactError::Encode)?;
+        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len() + TRAILER_LEN);
+        bytes.extend_from_slice(&MAGIC);
+        bytes.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        Ok(bytes)
+    }
+
+    /// Decodes and checks the on-disk layout; `path` is only used in error messages.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ArtifactError> {
+        let path_buf = || path.to_path_buf();
+        if bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+            return Err(ArtifactError::NotAnArtifact { path: path_buf() });
+        }
+        if bytes.len() < HEADER_LEN {
+            return Err(ArtifactError::Truncated {
+                path: path_buf(),
+                expected: HEADER_LEN as u64,
+                found: bytes.len() as u64,
+            });
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or([0; 4]));
+        if version != FORMAT_VERSION {
+            return Err(ArtifactError::UnsupportedVersion {
+                path: path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let payload_len = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or([0; 8]));
+        let expected = (HEADER_LEN as u64)
+            .saturating_add(payload_len)
+            .saturating_add(TRAILER_LEN as u64);
+        if (bytes.len() as u64) < expected {
+            return Err(ArtifactError::Truncated {
+                path: path_buf(),
+                expected,
+                found: bytes.len() as u64,
+            });
+        }
+        if (bytes.len() as u64) > expected {
+            return Err(ArtifactError::Inconsistent {
+                path: path_buf(),
+                reason: format!(
+                    "{} unexpected bytes after the checksum",
+                    bytes.len() as u64 - expected
+                ),
+            });
+        }
+        let payload = &bytes[HEADER_LEN..HEADER_LEN + payload_len as usize];
+        let trailer = &bytes[HEADER_LEN + payload_len as usize..];
+        let stored = u32::from_le_bytes(trailer.try_into().unwrap_or([0; 4]));
+        let computed = crc32fast::hash(payload);
+        if stored != computed {
+            return Err(ArtifactError::Checksum {
+                path: path_buf(),
+                stored,
+                computed,
+            });
+        }
+        // A size limit keeps a hostile length prefix inside the payload from allocating wildly.
+        let artifact: Artifact = codec()
+            .with_limit(payload.len() as u64 * 4 + 1024)
+            .deserialize(payload)
+            .map_err(|source| ArtifactError::Decode {
+            path: path_buf(),
+            source,
+        })?;
+        artifact
+            .check_consistency()
+            .map_err(|reason| ArtifactError::Inconsistent {
+                path: path_buf(),
+                reason,
+            })?;
+        Ok(artifact)
+    }
+
+    /// Reads and checks an artifact file.
+    pub fn load(path: &Path) -> Result<Self, ArtifactError> {
+        let bytes = fs::read(path).map_err(|source| ArtifactError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, path)
+    }
+
+    /// Writes the artifact atomically: a temporary file in the same folder, fsync, rename.
+    ///
+    /// A crash at any point leaves either the previous artifact or the new one, never a mix.
+    pub fn save(&self, path: &Path) -> Result<(), ArtifactError> {
+        write_atomically(path, &self.to_bytes()?)
+    }
+
+    /// Checks that the parts agree, so that a decoded artifact cannot make prediction panic.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        let schema = &self.schema;
+        let pipeline = &self.pipeline;
+        let n_classes = schema.classes.len();
+        if n_classes < 2 {
+            return Err(format!("{n_classes} classes; at least 2 are needed"));
+        }
+        if pipeline.n_classes != n_classes {
+            return Err(format!(
+                "pipeline predicts {} classes, schema lists {n_classes}",
+                pipeline.n_classes
+            ));
+        }
+        match (schema.task, schema.positive_class) {
+            (Task::Binary, Some(positive)) if n_classes == 2 && positive < 2 => {
+                if pipeline.positive_class != positive {
+                    return Err("pipeline and schema disagree on the positive class".into());
+                }
+            }
+            (Task::Binary, _) => {
+                return Err("binary task needs 2 classes and a positive class".into());
+            }
+            (Task::Multiclass, _) => {}
+        }
+        if pipeline.preprocessor.columns.len() != schema.features.len() {
+            return Err(format!(
+                "preprocessing has {} columns, schema has {} features",
+                pipeline.preprocessor.columns.len(),
+                schema.features.len()
+            ));
+        }
+        for (feature, column) in schema.features.iter().zip(&pipeline.preprocessor.columns) {
+            let one_hot = matches!(
+                column,
+                crate::preprocessing::ColumnTransform::OneHot { .. }
+            );
+            if one_hot != (feature.kind == FeatureKind::Categorical) {
+                return Err(format!(
+                    "feature `{}` is {} but its preprocessing does not match",
+                    feature.name,
+                    feature.kind.as_str()
+                ));
+            }
+        }
+        let n_inputs = pipeline.preprocessor.n_outputs();
+        let produced: usize = pipeline
+            .preprocessor
+            .columns
+            .iter()
+            .map(|column| column.n_outputs())
+            .sum();
+        if produced != n_inputs {
+            return Err("preprocessing output names do not match its columns".into());
+        }
+        let stated_inputs = match &pipeline.classifier {
+            Classifier::Logistic(linear) => Some(linear.n_inputs),
+            Classifier::Knn(knn) => Some(knn.n_inputs),
+            Classifier::NaiveBayes(naive_bayes) => Some(naive_bayes.n_inputs),
+            Classifier::Svm(machines) => machines.first().map(|machine| machine.n_inputs),
+            _ => None,
+        };
+        if let Some(stated) = stated_inputs
+            && stated != n_inputs
+        {
+            return Err(format!(
+                "classifier expects {stated} inputs, preprocessing produces {n_inputs}"
+            ));
+        }
+        if let Some(threshold) = self.decision.threshold
+            && !(0.0..=1.0).contains(&threshold)
+        {
+            return Err(format!("threshold {threshold} is not a probability"));
+        }
+        Ok(())
+    }
+}
+
+/// The payload codec: bincode 1.3, fixed-width integers, no trailing bytes allowed.
+fn codec() -> impl Options {
+    bincode::DefaultOptions::new().with_fixint_encoding()
+}
+
+/// Writes bytes to `path` through a temporary sibling file, fsync and rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let io_error = |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&folder).map_err(io_error)?;
+    let file_name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "artifact".into());
+    let temporary = folder.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&temporary)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temporary, path)?;
+        // Persist the rename itself; not every platform can open a folder, hence `ok()`.
+        if let Ok(directory) = fs::File::open(&folder) {
+            directory.sync_all().ok();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        fs::remove_file(&temporary).ok();
+    }
+    result.map_err(io_error)
+}

@@ -1,0 +1,494 @@
+//! Fitted classifiers in a small, serialisable form that only needs arithmetic to predict.
+//!
+//! Training fits these with linfa (or our own tree code) and converts the result, so that the
+//! server links no learning library and every model predicts through the same code path.
+
+use serde::{Deserialize, Serialize};
+
+/// A binary tree stored as a flat node array; leaves hold a value vector.
+///
+/// Classification trees store class frequencies in their leaves (already normalised to sum to
+/// one); regression trees used by gradient boosting store one value per leaf.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlatTree {
+    /// Nodes; index 0 is the root.
+    pub nodes: Vec<TreeNode>,
+    /// Leaf values, `n_values` per leaf, addressed by `TreeNode::Leaf::offset`.
+    pub values: Vec<f64>,
+    /// Values per leaf.
+    pub n_values: usize,
+}
+
+/// One node of a [`FlatTree`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum TreeNode {
+    /// Go to `left` when `input[feature] < threshold`, else to `right`.
+    Split {
+        /// Model input index.
+        feature: u32,
+        /// Split point.
+        threshold: f64,
+        /// Node index taken below the threshold.
+        left: u32,
+        /// Node index taken at or above the threshold.
+        right: u32,
+    },
+    /// A leaf whose values start at `offset` in `FlatTree::values`.
+    Leaf {
+        /// Start of this leaf's values.
+        offset: u32,
+    },
+}
+
+impl FlatTree {
+    /// The leaf values reached by `input`.
+    ///
+    /// Malformed trees (a child index out of bounds, a cycle) end the walk at an empty slice
+    /// instead of panicking or looping: artifacts are checksummed, but the server must not hang.
+    pub fn leaf<'a>(&'a self, input: &[f64]) -> &'a [f64] {
+        let mut node_idx = 0usize;
+        for _ in 0..=self.nodes.len() {
+            match self.nodes.get(node_idx) {
+                Some(TreeNode::Split {
+                    feature,
+                    threshold,
+                    left,
+                    right,
+                }) => {
+                    let value = input.get(*feature as usize).copied().unwrap_or(0.0);
+                    node_idx = if value < *threshold { *left } else { *right } as usize;
+                }
+                Some(TreeNode::Leaf { offset }) => {
+                    let start = *offset as usize;
+                    return self.values.get(start..start + self.n_values).unwrap_or(&[]);
+                }
+                None => return &[],
+            }
+        }
+        &[]
+    }
+
+    /// Number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|node| matches!(node, TreeNode::Leaf { .. }))
+            .count()
+    }
+}
+
+/// Logistic regression: one weight row per output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Linear {
+    /// `n_outputs` rows of `n_inputs` weights, row-major.
+    pub weights: Vec<f64>,
+    /// One intercept per output.
+    pub intercepts: Vec<f64>,
+    /// Number of model inputs.
+    pub n_inputs: usize,
+}
+
+/// Gradient-boosted regression trees on the log-odds (binary) or softmax logits (multiclass).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Boosting {
+    /// Starting score per output (log prior odds).
+    pub base_scores: Vec<f64>,
+    /// Shrinkage applied to every tree's output.
+    pub learning_rate: f64,
+    /// `trees[round][output]`.
+    pub trees: Vec<Vec<FlatTree>>,
+}
+
+/// k-nearest neighbours over the stored (preprocessed) training rows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Knn {
+    /// Training inputs, row-major, `n_inputs` per row.
+    pub points: Vec<f64>,
+    /// Class index of each training row.
+    pub labels: Vec<u32>,
+    /// Number of model inputs.
+    pub n_inputs: usize,
+    /// Neighbours consulted.
+    pub k: usize,
+    /// Weight neighbours by inverse distance (otherwise uniformly).
+    pub distance_weighted: bool,
+}
+
+/// A kernel support vector machine with Platt-scaled output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SvmBinary {
+    /// Support vectors, row-major.
+    pub support_vectors: Vec<f64>,
+    /// Signed dual coefficient of each support vector.
+    pub coefficients: Vec<f64>,
+    /// Offset subtracted from the weighted kernel sum.
+    pub rho: f64,
+    /// Gaussian kernel width: `k(a, b) = exp(-|a - b|^2 / kernel_eps)`.
+    pub kernel_eps: f64,
+    /// Platt scaling: `p = 1 / (1 + exp(platt_a * f + platt_b))`.
+    pub platt_a: f64,
+    /// See `platt_a`.
+    pub platt_b: f64,
+    /// Number of model inputs.
+    pub n_inputs: usize,
+}
+
+impl SvmBinary {
+    /// Platt-scaled probability of the machine's positive side.
+    pub fn probability(&self, input: &[f64]) -> f64 {
+        let mut decision = -self.rho;
+        if self.n_inputs > 0 {
+            for (support, coefficient) in self
+                .support_vectors
+                .chunks_exact(self.n_inputs)
+                .zip(&self.coefficients)
+            {
+                let squared: f64 = support
+                    .iter()
+                    .zip(input)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
+                decision += coefficient * (-squared / self.kernel_eps).exp();
+            }
+        }
+        let f_apb = self.platt_a * decision + self.platt_b;
+        // The two branches avoid overflow in `exp` for large |f_apb|.
+        if f_apb >= 0.0 {
+            (-f_apb).exp() / (1.0 + (-f_apb).exp())
+        } else {
+            1.0 / (1.0 + f_apb.exp())
+        }
+    }
+}
+
+/// Gaussian naive Bayes: per-class means, variances and priors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GaussianNb {
+    /// Per-class means, `n_classes` rows of `n_inputs`.
+    pub means: Vec<f64>,
+    /// Per-class variances (already smoothed), same layout.
+    pub variances: Vec<f64>,
+    /// Log prior of each class; `-inf` for a class absent from training.
+    pub log_priors: Vec<f64>,
+    /// Number of model inputs.
+    pub n_inputs: usize,
+}
+
+/// Any of the seven supported classifiers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Classifier {
+    /// Binary: one output (positive-class logit); multiclass: one per class (softmax).
+    Logistic(Linear),
+    /// A single classification tree.
+    DecisionTree(FlatTree),
+    /// Averaged class frequencies of many trees.
+    RandomForest(Vec<FlatTree>),
+    /// Gradient-boosted trees.
+    GradientBoosting(Boosting),
+    /// k-nearest neighbours.
+    Knn(Knn),
+    /// Binary: one machine; multiclass: one-vs-rest machines, one per class.
+    Svm(Vec<SvmBinary>),
+    /// Gaussian naive Bayes.
+    NaiveBayes(GaussianNb),
+}
+
+/// Logistic function, safe for large magnitudes.
+pub fn sigmoid(z: f64) -> f64 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// In-place softmax; an all-`-inf` input becomes uniform.
+pub fn softmax_in_place(logits: &mut [f64]) {
+    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if !max.is_finite() {
+        let uniform = 1.0 / logits.len().max(1) as f64;
+        logits.iter_mut().for_each(|value| *value = uniform);
+        return;
+    }
+    let mut total = 0.0;
+    for value in logits.iter_mut() {
+        *value = (*value - max).exp();
+        total += *value;
+    }
+    logits.iter_mut().for_each(|value| *value /= total);
+}
+
+impl Classifier {
+    /// Short stable name, as used on the command line (`lr`, `dt`, ...).
+    pub fn short_name(&self) -> &'static str {
+        match self {
+            Classifier::Logistic(_) => "lr",
+            Classifier::DecisionTree(_) => "dt",
+            Classifier::RandomForest(_) => "rf",
+            Classifier::GradientBoosting(_) => "gbm",
+            Classifier::Knn(_) => "knn",
+            Classifier::Svm(_) => "svm",
+            Classifier::NaiveBayes(_) => "nb",
+        }
+    }
+
+    /// Writes one probability per class into `probabilities` (length `n_classes`).
+    ///
+    /// For binary tasks, models that produce a single score give it to `positive_class`.
+    pub fn predict_proba(
+        &self,
+        input: &[f64],
+        n_classes: usize,
+        positive_class: usize,
+        probabilities: &mut [f64],
+    ) {
+        let binary = n_classes == 2;
+        let negative_class = 1 - positive_class.min(1);
+        let set_binary = |probabilities: &mut [f64], p_positive: f64| {
+            let p_positive = p_positive.clamp(0.0, 1.0);
+            probabilities[positive_class] = p_positive;
+            probabilities[negative_class] = 1.0 - p_positive;
+        };
+        match self {
+            Classifier::Logistic(linear) => {
+                let n_outputs = linear.intercepts.len();
+                if binary && n_outputs == 1 {
+                    let z = dot(&linear.weights, input) + linear.intercepts[0];
+                    set_binary(probabilities, sigmoid(z));
+                } else {
+                    for (class_idx, probability) in probabilities.iter_mut().enumerate() {
+                        let row = linear
+                            .weights
+                            .get(class_idx * linear.n_inputs..(class_idx + 1) * linear.n_inputs)
+                            .unwrap_or(&[]);
+                        let intercept = linear
+                            .intercepts
+                            .get(class_idx)
+                            .copied()
+                            .unwrap_or(f64::NEG_INFINITY);
+                        *probability = dot(row, input) + intercept;
+                    }
+                    softmax_in_place(probabilities);
+                }
+            }
+            Classifier::DecisionTree(tree) => copy_distribution(tree.leaf(input), probabilities),
+            Classifier::RandomForest(trees) => {
+                probabilities.iter_mut().for_each(|value| *value = 0.0);
+                for tree in trees {
+                    for (total, value) in probabilities.iter_mut().zip(tree.leaf(input)) {
+                        *total += value;
+                    }
+                }
+                normalise(probabilities);
+            }
+            Classifier::GradientBoosting(boosting) => {
+                let n_outputs = boosting.base_scores.len();
+                let mut scores = boosting.base_scores.clone();
+                for round in &boosting.trees {
+                    for (score, tree) in scores.iter_mut().zip(round) {
+                        *score += boosting.learning_rate * tree.leaf(input).first().unwrap_or(&0.0);
+                    }
+                }
+                if binary && n_outputs == 1 {
+                    set_binary(probabilities, sigmoid(scores[0]));
+                } else {
+                    for (probability, score) in probabilities.iter_mut().zip(&scores) {
+                        *probability = *score;
+                    }
+                    softmax_in_place(probabilities);
+                }
+            }
+            Classifier::Knn(knn) => knn.predict_proba(input, probabilities),
+            Classifier::Svm(machines) => {
+                if binary && machines.len() == 1 {
+                    set_binary(probabilities, machines[0].probability(input));
+                } else {
+                    for (probability, machine) in probabilities.iter_mut().zip(machines) {
+                        *probability = machine.probability(input);
+                    }
+                    normalise(probabilities);
+                }
+            }
+            Classifier::NaiveBayes(naive_bayes) => naive_bayes.predict_proba(input, probabilities),
+        }
+    }
+}
+
+fn dot(weights: &[f64], input: &[f64]) -> f64 {
+    weights.iter().zip(input).map(|(w, x)| w * x).sum()
+}
+
+fn copy_distribution(source: &[f64], probabilities: &mut [f64]) {
+    probabilities.iter_mut().for_each(|value| *value = 0.0);
+    for (target, value) in probabilities.iter_mut().zip(source) {
+        *target = *value;
+    }
+    normalise(probabilities);
+}
+
+/// Scales to sum one; an all-zero vector becomes uniform.
+fn normalise(probabilities: &mut [f64]) {
+    let total: f64 = probabilities.iter().sum();
+    if total > 0.0 && total.is_finite() {
+        probabilities.iter_mut().for_each(|value| *value /= total);
+    } else {
+        let uniform = 1.0 / probabilities.len().max(1) as f64;
+        probabilities.iter_mut().for_each(|value| *value = uniform);
+    }
+}
+
+impl Knn {
+    /// Distance-weighted vote of the `k` nearest training rows (exact search).
+    pub fn predict_proba(&self, input: &[f64], probabilities: &mut [f64]) {
+        probabilities.iter_mut().for_each(|value| *value = 0.0);
+        if self.n_inputs == 0 || self.labels.is_empty() {
+            normalise(probabilities);
+            return;
+        }
+        let k = self.k.clamp(1, self.labels.len());
+        // A bounded max-list of the k best (squared distance, label): k is small, so a sorted
+        // vector beats a heap and keeps ties deterministic (earlier rows win).
+        let mut best: Vec<(f64, u32)> = Vec::with_capacity(k + 1);
+        for (point, label) in self.points.chunks_exact(self.n_inputs).zip(&self.labels) {
+            let squared: f64 = point
+                .iter()
+                .zip(input)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
+            if best.len() == k && squared >= best[k - 1].0 {
+                continue;
+            }
+            let position = best.partition_point(|(distance, _)| *distance <= squared);
+            best.insert(position, (squared, *label));
+            best.truncate(k);
+        }
+        let exact_matches = best.iter().filter(|(distance, _)| *distance == 0.0).count();
+        for (squared, label) in &best {
+            let weight = if !self.distance_weighted {
+                1.0
+            } else if exact_matches > 0 {
+                // As scikit-learn does: identical training rows take all the weight.
+                if *squared == 0.0 { 1.0 } else { 0.0 }
+            } else {
+                1.0 / squared.sqrt()
+            };
+            if let Some(slot) = probabilities.get_mut(*label as usize) {
+                *slot += weight;
+            }
+        }
+        normalise(probabilities);
+    }
+}
+
+impl GaussianNb {
+    /// Posterior class probabilities.
+    pub fn predict_proba(&self, input: &[f64], probabilities: &mut [f64]) {
+        for (class_idx, probability) in probabilities.iter_mut().enumerate() {
+            let range = class_idx * self.n_inputs..(class_idx + 1) * self.n_inputs;
+            let (Some(means), Some(variances)) =
+                (self.means.get(range.clone()), self.variances.get(range))
+            else {
+                *probability = f64::NEG_INFINITY;
+                continue;
+            };
+            let mut log_joint = self
+                .log_priors
+                .get(class_idx)
+                .copied()
+                .unwrap_or(f64::NEG_INFINITY);
+            for ((x, mean), variance) in input.iter().zip(means).zip(variances) {
+                log_joint -= 0.5 * ((2.0 * std::f64::consts::PI * variance).ln()
+                    + (x - mean) * (x - mean) / variance);
+            }
+            *probability = log_joint;
+        }
+        softmax_in_place(probabilities);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stump() -> FlatTree {
+        FlatTree {
+            nodes: vec![
+                TreeNode::Split {
+                    feature: 0,
+                    threshold: 0.5,
+                    left: 1,
+                    right: 2,
+                },
+                TreeNode::Leaf { offset: 0 },
+                TreeNode::Leaf { offset: 2 },
+            ],
+            values: vec![0.9, 0.1, 0.2, 0.8],
+            n_values: 2,
+        }
+    }
+
+    #[test]
+    fn tree_routes_below_threshold_left() {
+        let tree = stump();
+        assert_eq!(tree.leaf(&[0.0]), &[0.9, 0.1]);
+        assert_eq!(tree.leaf(&[0.5]), &[0.2, 0.8]);
+        assert_eq!(tree.n_leaves(), 2);
+    }
+
+    #[test]
+    fn malformed_tree_does_not_loop_or_panic() {
+        let tree = FlatTree {
+            nodes: vec![TreeNode::Split {
+                feature: 9,
+                threshold: 0.0,
+                left: 0,
+                right: 0,
+            }],
+            values: vec![],
+            n_values: 2,
+        };
+        assert!(tree.leaf(&[1.0]).is_empty());
+    }
+
+    #[test]
+    fn binary_logistic_points_at_the_positive_class() {
+        let classifier = Classifier::Logistic(Linear {
+            weights: vec![2.0],
+            intercepts: vec![0.0],
+            n_inputs: 1,
+        });
+        let mut probabilities = [0.0; 2];
+        classifier.predict_proba(&[3.0], 2, 1, &mut probabilities);
+        assert!(probabilities[1] > 0.99);
+        classifier.predict_proba(&[3.0], 2, 0, &mut probabilities);
+        assert!(probabilities[0] > 0.99);
+    }
+
+    #[test]
+    fn knn_weights_by_inverse_distance_and_exact_matches_win() {
+        let knn = Knn {
+            points: vec![0.0, 1.0, 3.0],
+            labels: vec![0, 1, 1],
+            n_inputs: 1,
+            k: 2,
+            distance_weighted: true,
+        };
+        let mut probabilities = [0.0; 2];
+        knn.predict_proba(&[0.25], &mut probabilities);
+        // Distances 0.25 (class 0) and 0.75 (class 1): weights 4 and 4/3.
+        assert!((probabilities[0] - 0.75).abs() < 1e-12);
+        knn.predict_proba(&[1.0], &mut probabilities);
+        assert_eq!(probabilities, [0.0, 1.0]);
+    }
+
+    #[test]
+    fn softmax_handles_missing_classes() {
+        let mut logits = [f64::NEG_INFINITY, 0.0, 0.0];
+        softmax_in_place(&mut logits);
+        assert_eq!(logits, [0.0, 0.5, 0.5]);
+        let mut all_missing = [f64::NEG_INFINITY; 2];
+        softmax_in_place(&mut all_missing);
+        assert_eq!(all_missing, [0.5, 0.5]);
+    }
+}

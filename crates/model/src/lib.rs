@@ -1,0 +1,57 @@
+//! The lean inference core of vigil: feature schema, fitted preprocessing, fitted classifiers,
+//! the artifact format, and the one function that turns a record into class probabilities.
+//!
+//! Training and serving both depend on this crate; it deliberately links no data-frame,
+//! learning, HTTP or command-line library, so the server stays small and cannot drift from
+//! what training evaluated.
+
+pub mod artifact;
+pub mod classifier;
+pub mod pipeline;
+pub mod preprocessing;
+pub mod record;
+pub mod schema;
+
+pub use artifact::{
+    Artifact, ArtifactError, Decision, LeaderboardEntry, MetricSummary, Provenance,
+    write_atomically,
+};
+pub use classifier::Classifier;
+pub use pipeline::{Calibration, Pipeline, argmax, decide};
+pub use preprocessing::{ColumnTransform, FittedPreprocessor};
+pub use record::{FieldError, FieldProblem, Value};
+pub use schema::{FeatureKind, FeatureSpec, Schema, Task};
+
+/// A prediction for one record, in the schema's class order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prediction {
+    /// Index into `Schema::classes` of the decided label.
+    pub label_idx: usize,
+    /// One probability per class.
+    pub probabilities: Vec<f64>,
+}
+
+impl Artifact {
+    /// Validates a named record and predicts it: the entry point of the server and the scorer.
+    pub fn predict_record<'a>(
+        &self,
+        fields: impl IntoIterator<Item = (&'a str, &'a Value)>,
+    ) -> Result<Prediction, Vec<FieldError>> {
+        let raw = self.schema.encode_record(fields)?;
+        Ok(self.predict_raw(&raw))
+    }
+
+    /// Predicts an already validated raw row.
+    pub fn predict_raw(&self, raw: &[f64]) -> Prediction {
+        let probabilities = self.pipeline.predict_raw(raw);
+        let label_idx = decide(
+            &probabilities,
+            self.schema.positive_class,
+            self.decision.threshold,
+        );
+        Prediction {
+            label_idx,
+            probabilities,
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The fitted pipeline: preprocessing, classifier and optional calibration, and the one function
+//! that turns a raw row into class probabilities.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::{Classifier, sigmoid};
+use crate::preprocessing::FittedPreprocessor;
+
+/// Maps a binary model's positive-class probability to a calibrated one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Calibration {
+    /// `p' = sigmoid(a * logit(p) + b)`, fitted on out-of-fold predictions.
+    Platt {
+        /// Slope on the logit.
+        a: f64,
+        /// Intercept.
+        b: f64,
+    },
+    /// A non-decreasing step function from isotonic regression, linearly interpolated.
+    Isotonic {
+        /// Increasing input probabilities.
+        inputs: Vec<f64>,
+        /// Calibrated probabilities at `inputs`, non-decreasing.
+        outputs: Vec<f64>,
+    },
+}
+
+impl Calibration {
+    /// Applies the calibration to a positive-class probability.
+    pub fn apply(&self, probability: f64) -> f64 {
+        match self {
+            Calibration::Platt { a, b } => {
+                let clipped = probability.clamp(1e-12, 1.0 - 1e-12);
+                sigmoid(a * (clipped / (1.0 - clipped)).ln() + b)
+            }
+            Calibration::Isotonic { inputs, outputs } => {
+                if inputs.is_empty() || inputs.len() != outputs.len() {
+                    return probability;
+                }
+                let upper = inputs.partition_point(|input| *input < probability);
+                if upper == 0 {
+                    return outputs[0];
+                }
+                if upper == inputs.len() {
+                    return outputs[inputs.len() - 1];
+                }
+                let (x0, x1) = (inputs[upper - 1], inputs[upper]);
+                let (y0, y1) = (outputs[upper - 1], outputs[upper]);
+                if x1 > x0 {
+                    y0 + (y1 - y0) * (probability - x0) / (x1 - x0)
+                } else {
+                    y1
+                }
+            }
+        }
+    }
+}
+
+/// A fitted preprocessing + classifier pair: everything needed to score a raw row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pipeline {
+    /// Imputation, scaling and encoding.
+    pub preprocessor: FittedPreprocessor,
+    /// The fitted model.
+    pub classifier: Classifier,
+    /// Optional calibration of the positive-class probability (binary tasks only).
+    pub calibration: Option<Calibration>,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Index of the positive class for binary tasks (0 for multiclass).
+    pub positive_class: usize,
+}
+
+impl Pipeline {
+    /// Class probabilities for one raw row (schema order, NaN = missing, categories as codes).
+    ///
+    /// Training's out-of-fold evaluation, the server and the batch scorer all call this.
+    pub fn predict_raw(&self, raw: &[f64]) -> Vec<f64> {
+        let mut inputs = Vec::with_capacity(self.preprocessor.n_outputs());
+        let mut probabilities = vec![0.0; self.n_classes];
+        self.predict_raw_into(raw, &mut inputs, &mut probabilities);
+        probabilities
+    }
+
+    /// As [`Pipeline::predict_raw`], reusing caller buffers (for scoring many rows).
+    pub fn predict_raw_into(&self, raw: &[f64], inputs: &mut Vec<f64>, probabilities: &mut [f64]) {
+        self.preprocessor.transform_into(raw, inputs);
+        self.classifier
+            .predict_proba(inputs, self.n_classes, self.positive_class, probabilities);
+        if let (Some(calibration), 2) = (&self.calibration, self.n_classes) {
+            let calibrated = calibration.apply(probabilities[self.positive_class]).clamp(0.0, 1.0);
+            probabilities[self.positive_class] = calibrated;
+            probabilities[1 - self.positive_class] = 1.0 - calibrated;
+        }
+    }
+
+    /// Class probabilities for many raw rows (row-major, `n_features` per row).
+    pub fn predict_raw_rows(&self, rows: &[f64], n_features: usize) -> Vec<Vec<f64>> {
+        let mut inputs = Vec::with_capacity(self.preprocessor.n_outputs());
+        rows.chunks_exact(n_features.max(1))
+            .map(|row| {
+                let mut probabilities = vec![0.0; self.n_classes];
+                self.predict_raw_into(row, &mut inputs, &mut probabilities);
+                probabilities
+            })
+            .collect()
+    }
+}
+
+/// The label decision: threshold on the positive class (binary) or the most probable class.
+pub fn decide(probabilities: &[f64], positive_class: Option<usize>, threshold: Option<f64>) -> usize {
+    match (positive_class, threshold, probabilities.len()) {
+        (Some(positive), Some(threshold), 2) => {
+            if probabilities[positive] >= threshold {
+                positive
+            } else {
+                1 - positive
+            }
+        }
+        _ => argmax(probabilities),
+    }
+}
+
+/// Index of the largest value (first on ties); 0 for an empty slice.
+pub fn argmax(values: &[f64]) -> usize {
+    let mut best = 0;
+    for (idx, value) in values.iter().enumerate() {
+        if *value > values[best] {
+            best = idx;
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_decides_binary_and_argmax_decides_multiclass() {
+        assert_eq!(decide(&[0.6, 0.4], Some(1), Some(0.3)), 1);
+        assert_eq!(decide(&[0.8, 0.2], Some(1), Some(0.3)), 0);
+        assert_eq!(decide(&[0.2, 0.5, 0.3], None, None), 1);
+    }
+
+    #[test]
+    fn isotonic_interpolates_and_clamps() {
+        let calibration = Calibration::Isotonic {
+            inputs: vec![0.2, 0.6],
+            outputs: vec![0.1, 0.5],
+        };
+        assert_eq!(calibration.apply(0.0), 0.1);
+        assert!((calibration.apply(0.4) - 0.3).abs() < 1e-12);
+        assert_eq!(calibration.apply(0.9), 0.5);
+    }
+}

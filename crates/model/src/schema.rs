@@ -1,0 +1,93 @@
+//! The feature schema: what a record must contain, as learned from the dataset config and the training data.
+
+use serde::{Deserialize, Serialize};
+
+/// How a feature's values are read and preprocessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// A real number.
+    Numeric,
+    /// A whole number (counts, years).
+    Integer,
+    /// 0 or 1.
+    Binary,
+    /// One of a fixed set of text labels; one-hot encoded.
+    Categorical,
+}
+
+impl FeatureKind {
+    /// The lowercase name used in configs, model cards and error messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FeatureKind::Numeric => "numeric",
+            FeatureKind::Integer => "integer",
+            FeatureKind::Binary => "binary",
+            FeatureKind::Categorical => "categorical",
+        }
+    }
+}
+
+/// Whether the model predicts one of two classes or one of many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Two classes, one of which is "positive".
+    Binary,
+    /// More than two classes.
+    Multiclass,
+}
+
+/// One input column of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSpec {
+    /// Column name exactly as in the CSV header.
+    pub name: String,
+    /// How values are parsed and preprocessed.
+    pub kind: FeatureKind,
+    /// What the column means, for people.
+    pub description: String,
+    /// Unit of measurement, if any.
+    pub unit: Option<String>,
+    /// Whether a literal `0` means "not measured".
+    pub zero_is_missing: bool,
+    /// Plausible range from the config; values outside it are rejected at prediction time.
+    pub valid_range: Option<(f64, f64)>,
+    /// Smallest and largest observed (non-missing) value in the training data.
+    pub training_range: Option<(f64, f64)>,
+    /// Known categories, for categorical features; raw values are indices into this list.
+    pub categories: Vec<String>,
+    /// Whether a missing value (`null`, empty cell) may be given; the imputer then fills it.
+    pub allow_missing: bool,
+}
+
+/// Everything a caller must know to build a valid record and read a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Dataset name from the config.
+    pub dataset: String,
+    /// Binary or multiclass.
+    pub task: Task,
+    /// Input features in the order the pipeline expects them.
+    pub features: Vec<FeatureSpec>,
+    /// Identifier columns: accepted and echoed, never used as features.
+    pub id_columns: Vec<String>,
+    /// Name of the target column.
+    pub target: String,
+    /// Class labels; probabilities are reported in this order.
+    pub classes: Vec<String>,
+    /// Index into `classes` of the positive class, for binary tasks.
+    pub positive_class: Option<usize>,
+}
+
+impl Schema {
+    /// Position of a feature by name.
+    pub fn feature_index(&self, name: &str) -> Option<usize> {
+        self.features.iter().position(|feature| feature.name == name)
+    }
+
+    /// Number of classes.
+    pub fn n_classes(&self) -> usize {
+        self.classes.len()
+    }
+}

@@ -1,0 +1,327 @@
+//! Fitting preprocessing (imputation, scaling, one-hot encoding), class balancing and
+//! stratified splits. Everything here is fitted on training rows only: callers pass one
+//! training fold at a time, and the fitted result is `model`'s [`FittedPreprocessor`].
+
+pub mod balance;
+pub mod split;
+
+use ndarray::{Array2, ArrayView2};
+
+use model::{ColumnTransform, FeatureKind, FeatureSpec, FittedPreprocessor};
+
+pub use balance::{Balance, class_weights, oversample, smote};
+pub use split::{stratified_folds, Fold};
+
+/// Errors from fitting preprocessing or splitting.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PreprocessError {
+    /// The parameters are contradictory or out of range.
+    #[error("invalid preprocessing parameter: {0}")]
+    InvalidParams(String),
+    /// The data do not match the feature list.
+    #[error("expected {expected} feature columns, found {found}")]
+    ColumnMismatch {
+        /// Features in the schema.
+        expected: usize,
+        /// Columns in the data.
+        found: usize,
+    },
+    /// No training rows.
+    #[error("cannot fit preprocessing on zero rows")]
+    NoRows,
+    /// A split is impossible.
+    #[error("cannot make {folds} folds: {reason}")]
+    Split {
+        /// Folds requested.
+        folds: usize,
+        /// Why not.
+        reason: String,
+    },
+}
+
+/// How numeric missing values are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imputation {
+    /// Median of the training fold (robust to outliers; the default).
+    Median,
+    /// Mean of the training fold.
+    Mean,
+    /// Most frequent value of the training fold.
+    MostFrequent,
+}
+
+/// How numeric columns are scaled after imputation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scaling {
+    /// Subtract the mean, divide by the standard deviation.
+    Standard,
+    /// Subtract the median, divide by the interquartile range.
+    Robust,
+    /// Leave values as they are.
+    None,
+}
+
+/// Preprocessing hyperparameters (unchecked).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreprocessParams {
+    /// Imputation for `numeric` features; integer features use the median, binary and
+    /// categorical ones the most frequent value.
+    pub numeric_imputation: Imputation,
+    /// Scaling for numeric, integer and binary features.
+    pub scaling: Scaling,
+    /// Add a 0/1 input per numeric column that had missing values in the training rows.
+    pub missing_indicator: bool,
+}
+
+impl Default for PreprocessParams {
+    fn default() -> Self {
+        PreprocessParams {
+            numeric_imputation: Imputation::Median,
+            scaling: Scaling::Standard,
+            missing_indicator: false,
+        }
+    }
+}
+
+/// Checked preprocessing hyperparameters, ready to fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ValidPreprocessParams(PreprocessParams);
+
+impl PreprocessParams {
+    /// Validates the combination.
+    pub fn check(self) -> Result<ValidPreprocessParams, PreprocessError> {
+        // Robust scaling centres on the median; pairing it with mean imputation would put
+        // imputed values off-centre for skewed columns, which is never what anyone wants.
+        if self.scaling == Scaling::Robust && self.numeric_imputation == Imputation::Mean {
+            return Err(PreprocessError::InvalidParams(
+                "robust scaling needs median or most-frequent imputation, not mean".into(),
+            ));
+        }
+        Ok(ValidPreprocessParams(self))
+    }
+}
+
+impl ValidPreprocessParams {
+    /// The checked parameters.
+    pub fn params(&self) -> &PreprocessParams {
+        &self.0
+    }
+
+    /// Fits on training rows (`raw`: one row per sample, schema order, NaN = missing).
+    pub fn fit(
+        &self,
+        features: &[FeatureSpec],
+        raw: ArrayView2<'_, f64>,
+    ) -> Result<FittedPreprocessor, PreprocessError> {
+        if raw.ncols() != features.len() {
+            return Err(PreprocessError::ColumnMismatch {
+                expected: features.len(),
+                found: raw.ncols(),
+            });
+        }
+        if raw.nrows() == 0 {
+            return Err(PreprocessError::NoRows);
+        }
+        let params = &self.0;
+        let mut columns = Vec::with_capacity(features.len());
+        let mut output_names = Vec::new();
+        for (feature_idx, spec) in features.iter().enumerate() {
+            let mut present: Vec<f64> = raw
+                .column(feature_idx)
+                .iter()
+                .copied()
+                .filter(|value| !(value.is_nan() || (spec.zero_is_missing && *value == 0.0)))
+                .collect();
+            present.sort_by(f64::total_cmp);
+            let any_missing = present.len() < raw.nrows();
+            if spec.kind == FeatureKind::Categorical {
+                let n_categories = spec.categories.len();
+                let fill = most_frequent(&present).map_or(0, |code| code as usize);
+                columns.push(ColumnTransform::OneHot {
+                    n_categories,
+                    fill: fill.min(n_categories.saturating_sub(1)),
+                });
+                output_names.extend(
+                    spec.categories
+                        .iter()
+                        .map(|category| format!("{}={category}", spec.name)),
+                );
+                continue;
+            }
+            let imputation = match spec.kind {
+                FeatureKind::Numeric => params.numeric_imputation,
+                FeatureKind::Integer => Imputation::Median,
+                _ => Imputation::MostFrequent,
+            };
+            // A column with no observed value in this fold is imputed with 0 and not scaled.
+            let fill = match imputation {
+                Imputation::Median => median(&present),
+                Imputation::Mean => mean(&present),
+                Imputation::MostFrequent => most_frequent(&present),
+            }
+            .unwrap_or(0.0);
+            let n_rows = raw.nrows() as f64;
+            let imputed_missing = raw.nrows() - present.len();
+            let (center, scale) = match params.scaling {
+                Scaling::None => (0.0, 1.0),
+                Scaling::Standard => {
+                    // Statistics of the imputed column, as scikit-learn's pipeline computes them.
+                    let total = present.iter().sum::<f64>() + fill * imputed_missing as f64;
+                    let mean = total / n_rows;
+                    let squares = present.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()
+                        + (fill - mean) * (fill - mean) * imputed_missing as f64;
+                    (mean, (squares / n_rows).sqrt())
+                }
+                Scaling::Robust => {
+                    let mut imputed = present.clone();
+                    imputed.extend(std::iter::repeat_n(fill, imputed_missing));
+                    imputed.sort_by(f64::total_cmp);
+                    let median = quantile(&imputed, 0.5);
+                    (median, quantile(&imputed, 0.75) - quantile(&imputed, 0.25))
+                }
+            };
+            // A constant column would divide by zero; leave it unscaled instead.
+            let scale = if scale.is_finite() && scale > 1e-12 { scale } else { 1.0 };
+            let missing_indicator = params.missing_indicator && any_missing;
+            columns.push(ColumnTransform::Numeric {
+                zero_is_missing: spec.zero_is_missing,
+                fill,
+                center,
+                scale,
+                missing_indicator,
+            });
+            output_names.push(spec.name.clone());
+            if missing_indicator {
+                output_names.push(format!("{}_missing", spec.name));
+            }
+        }
+        Ok(FittedPreprocessor {
+            columns,
+            output_names,
+        })
+    }
+}
+
+/// Transforms many raw rows with a fitted preprocessor into a model-input matrix.
+pub fn transform(preprocessor: &FittedPreprocessor, raw: ArrayView2<'_, f64>) -> Array2<f64> {
+    let n_outputs = preprocessor.n_outputs();
+    let mut out = Array2::zeros((raw.nrows(), n_outputs));
+    let mut buffer = Vec::with_capacity(n_outputs);
+    let mut row_values = Vec::with_capacity(raw.ncols());
+    for (row_idx, row) in raw.rows().into_iter().enumerate() {
+        row_values.clear();
+        row_values.extend(row.iter().copied());
+        preprocessor.transform_into(&row_values, &mut buffer);
+        for (column_idx, value) in buffer.iter().enumerate() {
+            out[[row_idx, column_idx]] = *value;
+        }
+    }
+    out
+}
+
+/// Linear-interpolated quantile of sorted values.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let position = q * (sorted.len() - 1) as f64;
+    let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
+    sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower as f64)
+}
+
+fn median(sorted: &[f64]) -> Option<f64> {
+    (!sorted.is_empty()).then(|| quantile(sorted, 0.5))
+}
+
+fn mean(values: &[f64]) -> Option<f64> {
+    (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+}
+
+/// Most frequent value of sorted input; ties go to the smallest value (deterministic).
+fn most_frequent(sorted: &[f64]) -> Option<f64> {
+    let mut best: Option<(f64, usize)> = None;
+    let mut idx = 0;
+    while idx < sorted.len() {
+        let value = sorted[idx];
+        let run = sorted[idx..].iter().take_while(|other| **other == value).count();
+        if best.is_none_or(|(_, count)| run > count) {
+            best = Some((value, run));
+        }
+        idx += run;
+    }
+    best.map(|(value, _)| value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn spec(name: &str, kind: FeatureKind, zero_is_missing: bool) -> FeatureSpec {
+        FeatureSpec {
+            name: name.into(),
+            kind,
+            description: String::new(),
+            unit: None,
+            zero_is_missing,
+            valid_range: None,
+            training_range: None,
+            categories: if kind == FeatureKind::Categorical {
+                vec!["red".into(), "white".into()]
+            } else {
+                vec![]
+            },
+            allow_missing: true,
+        }
+    }
+
+    #[test]
+    fn zeros_become_missing_then_median_imputed_and_standardised() {
+        let features = vec![
+            spec("PL", FeatureKind::Numeric, true),
+            spec("type", FeatureKind::Categorical, false),
+        ];
+        let raw = array![[0.0, 1.0], [2.0, 1.0], [4.0, f64::NAN], [6.0, 0.0]];
+        let fitted = PreprocessParams::default()
+            .check()
+            .unwrap()
+            .fit(&features, raw.view())
+            .unwrap();
+        let ColumnTransform::Numeric { fill, center, scale, .. } = fitted.columns[0] else {
+            panic!("numeric expected")
+        };
+        assert_eq!(fill, 4.0, "median of 2, 4, 6; the zero is missing");
+        assert_eq!(center, 4.0);
+        assert!((scale - (8.0f64 / 4.0).sqrt()).abs() < 1e-12);
+        assert_eq!(fitted.columns[1], ColumnTransform::OneHot { n_categories: 2, fill: 1 });
+        let out = transform(&fitted, raw.view());
+        assert_eq!(out.row(2).to_vec(), vec![0.0, 0.0, 1.0]);
+        assert_eq!(fitted.output_names, vec!["PL", "type=red", "type=white"]);
+    }
+
+    #[test]
+    fn indicator_robust_scaling_and_validation() {
+        let features = vec![spec("x", FeatureKind::Numeric, false)];
+        let raw = array![[1.0], [f64::NAN], [3.0], [5.0], [100.0]];
+        let params = PreprocessParams {
+            numeric_imputation: Imputation::Median,
+            scaling: Scaling::Robust,
+            missing_indicator: true,
+        };
+        let fitted = params.check().unwrap().fit(&features, raw.view()).unwrap();
+        assert_eq!(fitted.output_names, vec!["x", "x_missing"]);
+        let out = transform(&fitted, raw.view());
+        assert_eq!(out[[1, 1]], 1.0);
+        let bad = PreprocessParams { numeric_imputation: Imputation::Mean, ..params };
+        assert!(bad.check().is_err());
+        let error = params.check().unwrap().fit(&features, array![[1.0, 2.0]].view());
+        assert_eq!(error.unwrap_err(), PreprocessError::ColumnMismatch { expected: 1, found: 2 });
+    }
+
+    #[test]
+    fn most_frequent_breaks_ties_low() {
+        assert_eq!(most_frequent(&[0.0, 0.0, 1.0, 1.0]), Some(0.0));
+        assert_eq!(most_frequent(&[0.0, 1.0, 1.0]), Some(1.0));
+        assert_eq!(most_frequent(&[]), None);
+    }
+}

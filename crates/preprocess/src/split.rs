@@ -1,0 +1,108 @@
+//! Stratified k-fold splits (optionally repeated), seeded.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::PreprocessError;
+
+/// One train/validation split of row indices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fold {
+    /// Repeat number (0-based).
+    pub repeat: usize,
+    /// Fold number within the repeat (0-based).
+    pub fold: usize,
+    /// Rows to fit on, sorted.
+    pub train: Vec<usize>,
+    /// Rows to evaluate on, sorted.
+    pub validation: Vec<usize>,
+}
+
+/// Splits rows into `k` folds per repeat, keeping class proportions in every fold.
+///
+/// Each class's rows are shuffled and dealt round-robin, continuing the deal across classes,
+/// so fold sizes differ by at most one. A class with fewer rows than `k` is absent from some
+/// validation folds (it still appears in their training rows); callers report that.
+pub fn stratified_folds(
+    y: &[usize],
+    n_classes: usize,
+    k: usize,
+    repeats: usize,
+    seed: u64,
+) -> Result<Vec<Fold>, PreprocessError> {
+    if k < 2 {
+        return Err(PreprocessError::Split {
+            folds: k,
+            reason: "at least 2 folds are needed".into(),
+        });
+    }
+    if k > y.len() {
+        return Err(PreprocessError::Split {
+            folds: k,
+            reason: format!("only {} rows", y.len()),
+        });
+    }
+    let mut folds = Vec::with_capacity(k * repeats.max(1));
+    for repeat in 0..repeats.max(1) {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed.wrapping_add(repeat as u64));
+        let mut assignment = vec![0usize; y.len()];
+        let mut next_fold = 0usize;
+        for class_idx in 0..n_classes {
+            let mut rows: Vec<usize> = (0..y.len()).filter(|row| y[*row] == class_idx).collect();
+            rows.shuffle(&mut rng);
+            for row in rows {
+                assignment[row] = next_fold;
+                next_fold = (next_fold + 1) % k;
+            }
+        }
+        for fold in 0..k {
+            let (validation, train): (Vec<usize>, Vec<usize>) =
+                (0..y.len()).partition(|row| assignment[*row] == fold);
+            folds.push(Fold {
+                repeat,
+                fold,
+                train,
+                validation,
+            });
+        }
+    }
+    Ok(folds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_partition_rows_and_keep_proportions() {
+        let y: Vec<usize> = (0..100).map(|row| usize::from(row % 4 == 0)).collect();
+        let folds = stratified_folds(&y, 2, 5, 2, 42).unwrap();
+        assert_eq!(folds.len(), 10);
+        for repeat in 0..2 {
+            let mut seen: Vec<usize> = folds
+                .iter()
+                .filter(|fold| fold.repeat == repeat)
+                .flat_map(|fold| fold.validation.clone())
+                .collect();
+            seen.sort();
+            assert_eq!(seen, (0..100).collect::<Vec<_>>());
+        }
+        for fold in &folds {
+            assert_eq!(fold.validation.len(), 20);
+            assert_eq!(fold.validation.iter().filter(|row| y[**row] == 1).count(), 5);
+            assert!(fold.train.iter().all(|row| !fold.validation.contains(row)));
+        }
+        assert_ne!(folds[0].validation, folds[5].validation, "repeats reshuffle");
+        assert_eq!(folds, stratified_folds(&y, 2, 5, 2, 42).unwrap());
+    }
+
+    #[test]
+    fn impossible_splits_are_errors() {
+        assert!(stratified_folds(&[0, 1], 2, 1, 1, 0).is_err());
+        assert!(stratified_folds(&[0, 1], 2, 3, 1, 0).is_err());
+        // A class smaller than k is allowed: it is missing from some validation folds.
+        let folds = stratified_folds(&[0, 0, 0, 0, 0, 1], 2, 5, 1, 0).unwrap();
+        assert_eq!(folds.iter().filter(|f| f.validation.contains(&5)).count(), 1);
+    }
+}

@@ -1,0 +1,272 @@
+//! Classification metrics, written to match scikit-learn's definitions.
+
+/// Metric names reported for binary tasks, in leaderboard order.
+pub const BINARY_METRICS: [&str; 13] = [
+    "roc_auc",
+    "pr_auc",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "specificity",
+    "f1",
+    "cohen_kappa",
+    "mcc",
+    "brier",
+    "log_loss",
+    "fit_time_ms",
+];
+
+/// Metric names reported for multiclass tasks, in leaderboard order.
+pub const MULTICLASS_METRICS: [&str; 8] = [
+    "accuracy",
+    "balanced_accuracy",
+    "macro_f1",
+    "weighted_f1",
+    "roc_auc_ovr",
+    "cohen_kappa",
+    "log_loss",
+    "fit_time_ms",
+];
+
+/// Whether a smaller value of the metric is better.
+pub fn lower_is_better(metric: &str) -> bool {
+    matches!(metric, "brier" | "log_loss" | "fit_time_ms")
+}
+
+/// ROC-AUC by the rank-sum (Mann–Whitney) formula, ties counted half. NaN without both classes.
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> f64 {
+    let n_pos = positive.iter().filter(|p| **p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return f64::NAN;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    let mut rank_sum = 0.0;
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start;
+        while end + 1 < order.len() && scores[order[end + 1]] == scores[order[start]] {
+            end += 1;
+        }
+        // Average rank (1-based) of the tie group.
+        let average_rank = (start + end) as f64 / 2.0 + 1.0;
+        for idx in &order[start..=end] {
+            if positive[*idx] {
+                rank_sum += average_rank;
+            }
+        }
+        start = end + 1;
+    }
+    (rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos as f64 * n_neg as f64)
+}
+
+/// Average precision (scikit-learn's `average_precision_score`): sum over thresholds of
+/// (R_n - R_{n-1}) * P_n.
+pub fn average_precision(scores: &[f64], positive: &[bool]) -> f64 {
+    let n_pos = positive.iter().filter(|p| **p).count();
+    if n_pos == 0 {
+        return f64::NAN;
+    }
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+    let (mut true_pos, mut false_pos) = (0usize, 0usize);
+    let mut previous_recall = 0.0;
+    let mut ap = 0.0;
+    let mut idx = 0;
+    while idx < order.len() {
+        let score = scores[order[idx]];
+        while idx < order.len() && scores[order[idx]] == score {
+            if positive[order[idx]] {
+                true_pos += 1;
+            } else {
+                false_pos += 1;
+            }
+            idx += 1;
+        }
+        let recall = true_pos as f64 / n_pos as f64;
+        let precision = true_pos as f64 / (true_pos + false_pos) as f64;
+        ap += (recall - previous_recall) * precision;
+        previous_recall = recall;
+    }
+    ap
+}
+
+/// Counts at a threshold: (true positives, false positives, true negatives, false negatives).
+pub fn confusion_at(scores: &[f64], positive: &[bool], threshold: f64) -> (f64, f64, f64, f64) {
+    let (mut tp, mut fp, mut tn, mut fn_) = (0.0, 0.0, 0.0, 0.0);
+    for (score, is_positive) in scores.iter().zip(positive) {
+        match (*score >= threshold, *is_positive) {
+            (true, true) => tp += 1.0,
+            (true, false) => fp += 1.0,
+            (false, false) => tn += 1.0,
+            (false, true) => fn_ += 1.0,
+        }
+    }
+    (tp, fp, tn, fn_)
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 { numerator / denominator } else { 0.0 }
+}
+
+/// Binary metrics for one fold, in [`BINARY_METRICS`] order (without `fit_time_ms`).
+///
+/// Threshold-dependent metrics use 0.5, as scikit-learn's `predict` does; the deployed
+/// threshold is chosen and reported separately.
+pub fn binary_metrics(scores: &[f64], positive: &[bool]) -> Vec<f64> {
+    let (tp, fp, tn, fn_) = confusion_at(scores, positive, 0.5);
+    let n = tp + fp + tn + fn_;
+    let precision = ratio(tp, tp + fp);
+    let recall = ratio(tp, tp + fn_);
+    let specificity = ratio(tn, tn + fp);
+    let f1 = ratio(2.0 * precision * recall, precision + recall);
+    let accuracy = ratio(tp + tn, n);
+    let expected = ((tp + fp) * (tp + fn_) + (tn + fn_) * (tn + fp)) / (n * n);
+    let kappa = if (1.0 - expected).abs() > 0.0 { (accuracy - expected) / (1.0 - expected) } else { 0.0 };
+    let mcc_denominator = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
+    let mcc = ratio(tp * tn - fp * fn_, mcc_denominator);
+    let brier = scores
+        .iter()
+        .zip(positive)
+        .map(|(s, p)| (s - f64::from(u8::from(*p))).powi(2))
+        .sum::<f64>()
+        / n.max(1.0);
+    let log_loss = scores
+        .iter()
+        .zip(positive)
+        .map(|(s, p)| {
+            let s = s.clamp(1e-15, 1.0 - 1e-15);
+            if *p { -s.ln() } else { -(1.0 - s).ln() }
+        })
+        .sum::<f64>()
+        / n.max(1.0);
+    vec![
+        roc_auc(scores, positive),
+        average_precision(scores, positive),
+        accuracy,
+        (recall + specificity) / 2.0,
+        precision,
+        recall,
+        specificity,
+        f1,
+        kappa,
+        mcc,
+        brier,
+        log_loss,
+    ]
+}
+
+/// Multiclass metrics for one fold, in [`MULTICLASS_METRICS`] order (without `fit_time_ms`).
+/// `probabilities` holds one row of `n_classes` values per sample.
+pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: usize) -> Vec<f64> {
+    let n = y.len() as f64;
+    let predicted: Vec<usize> = probabilities.iter().map(|p| model::argmax(p)).collect();
+    let mut confusion = vec![vec![0.0; n_classes]; n_classes];
+    for (truth, guess) in y.iter().zip(&predicted) {
+        confusion[*truth][*guess] += 1.0;
+    }
+    let accuracy = (0..n_classes).map(|c| confusion[c][c]).sum::<f64>() / n;
+    let support: Vec<f64> = confusion.iter().map(|row| row.iter().sum()).collect();
+    let predicted_count: Vec<f64> = (0..n_classes).map(|c| confusion.iter().map(|row| row[c]).sum()).collect();
+    let mut f1s = Vec::new();
+    let mut weighted_f1 = 0.0;
+    let mut recalls = Vec::new();
+    for class_idx in 0..n_classes {
+        if support[class_idx] == 0.0 && predicted_count[class_idx] == 0.0 {
+            continue;
+        }
+        let tp = confusion[class_idx][class_idx];
+        let precision = ratio(tp, predicted_count[class_idx]);
+        let recall = ratio(tp, support[class_idx]);
+        let f1 = ratio(2.0 * precision * recall, precision + recall);
+        f1s.push(f1);
+        weighted_f1 += f1 * support[class_idx] / n;
+        if support[class_idx] > 0.0 {
+            recalls.push(recall);
+        }
+    }
+    let macro_f1 = f1s.iter().sum::<f64>() / f1s.len().max(1) as f64;
+    let balanced_accuracy = recalls.iter().sum::<f64>() / recalls.len().max(1) as f64;
+    let expected = (0..n_classes).map(|c| support[c] * predicted_count[c]).sum::<f64>() / (n * n);
+    let kappa = if expected < 1.0 { (accuracy - expected) / (1.0 - expected) } else { 0.0 };
+    // One-vs-rest AUC, averaged over classes present with both outcomes in this fold.
+    let aucs: Vec<f64> = (0..n_classes)
+        .map(|class_idx| {
+            let scores: Vec<f64> = probabilities.iter().map(|p| p[class_idx]).collect();
+            let positive: Vec<bool> = y.iter().map(|truth| *truth == class_idx).collect();
+            roc_auc(&scores, &positive)
+        })
+        .filter(|auc| !auc.is_nan())
+        .collect();
+    let roc_auc_ovr = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
+    let log_loss = probabilities
+        .iter()
+        .zip(y)
+        .map(|(p, truth)| -p[*truth].clamp(1e-15, 1.0).ln())
+        .sum::<f64>()
+        / n;
+    vec![accuracy, balanced_accuracy, macro_f1, weighted_f1, roc_auc_ovr, kappa, log_loss]
+}
+
+/// ROC curve points (false positive rate, true positive rate), from (0,0) to (1,1).
+pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    let n_pos = positive.iter().filter(|p| **p).count().max(1) as f64;
+    let n_neg = positive.iter().filter(|p| !**p).count().max(1) as f64;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut idx = 0;
+    while idx < order.len() {
+        let score = scores[order[idx]];
+        while idx < order.len() && scores[order[idx]] == score {
+            if positive[order[idx]] { tp += 1.0 } else { fp += 1.0 }
+            idx += 1;
+        }
+        points.push((fp / n_neg, tp / n_pos));
+    }
+    points
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auc_matches_hand_computation_with_ties() {
+        // scikit-learn: roc_auc_score([0,0,1,1], [0.1,0.4,0.35,0.8]) == 0.75
+        assert!((roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]) - 0.75).abs() < 1e-12);
+        assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), 0.5);
+        assert!(roc_auc(&[0.5], &[true]).is_nan());
+        // Reversed scores give 1 - AUC: the test that catches a flipped positive class.
+        assert!((roc_auc(&[0.9, 0.6, 0.65, 0.2], &[false, false, true, true]) - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn average_precision_matches_scikit_learn() {
+        // average_precision_score([0,0,1,1], [0.1,0.4,0.35,0.8]) == 0.8333...
+        let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]);
+        assert!((ap - 5.0 / 6.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn binary_metrics_at_one_half() {
+        let metrics = binary_metrics(&[0.9, 0.8, 0.3, 0.6], &[true, false, false, true]);
+        let get = |name: &str| metrics[BINARY_METRICS.iter().position(|m| *m == name).unwrap()];
+        assert_eq!(get("accuracy"), 0.75);
+        assert_eq!(get("recall"), 1.0);
+        assert_eq!(get("specificity"), 0.5);
+        assert!((get("precision") - 2.0 / 3.0).abs() < 1e-12);
+        assert!((get("mcc") - 1.0 / 3f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn multiclass_metrics_handle_absent_classes() {
+        let probabilities = vec![vec![0.7, 0.2, 0.1], vec![0.1, 0.8, 0.1], vec![0.6, 0.3, 0.1]];
+        let metrics = multiclass_metrics(&probabilities, &[0, 1, 1], 3);
+        assert!((metrics[0] - 2.0 / 3.0).abs() < 1e-12);
+        assert!(metrics.iter().all(|m| m.is_finite()));
+    }
+}

@@ -1,0 +1,236 @@
+//! Decision-threshold rules and probability calibration, fitted on out-of-fold predictions.
+
+use model::Calibration;
+
+/// How the binary decision threshold is chosen from out-of-fold probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ThresholdRule {
+    /// The highest threshold whose sensitivity (recall) reaches the target.
+    MinSensitivity(f64),
+    /// Maximise F1.
+    MaxF1,
+    /// Maximise Youden's J (sensitivity + specificity - 1).
+    Youden,
+    /// A fixed value.
+    Fixed(f64),
+}
+
+impl ThresholdRule {
+    /// Parses `sensitivity>=0.80`, `max_f1`, `youden` or `fixed:0.5`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let probability = |value: &str| -> Result<f64, String> {
+            match value.trim().parse::<f64>() {
+                Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+                _ => Err(format!("`{value}` is not a probability between 0 and 1")),
+            }
+        };
+        if let Some(value) = text.strip_prefix("sensitivity>=") {
+            Ok(ThresholdRule::MinSensitivity(probability(value)?))
+        } else if let Some(value) = text.strip_prefix("fixed:") {
+            Ok(ThresholdRule::Fixed(probability(value)?))
+        } else if text == "max_f1" {
+            Ok(ThresholdRule::MaxF1)
+        } else if text == "youden" {
+            Ok(ThresholdRule::Youden)
+        } else {
+            Err(format!(
+                "unknown threshold rule `{text}`, expected `sensitivity>=X`, `max_f1`, `youden` or `fixed:X`"
+            ))
+        }
+    }
+
+    /// The canonical spelling.
+    pub fn describe(&self) -> String {
+        match self {
+            ThresholdRule::MinSensitivity(target) => format!("sensitivity>={target:.2}"),
+            ThresholdRule::MaxF1 => "max_f1".into(),
+            ThresholdRule::Youden => "youden".into(),
+            ThresholdRule::Fixed(value) => format!("fixed:{value}"),
+        }
+    }
+
+    /// Chooses a threshold; returns it with the sensitivity and specificity it gives.
+    pub fn choose(&self, scores: &[f64], positive: &[bool]) -> (f64, f64, f64) {
+        let n_pos = positive.iter().filter(|p| **p).count() as f64;
+        let n_neg = positive.len() as f64 - n_pos;
+        let rates = |threshold: f64| {
+            let (tp, fp, tn, fn_) = crate::metrics::confusion_at(scores, positive, threshold);
+            let sensitivity = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
+            let specificity = if tn + fp > 0.0 { tn / (tn + fp) } else { 0.0 };
+            (sensitivity, specificity, tp, fp)
+        };
+        let mut candidates: Vec<f64> = scores.to_vec();
+        candidates.sort_by(|a, b| b.total_cmp(a));
+        candidates.dedup();
+        let threshold = match self {
+            ThresholdRule::Fixed(value) => *value,
+            ThresholdRule::MinSensitivity(target) => candidates
+                .iter()
+                .copied()
+                .find(|threshold| rates(*threshold).0 >= *target - 1e-12)
+                .unwrap_or(0.0),
+            ThresholdRule::MaxF1 | ThresholdRule::Youden => {
+                let mut best = (f64::NEG_INFINITY, 0.5);
+                for threshold in &candidates {
+                    let (sensitivity, specificity, tp, fp) = rates(*threshold);
+                    let value = match self {
+                        ThresholdRule::MaxF1 => {
+                            let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+                            if precision + sensitivity > 0.0 {
+                                2.0 * precision * sensitivity / (precision + sensitivity)
+                            } else {
+                                0.0
+                            }
+                        }
+                        _ => sensitivity + specificity - 1.0,
+                    };
+                    if value > best.0 {
+                        best = (value, *threshold);
+                    }
+                }
+                best.1
+            }
+        };
+        let _ = (n_pos, n_neg);
+        let (sensitivity, specificity, _, _) = rates(threshold);
+        (threshold, sensitivity, specificity)
+    }
+}
+
+/// Which calibration to fit on out-of-fold probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CalibrationKind {
+    /// Keep the model's probabilities.
+    None,
+    /// Logistic regression on the logit of the probability.
+    Platt,
+    /// Isotonic regression (pool adjacent violators).
+    Isotonic,
+}
+
+impl CalibrationKind {
+    /// Parses `none`, `platt` or `isotonic`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "none" => Some(CalibrationKind::None),
+            "platt" => Some(CalibrationKind::Platt),
+            "isotonic" => Some(CalibrationKind::Isotonic),
+            _ => None,
+        }
+    }
+
+    /// Fits the calibration map.
+    pub fn fit(&self, scores: &[f64], positive: &[bool]) -> Option<Calibration> {
+        match self {
+            CalibrationKind::None => None,
+            CalibrationKind::Platt => Some(fit_platt(scores, positive)),
+            CalibrationKind::Isotonic => Some(fit_isotonic(scores, positive)),
+        }
+    }
+}
+
+/// Newton's method on the logistic log-loss of `sigmoid(a * logit(p) + b)`.
+fn fit_platt(scores: &[f64], positive: &[bool]) -> Calibration {
+    let logits: Vec<f64> = scores
+        .iter()
+        .map(|p| {
+            let p = p.clamp(1e-6, 1.0 - 1e-6);
+            (p / (1.0 - p)).ln()
+        })
+        .collect();
+    let (mut a, mut b) = (1.0, 0.0);
+    for _ in 0..100 {
+        let (mut g_a, mut g_b, mut h_aa, mut h_ab, mut h_bb) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (z, y) in logits.iter().zip(positive) {
+            let p = model::classifier::sigmoid(a * z + b);
+            let residual = p - f64::from(u8::from(*y));
+            let weight = (p * (1.0 - p)).max(1e-12);
+            g_a += residual * z;
+            g_b += residual;
+            h_aa += weight * z * z;
+            h_ab += weight * z;
+            h_bb += weight;
+        }
+        // A tiny ridge keeps the 2x2 system solvable when all logits are equal.
+        h_aa += 1e-9;
+        h_bb += 1e-9;
+        let determinant = h_aa * h_bb - h_ab * h_ab;
+        if determinant.abs() < 1e-18 {
+            break;
+        }
+        let step_a = (h_bb * g_a - h_ab * g_b) / determinant;
+        let step_b = (h_aa * g_b - h_ab * g_a) / determinant;
+        a -= step_a;
+        b -= step_b;
+        if step_a.abs() < 1e-10 && step_b.abs() < 1e-10 {
+            break;
+        }
+    }
+    Calibration::Platt { a, b }
+}
+
+/// Pool-adjacent-violators isotonic regression of the labels on the scores.
+fn fit_isotonic(scores: &[f64], positive: &[bool]) -> Calibration {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    // Blocks of (sum of labels, count, mean score).
+    let mut blocks: Vec<(f64, f64, f64)> = Vec::new();
+    for idx in order {
+        blocks.push((f64::from(u8::from(positive[idx])), 1.0, scores[idx]));
+        while blocks.len() >= 2 {
+            let last = blocks[blocks.len() - 1];
+            let previous = blocks[blocks.len() - 2];
+            if previous.0 / previous.1 <= last.0 / last.1 {
+                break;
+            }
+            blocks.pop();
+            let merged = blocks.last_mut().expect("two blocks were present");
+            merged.2 = (merged.2 * merged.1 + last.2 * last.1) / (merged.1 + last.1);
+            merged.0 += last.0;
+            merged.1 += last.1;
+        }
+    }
+    Calibration::Isotonic {
+        inputs: blocks.iter().map(|block| block.2).collect(),
+        outputs: blocks.iter().map(|block| block.0 / block.1).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitivity_rule_picks_the_highest_threshold_reaching_the_target() {
+        let scores = [0.9, 0.8, 0.7, 0.4, 0.3, 0.2];
+        let positive = [true, false, true, true, false, true];
+        let (threshold, sensitivity, specificity) = ThresholdRule::MinSensitivity(0.75).choose(&scores, &positive);
+        assert_eq!(threshold, 0.4);
+        assert_eq!(sensitivity, 0.75);
+        assert_eq!(specificity, 0.5);
+        assert_eq!(ThresholdRule::Fixed(0.5).choose(&scores, &positive).0, 0.5);
+    }
+
+    #[test]
+    fn rules_parse_and_reject_nonsense() {
+        assert_eq!(ThresholdRule::parse("sensitivity>=0.8"), Ok(ThresholdRule::MinSensitivity(0.8)));
+        assert_eq!(ThresholdRule::parse("youden"), Ok(ThresholdRule::Youden));
+        assert!(ThresholdRule::parse("fixed:1.5").is_err());
+        assert!(ThresholdRule::parse("best").is_err());
+    }
+
+    #[test]
+    fn isotonic_is_monotone_and_platt_is_near_identity_on_calibrated_scores() {
+        let scores = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9];
+        let positive = [false, true, false, false, true, false, true, true];
+        let Some(Calibration::Isotonic { outputs, .. }) = CalibrationKind::Isotonic.fit(&scores, &positive) else {
+            panic!("isotonic expected")
+        };
+        assert!(outputs.windows(2).all(|pair| pair[0] <= pair[1]));
+        let many: Vec<f64> = (0..1000).map(|i| (i as f64 + 0.5) / 1000.0).collect();
+        let labels: Vec<bool> = many.iter().enumerate().map(|(i, p)| ((i * 7919) % 1000) as f64 / 1000.0 < *p).collect();
+        let Some(Calibration::Platt { a, b }) = CalibrationKind::Platt.fit(&many, &labels) else { panic!() };
+        assert!((a - 1.0).abs() < 0.3 && b.abs() < 0.3, "a={a} b={b}");
+    }
+}

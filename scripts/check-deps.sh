@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Checks the dependency graph's design rules with `cargo tree`:
+#   1. `serve` links only the lean inference crate: never polars, linfa, data, preprocess or train.
+#   2. `model` links no data-frame, learning, HTTP or CLI library.
+#   3. Exactly one ndarray version (our arrays and linfa's must be the same type).
+#   4. No duplicated crate versions beyond the known, explained allow-list below.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+fail=0
+complain() { echo "check-deps: $*" >&2; fail=1; }
+
+# Normal (non-dev, non-build) dependencies of a package, as bare crate names.
+deps_of() {
+  cargo tree --locked -p "$1" -e normal --prefix none --format '{p}' 2>/dev/null \
+    | awk '{print $1}' | sort -u
+}
+
+serve_deps=$(deps_of serve)
+for forbidden in polars polars-core linfa linfa-logistic linfa-trees linfa-svm linfa-bayes linfa-nn data preprocess train ndarray; do
+  if grep -qx "$forbidden" <<<"$serve_deps"; then
+    complain "\`serve\` depends on \`$forbidden\`; it may only use \`model\` for inference"
+  fi
+done
+
+model_deps=$(deps_of model)
+for forbidden in polars polars-core linfa actix-web clap anyhow data preprocess train; do
+  if grep -qx "$forbidden" <<<"$model_deps"; then
+    complain "\`model\` depends on \`$forbidden\`; it must stay the lean inference core"
+  fi
+done
+
+# Duplicated versions anywhere in the workspace graph (normal edges, all targets).
+duplicates=$(cargo tree --locked --workspace -e normal --duplicates --depth 0 --prefix none --format '{p}' 2>/dev/null \
+  | awk 'NF {print $1}' | sort -u)
+
+if grep -qx ndarray <<<"$duplicates"; then
+  complain "two versions of \`ndarray\`: our code and linfa's models must share ndarray 0.16"
+fi
+
+# Known duplicates that the named crates make unavoidable, each with its reason.
+declare -A allowed=(
+  [rand]="0.8 is linfa's (our seeding must use it); 0.9 comes with argmin-math 0.5 (linfa-logistic); 0.10 with polars 0.55"
+  [rand_core]="one per rand version above"
+  [rand_chacha]="rand 0.8 and rand 0.9 each bring their own"
+  [rand_xoshiro]="0.6 is ours and linfa's (rand_core 0.6); polars-utils uses 0.7 (rand_core 0.9)"
+  [getrandom]="0.2, 0.3 and 0.4 follow the three rand_core versions"
+  [cpufeatures]="0.2 for sha2 (dataset hashes), 0.3 for the ChaCha of rand 0.10 (polars)"
+  [thiserror]="1.x inside linfa and argmin, 2.x in our crates and polars"
+  [thiserror-impl]="follows thiserror"
+  [syn]="most derives use syn 2; a newer derive in polars' graph uses syn 3"
+)
+
+for crate in $duplicates; do
+  if [[ -z "${allowed[$crate]+set}" ]]; then
+    versions=$(cargo tree --locked --workspace -e normal --duplicates --depth 0 --prefix none --format '{p}' 2>/dev/null \
+      | awk -v c="$crate" '$1 == c {print $2}' | sort -u | tr '\n' ' ')
+    complain "new duplicated crate \`$crate\` ($versions): unify it, or add it to the allow-list with a reason"
+  fi
+done
+
+if [[ $fail -ne 0 ]]; then
+  exit 1
+fi
+echo "check-deps: ok (serve links $(wc -l <<<"$serve_deps") crates, no polars/linfa; one ndarray; $(wc -w <<<"$duplicates") allowed duplicates)"
