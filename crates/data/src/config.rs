@@ -247,7 +247,8 @@ kind = "numeric"
 
     #[test]
     fn bad_configs_name_the_problem() {
-        let wrong_positive = MINIMAL.replace("positive_class = \"yes\"", "positive_class = \"maybe\"");
+        let wrong_positive =
+            MINIMAL.replace("positive_class = \"yes\"", "positive_class = \"maybe\"");
         let error = DatasetConfig::parse(&wrong_positive, Path::new("toy.toml")).unwrap_err();
         assert!(error.to_string().contains("`maybe`"), "{error}");
         let unknown_key = format!("{MINIMAL}\nfoo = 1\n");
@@ -255,6 +256,11 @@ kind = "numeric"
         assert!(error.to_string().contains("toy.toml"), "{error}");
         let twice = MINIMAL.replace("name = \"a\"", "name = \"y\"");
         let error = DatasetConfig::parse(&twice, Path::new("toy.toml")).unwrap_err();
-        assert!(error.to_string().contains("`y` is configured more than once"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("`y` is configured more than once"),
+            "{error}"
+        );
     }
 }

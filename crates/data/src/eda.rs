@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use model::FeatureKind;
 
+use crate::DataError;
 use crate::config::DatasetConfig;
 use crate::load::Dataset;
 use crate::plot::{self, escape};
-use crate::DataError;
 
 /// Summary statistics of one column; missing counts include configured zeros.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +130,13 @@ impl Summary {
                     .raw
                     .column(feature_idx)
                     .iter()
-                    .map(|v| if spec.zero_is_missing && *v == 0.0 { f64::NAN } else { *v })
+                    .map(|v| {
+                        if spec.zero_is_missing && *v == 0.0 {
+                            f64::NAN
+                        } else {
+                            *v
+                        }
+                    })
                     .collect()
             })
             .collect();
@@ -139,7 +145,8 @@ impl Summary {
             .iter()
             .zip(&columns)
             .map(|(spec, values)| {
-                let mut present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+                let mut present: Vec<f64> =
+                    values.iter().copied().filter(|v| !v.is_nan()).collect();
                 present.sort_by(f64::total_cmp);
                 let (mean, std) = mean_std(&present);
                 ColumnSummary {
@@ -158,7 +165,10 @@ impl Summary {
             })
             .collect();
         let n_classes = config.classes.len();
-        let class_counts = dataset.target.as_ref().map(|_| dataset.class_counts(n_classes));
+        let class_counts = dataset
+            .target
+            .as_ref()
+            .map(|_| dataset.class_counts(n_classes));
         let per_class_means = dataset.target.as_ref().map(|target| {
             columns
                 .iter()
@@ -200,14 +210,23 @@ impl Summary {
     /// A plain-text summary for the terminal.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "dataset `{}` from `{}`", self.dataset, self.path.display());
+        let _ = writeln!(
+            out,
+            "dataset `{}` from `{}`",
+            self.dataset,
+            self.path.display()
+        );
         let _ = writeln!(
             out,
             "rows: {} ({} read, {} exact duplicates{}), columns: {}",
             self.n_rows,
             self.n_rows_read,
             self.n_duplicates,
-            if self.duplicates_dropped { " dropped" } else { " kept" },
+            if self.duplicates_dropped {
+                " dropped"
+            } else {
+                " kept"
+            },
             self.n_columns
         );
         match &self.class_counts {
@@ -218,7 +237,10 @@ impl Summary {
                     .iter()
                     .zip(counts)
                     .map(|(class, count)| {
-                        format!("{class}: {count} ({:.1}%)", 100.0 * *count as f64 / total.max(1) as f64)
+                        format!(
+                            "{class}: {count} ({:.1}%)",
+                            100.0 * *count as f64 / total.max(1) as f64
+                        )
                     })
                     .collect();
                 let _ = writeln!(out, "class balance: {}", balance.join(", "));
@@ -227,7 +249,13 @@ impl Summary {
                 let _ = writeln!(out, "class balance: unlabelled file");
             }
         }
-        let name_width = self.columns.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
+        let name_width = self
+            .columns
+            .iter()
+            .map(|c| c.name.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let _ = writeln!(
             out,
             "{:<name_width$} {:>11} {:>6} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
@@ -277,10 +305,17 @@ impl Summary {
             self.n_rows,
             self.n_rows_read,
             self.n_duplicates,
-            if self.duplicates_dropped { "dropped as configured" } else { "kept" },
+            if self.duplicates_dropped {
+                "dropped as configured"
+            } else {
+                "kept"
+            },
             self.n_columns
         );
-        let _ = write!(html, "<p>Missing counts treat configured zeros (physiologically impossible values) as missing.</p>");
+        let _ = write!(
+            html,
+            "<p>Missing counts treat configured zeros (physiologically impossible values) as missing.</p>"
+        );
 
         // Class balance.
         if let Some(counts) = &self.class_counts {
@@ -292,7 +327,10 @@ impl Summary {
                 &[("rows".into(), counts.iter().map(|c| *c as f64).collect())],
             );
             write("plots/class_balance.svg", &svg)?;
-            let _ = write!(html, "<h2>Class balance</h2><table><tr><th>class</th><th>rows</th><th>share</th></tr>");
+            let _ = write!(
+                html,
+                "<h2>Class balance</h2><table><tr><th>class</th><th>rows</th><th>share</th></tr>"
+            );
             let total: usize = counts.iter().sum();
             for (class, count) in self.classes.iter().zip(counts) {
                 let _ = write!(
@@ -302,11 +340,17 @@ impl Summary {
                     100.0 * *count as f64 / total.max(1) as f64
                 );
             }
-            let _ = write!(html, "</table><img src=\"plots/class_balance.svg\" alt=\"class balance bar chart\">");
+            let _ = write!(
+                html,
+                "</table><img src=\"plots/class_balance.svg\" alt=\"class balance bar chart\">"
+            );
         }
 
         // Column statistics.
-        let _ = write!(html, "<h2>Columns</h2><table><tr><th>column</th><th>kind</th><th>count</th><th>missing</th><th>mean</th><th>std</th><th>min</th><th>25%</th><th>50%</th><th>75%</th><th>max</th></tr>");
+        let _ = write!(
+            html,
+            "<h2>Columns</h2><table><tr><th>column</th><th>kind</th><th>count</th><th>missing</th><th>mean</th><th>std</th><th>min</th><th>25%</th><th>50%</th><th>75%</th><th>max</th></tr>"
+        );
         for column in &self.columns {
             let _ = write!(
                 html,
@@ -331,7 +375,10 @@ impl Summary {
         let missing_share: Vec<f64> = self
             .columns
             .iter()
-            .map(|c| (100.0 * c.missing as f64 / (c.count + c.missing).max(1) as f64 * 10.0).round() / 10.0)
+            .map(|c| {
+                (100.0 * c.missing as f64 / (c.count + c.missing).max(1) as f64 * 10.0).round()
+                    / 10.0
+            })
             .collect();
         write(
             "plots/missing_values.svg",
@@ -343,7 +390,10 @@ impl Summary {
                 &[("missing %".into(), missing_share)],
             ),
         )?;
-        let _ = write!(html, "<h2>Missing values</h2><img src=\"plots/missing_values.svg\" alt=\"missing values per column\">");
+        let _ = write!(
+            html,
+            "<h2>Missing values</h2><img src=\"plots/missing_values.svg\" alt=\"missing values per column\">"
+        );
 
         // Per-class means.
         if let Some(means) = &self.per_class_means {
@@ -383,11 +433,22 @@ impl Summary {
         for (name, row) in names.iter().zip(&self.correlations) {
             let _ = write!(html, "<tr><td>{}</td>", escape(name));
             for value in row {
-                let _ = write!(html, "<td>{}</td>", if value.is_nan() { "–".into() } else { format!("{value:.2}") });
+                let _ = write!(
+                    html,
+                    "<td>{}</td>",
+                    if value.is_nan() {
+                        "–".into()
+                    } else {
+                        format!("{value:.2}")
+                    }
+                );
             }
             let _ = write!(html, "</tr>");
         }
-        let _ = write!(html, "</table><img src=\"plots/correlation_heatmap.svg\" alt=\"correlation heatmap\">");
+        let _ = write!(
+            html,
+            "</table><img src=\"plots/correlation_heatmap.svg\" alt=\"correlation heatmap\">"
+        );
 
         // Histograms per feature, split by class.
         let _ = write!(html, "<h2>Distributions by class</h2><div class=\"grid\">");
@@ -408,7 +469,11 @@ impl Summary {
                     .map(|(class_idx, class)| {
                         (
                             class.clone(),
-                            values.iter().filter(|(_, t)| *t == Some(class_idx)).map(|(v, _)| *v).collect(),
+                            values
+                                .iter()
+                                .filter(|(_, t)| *t == Some(class_idx))
+                                .map(|(v, _)| *v)
+                                .collect(),
                         )
                     })
                     .filter(|(_, v): &(String, Vec<f64>)| !v.is_empty())
@@ -420,12 +485,27 @@ impl Summary {
                 _ => spec.name.clone(),
             };
             let file = format!("plots/hist_{}.svg", slug(&spec.name));
-            let n_bins = if spec.kind == FeatureKind::Categorical || spec.kind == FeatureKind::Binary { 2.max(spec.categories.len()) } else { 20 };
+            let n_bins =
+                if spec.kind == FeatureKind::Categorical || spec.kind == FeatureKind::Binary {
+                    2.max(spec.categories.len())
+                } else {
+                    20
+                };
             write(
                 &file,
-                &plot::histogram(&format!("{} by class", spec.name), &x_label, &groups, n_bins),
+                &plot::histogram(
+                    &format!("{} by class", spec.name),
+                    &x_label,
+                    &groups,
+                    n_bins,
+                ),
             )?;
-            let _ = write!(html, "<div><img src=\"{file}\" alt=\"histogram of {}\"><br><small>{}</small></div>", escape(&spec.name), escape(&spec.description));
+            let _ = write!(
+                html,
+                "<div><img src=\"{file}\" alt=\"histogram of {}\"><br><small>{}</small></div>",
+                escape(&spec.name),
+                escape(&spec.description)
+            );
         }
         let _ = write!(html, "</div></body></html>\n");
         write("report.html", &html)?;
@@ -436,7 +516,13 @@ impl Summary {
 /// A file-name-safe version of a column name (`fixed acidity` → `fixed_acidity`).
 pub fn slug(name: &str) -> String {
     name.chars()
-        .map(|ch| if ch.is_ascii_alphanumeric() { ch.to_ascii_lowercase() } else { '_' })
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() {
+                ch.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

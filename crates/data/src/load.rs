@@ -386,7 +386,12 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
     let duplicates = dataset.duplicate_rows();
     dataset.n_duplicates = duplicates.iter().filter(|duplicate| **duplicate).count();
     if config.drop_duplicates && dataset.n_duplicates > 0 {
-        dataset.keep_rows(&duplicates.iter().map(|duplicate| !duplicate).collect::<Vec<_>>());
+        dataset.keep_rows(
+            &duplicates
+                .iter()
+                .map(|duplicate| !duplicate)
+                .collect::<Vec<_>>(),
+        );
         dataset.duplicates_dropped = true;
         for (feature_idx, spec) in dataset.features.iter_mut().enumerate() {
             spec.training_range =
@@ -400,17 +405,18 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
 }
 
 /// A column's cells as optional strings (None = null).
-fn string_column(frame: &DataFrame, name: &str, path: &Path) -> Result<Vec<Option<String>>, DataError> {
+fn string_column(
+    frame: &DataFrame,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<Option<String>>, DataError> {
     let csv_error = |error: polars::prelude::PolarsError| DataError::Csv {
         path: path.to_path_buf(),
         reason: format!("column `{name}`: {error}"),
     };
     let column = frame.column(name).map_err(csv_error)?;
     let strings = column.str().map_err(csv_error)?;
-    Ok(strings
-        .iter()
-        .map(|cell| cell.map(str::to_owned))
-        .collect())
+    Ok(strings.iter().map(|cell| cell.map(str::to_owned)).collect())
 }
 
 /// Smallest and largest non-missing value (configured zeros excluded).

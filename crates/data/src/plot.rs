@@ -15,7 +15,7 @@ const HEIGHT: f64 = 420.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 50.0;
-const BOTTOM: f64 = 60.0;
+const BOTTOM: f64 = 80.0;
 
 /// Escapes text for SVG/HTML.
 pub fn escape(text: &str) -> String {
@@ -44,7 +44,11 @@ pub fn nice_ticks(min: f64, max: f64) -> Vec<f64> {
     let mut ticks = Vec::new();
     let mut value = first;
     while value <= max + step * 1e-9 && ticks.len() < 20 {
-        ticks.push(if value.abs() < step * 1e-9 { 0.0 } else { value });
+        ticks.push(if value.abs() < step * 1e-9 {
+            0.0
+        } else {
+            value
+        });
         value += step;
     }
     ticks
@@ -143,6 +147,13 @@ impl Frame {
     }
 
     fn legend(&mut self, names: &[String]) {
+        let colors: Vec<&str> = (0..names.len())
+            .map(|idx| PALETTE[idx % PALETTE.len()])
+            .collect();
+        self.legend_with(names, &colors);
+    }
+
+    fn legend_with(&mut self, names: &[String], colors: &[&str]) {
         let x = WIDTH - RIGHT + 15.0;
         for (idx, name) in names.iter().enumerate() {
             let y = TOP + 10.0 + idx as f64 * 20.0;
@@ -150,7 +161,7 @@ impl Frame {
                 self.svg,
                 r#"<rect x="{x}" y="{}" width="12" height="12" fill="{}"/><text x="{}" y="{}">{}</text>"#,
                 y - 10.0,
-                PALETTE[idx % PALETTE.len()],
+                colors.get(idx).copied().unwrap_or("#000"),
                 x + 18.0,
                 y,
                 escape(name)
@@ -185,15 +196,26 @@ pub fn bar_chart(
     let bar_width = group_width * 0.8 / series.len().max(1) as f64;
     for (category_idx, category) in categories.iter().enumerate() {
         let center = frame.px(category_idx as f64 + 0.5);
-        let _ = write!(
-            frame.svg,
-            r#"<text x="{center}" y="{}" text-anchor="middle">{}</text>"#,
-            frame.py(0.0) + 18.0,
-            escape(category)
-        );
+        if categories.len() > 6 {
+            // Crowded axes get slanted labels so long column names do not overlap.
+            let _ = write!(
+                frame.svg,
+                r#"<text transform="translate({center:.1},{:.1}) rotate(-30)" text-anchor="end" font-size="10">{}</text>"#,
+                frame.py(0.0) + 12.0,
+                escape(category)
+            );
+        } else {
+            let _ = write!(
+                frame.svg,
+                r#"<text x="{center}" y="{}" text-anchor="middle">{}</text>"#,
+                frame.py(0.0) + 18.0,
+                escape(category)
+            );
+        }
         for (series_idx, (_, values)) in series.iter().enumerate() {
             let value = values.get(category_idx).copied().unwrap_or(0.0);
-            let x = frame.px(category_idx as f64) + group_width * 0.1 + series_idx as f64 * bar_width;
+            let x =
+                frame.px(category_idx as f64) + group_width * 0.1 + series_idx as f64 * bar_width;
             let (y_top, y_bottom) = (frame.py(value), frame.py(0.0));
             let _ = write!(
                 frame.svg,
@@ -215,14 +237,27 @@ pub fn bar_chart(
 }
 
 /// Overlaid histograms of several groups on shared bins (e.g. one per class).
-pub fn histogram(title: &str, x_label: &str, groups: &[(String, Vec<f64>)], n_bins: usize) -> String {
+pub fn histogram(
+    title: &str,
+    x_label: &str,
+    groups: &[(String, Vec<f64>)],
+    n_bins: usize,
+) -> String {
     let values = groups.iter().flat_map(|(_, values)| values.iter().copied());
     let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), value| {
         (lo.min(value), hi.max(value))
     });
-    let (min, max) = if min.is_finite() { (min, max) } else { (0.0, 1.0) };
+    let (min, max) = if min.is_finite() {
+        (min, max)
+    } else {
+        (0.0, 1.0)
+    };
     let n_bins = n_bins.max(1);
-    let width = if max > min { (max - min) / n_bins as f64 } else { 1.0 };
+    let width = if max > min {
+        (max - min) / n_bins as f64
+    } else {
+        1.0
+    };
     let counts: Vec<Vec<f64>> = groups
         .iter()
         .map(|(_, values)| {
@@ -234,7 +269,13 @@ pub fn histogram(title: &str, x_label: &str, groups: &[(String, Vec<f64>)], n_bi
             counts
         })
         .collect();
-    let y_max = counts.iter().flatten().copied().fold(0.0, f64::max).max(1.0) * 1.1;
+    let y_max = counts
+        .iter()
+        .flatten()
+        .copied()
+        .fold(0.0, f64::max)
+        .max(1.0)
+        * 1.1;
     let mut frame = Frame::new(
         title,
         x_label,
@@ -311,10 +352,14 @@ pub fn line_chart(
         }
     }
     let mut names: Vec<String> = series.iter().map(|(name, _)| name.clone()).collect();
+    let mut colors: Vec<&str> = (0..names.len())
+        .map(|idx| PALETTE[idx % PALETTE.len()])
+        .collect();
     if diagonal {
         names.push("reference (y = x)".into());
+        colors.push("#999999");
     }
-    frame.legend(&names);
+    frame.legend_with(&names, &colors);
     frame.finish()
 }
 
@@ -336,7 +381,9 @@ pub fn heatmap(
     let cell = (420.0 / n_rows.max(n_columns) as f64).clamp(22.0, 60.0);
     let left = 150.0;
     let top = 60.0;
-    let width = left + cell * n_columns as f64 + 150.0;
+    // Wide enough for the title, which names the model and rule.
+    let width =
+        (left + cell * n_columns as f64 + 150.0).max(title.chars().count() as f64 * 9.5 + 40.0);
     let height = top + cell * n_rows as f64 + 120.0;
     let max_abs = matrix
         .iter()
@@ -344,7 +391,11 @@ pub fn heatmap(
         .filter(|value| value.is_finite())
         .fold(0.0f64, |acc, value| acc.max(value.abs()))
         .max(1e-12);
-    let scale_max = if diverging { 1.0f64.max(max_abs) } else { max_abs };
+    let scale_max = if diverging {
+        1.0f64.max(max_abs)
+    } else {
+        max_abs
+    };
     let mut svg = format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11"><rect width="100%" height="100%" fill="white"/><text x="{}" y="28" text-anchor="middle" font-size="16" font-weight="bold">{}</text>"#,
         width / 2.0,
@@ -355,7 +406,11 @@ pub fn heatmap(
             return "#dddddd".into();
         }
         let t = (value.abs() / scale_max).clamp(0.0, 1.0);
-        let (r, g, b) = if diverging && value < 0.0 { (213.0, 94.0, 0.0) } else { (0.0, 114.0, 178.0) };
+        let (r, g, b) = if diverging && value < 0.0 {
+            (213.0, 94.0, 0.0)
+        } else {
+            (0.0, 114.0, 178.0)
+        };
         let mix = |channel: f64| (255.0 + (channel - 255.0) * t).round() as u8;
         format!("#{:02x}{:02x}{:02x}", mix(r), mix(g), mix(b))
     };
@@ -363,8 +418,16 @@ pub fn heatmap(
         for (column_idx, value) in row.iter().enumerate() {
             let x = left + column_idx as f64 * cell;
             let y = top + row_idx as f64 * cell;
-            let text_color = if value.is_finite() && value.abs() / scale_max > 0.6 { "white" } else { "black" };
-            let label = if value.is_finite() { format_tick((value * 100.0).round() / 100.0) } else { "–".into() };
+            let text_color = if value.is_finite() && value.abs() / scale_max > 0.6 {
+                "white"
+            } else {
+                "black"
+            };
+            let label = if value.is_finite() {
+                format_tick((value * 100.0).round() / 100.0)
+            } else {
+                "–".into()
+            };
             let _ = write!(
                 svg,
                 r#"<rect x="{x:.1}" y="{y:.1}" width="{cell:.1}" height="{cell:.1}" fill="{}" stroke="white"/><text x="{:.1}" y="{:.1}" text-anchor="middle" fill="{text_color}" font-size="{:.0}">{label}</text>"#,
@@ -448,14 +511,31 @@ mod tests {
         let chart = histogram(
             "PL by class",
             "PL (mg/dL)",
-            &[("Negative".into(), vec![1.0, 2.0, 2.5]), ("Positive".into(), vec![3.0])],
+            &[
+                ("Negative".into(), vec![1.0, 2.0, 2.5]),
+                ("Positive".into(), vec![3.0]),
+            ],
             10,
         );
         assert!(chart.starts_with("<svg") && chart.trim_end().ends_with("</svg>"));
         assert!(chart.contains("PL by class") && chart.contains("Positive (n=1)"));
-        let bars = bar_chart("balance", "class", "rows", &["a<b".into()], &[("rows".into(), vec![3.0])]);
+        let bars = bar_chart(
+            "balance",
+            "class",
+            "rows",
+            &["a<b".into()],
+            &[("rows".into(), vec![3.0])],
+        );
         assert!(bars.contains("a&lt;b"));
-        let map = heatmap("corr", "f", "f", &["x".into()], &["x".into()], &[vec![f64::NAN]], true);
+        let map = heatmap(
+            "corr",
+            "f",
+            "f",
+            &["x".into()],
+            &["x".into()],
+            &[vec![f64::NAN]],
+            true,
+        );
         assert!(map.contains("–"));
     }
 }

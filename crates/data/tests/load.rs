@@ -30,14 +30,23 @@ fn good_file_loads_with_zeros_kept_and_na_as_missing() {
     assert_eq!(dataset.raw.ncols(), 4);
     let glucose = dataset.raw.column(0);
     assert!(glucose.iter().any(|value| *value == 0.0), "zeros stay raw");
-    assert!(dataset.raw.column(1).iter().any(|value| value.is_nan()), "NA is missing");
-    assert_eq!(dataset.features[3].categories, vec!["east", "north", "south"]);
+    assert!(
+        dataset.raw.column(1).iter().any(|value| value.is_nan()),
+        "NA is missing"
+    );
+    assert_eq!(
+        dataset.features[3].categories,
+        vec!["east", "north", "south"]
+    );
     assert_eq!(dataset.lines[0], 2);
     let target = dataset.target.as_ref().unwrap();
     assert_eq!(target.len(), 80);
     assert_eq!(dataset.ids.as_ref().unwrap()[0], "P0000");
     let (min, _) = dataset.features[0].training_range.unwrap();
-    assert!(min > 0.0, "configured zeros do not count towards the training range");
+    assert!(
+        min > 0.0,
+        "configured zeros do not count towards the training range"
+    );
 }
 
 #[test]
@@ -82,9 +91,15 @@ fn missing_column_lists_expected_and_found() {
 #[test]
 fn label_problems_name_the_line() {
     let text = load_error("unknown_label.csv", Labels::Required);
-    assert!(text.contains("line 5") && text.contains("`maybe`") && text.contains("`no`, `yes`"), "{text}");
+    assert!(
+        text.contains("line 5") && text.contains("`maybe`") && text.contains("`no`, `yes`"),
+        "{text}"
+    );
     let text = load_error("missing_label.csv", Labels::Required);
-    assert!(text.contains("line 8") && text.contains("missing class label"), "{text}");
+    assert!(
+        text.contains("line 8") && text.contains("missing class label"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -94,7 +109,10 @@ fn structural_problems_are_errors_not_panics() {
     assert!(load_error("header_only.csv", Labels::Required).contains("no data rows"));
     assert!(load_error("empty.csv", Labels::Required).contains("is empty"));
     let text = load_error("short_row.csv", Labels::Required);
-    assert!(text.contains("line 4") && text.contains("5 fields, expected 7"), "{text}");
+    assert!(
+        text.contains("line 4") && text.contains("5 fields, expected 7"),
+        "{text}"
+    );
     let error = load(&config(), &fixture("does_not_exist.csv"), Labels::Required).unwrap_err();
     assert!(matches!(error, DataError::Io { .. }));
     assert!(error.to_string().contains("does_not_exist.csv"));
@@ -104,7 +122,10 @@ fn structural_problems_are_errors_not_panics() {
 fn out_of_range_warns_or_fails_by_policy() {
     let dataset = load(&config(), &fixture("out_of_range.csv"), Labels::Required).unwrap();
     assert!(
-        dataset.warnings.iter().any(|w| w.contains("line 3") && w.contains("`glucose`")),
+        dataset
+            .warnings
+            .iter()
+            .any(|w| w.contains("line 3") && w.contains("`glucose`")),
         "{:?}",
         dataset.warnings
     );
@@ -132,17 +153,31 @@ fn eda_report_has_tables_and_every_plot() {
     let dataset = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
     let summary = Summary::compute(&config(), &dataset);
     let text = summary.to_text();
-    assert!(text.contains("rows: 80") && text.contains("glucose"), "{text}");
+    assert!(
+        text.contains("rows: 80") && text.contains("glucose"),
+        "{text}"
+    );
     let glucose = &summary.columns[0];
     assert_eq!(glucose.count + glucose.missing, 80);
     assert!(glucose.missing > 0, "configured zeros count as missing");
     let out = tempfile::tempdir().unwrap();
     let report = summary.write_report(&dataset, out.path()).unwrap();
     let html = std::fs::read_to_string(report).unwrap();
-    for needle in ["Class balance", "Per-class means", "Correlation matrix", "plots/hist_body_mass.svg"] {
+    for needle in [
+        "Class balance",
+        "Per-class means",
+        "Correlation matrix",
+        "plots/hist_body_mass.svg",
+    ] {
         assert!(html.contains(needle), "report lacks {needle}");
     }
-    for plot in ["class_balance", "missing_values", "correlation_heatmap", "hist_glucose", "hist_ward"] {
+    for plot in [
+        "class_balance",
+        "missing_values",
+        "correlation_heatmap",
+        "hist_glucose",
+        "hist_ward",
+    ] {
         let svg = std::fs::read_to_string(out.path().join(format!("plots/{plot}.svg"))).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("<text"), "{plot}");
     }

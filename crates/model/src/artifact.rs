@@ -255,9 +255,9 @@ impl Artifact {
             .with_limit(payload.len() as u64 * 4 + 1024)
             .deserialize(payload)
             .map_err(|source| ArtifactError::Decode {
-            path: path_buf(),
-            source,
-        })?;
+                path: path_buf(),
+                source,
+            })?;
         artifact
             .check_consistency()
             .map_err(|reason| ArtifactError::Inconsistent {
@@ -316,10 +316,7 @@ impl Artifact {
             ));
         }
         for (feature, column) in schema.features.iter().zip(&pipeline.preprocessor.columns) {
-            let one_hot = matches!(
-                column,
-                crate::preprocessing::ColumnTransform::OneHot { .. }
-            );
+            let one_hot = matches!(column, crate::preprocessing::ColumnTransform::OneHot { .. });
             if one_hot != (feature.kind == FeatureKind::Categorical) {
                 return Err(format!(
                     "feature `{}` is {} but its preprocessing does not match",

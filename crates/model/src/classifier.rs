@@ -398,8 +398,9 @@ impl GaussianNb {
                 .copied()
                 .unwrap_or(f64::NEG_INFINITY);
             for ((x, mean), variance) in input.iter().zip(means).zip(variances) {
-                log_joint -= 0.5 * ((2.0 * std::f64::consts::PI * variance).ln()
-                    + (x - mean) * (x - mean) / variance);
+                log_joint -= 0.5
+                    * ((2.0 * std::f64::consts::PI * variance).ln()
+                        + (x - mean) * (x - mean) / variance);
             }
             *probability = log_joint;
         }

@@ -88,7 +88,9 @@ impl Pipeline {
         self.classifier
             .predict_proba(inputs, self.n_classes, self.positive_class, probabilities);
         if let (Some(calibration), 2) = (&self.calibration, self.n_classes) {
-            let calibrated = calibration.apply(probabilities[self.positive_class]).clamp(0.0, 1.0);
+            let calibrated = calibration
+                .apply(probabilities[self.positive_class])
+                .clamp(0.0, 1.0);
             probabilities[self.positive_class] = calibrated;
             probabilities[1 - self.positive_class] = 1.0 - calibrated;
         }
@@ -108,7 +110,11 @@ impl Pipeline {
 }
 
 /// The label decision: threshold on the positive class (binary) or the most probable class.
-pub fn decide(probabilities: &[f64], positive_class: Option<usize>, threshold: Option<f64>) -> usize {
+pub fn decide(
+    probabilities: &[f64],
+    positive_class: Option<usize>,
+    threshold: Option<f64>,
+) -> usize {
     match (positive_class, threshold, probabilities.len()) {
         (Some(positive), Some(threshold), 2) => {
             if probabilities[positive] >= threshold {

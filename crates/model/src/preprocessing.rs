@@ -96,9 +96,13 @@ impl FittedPreprocessor {
                     } else {
                         value as usize
                     };
-                    out.extend((0..*n_categories).map(|category_idx| {
-                        if category_idx == code { 1.0 } else { 0.0 }
-                    }));
+                    out.extend(
+                        (0..*n_categories).map(
+                            |category_idx| {
+                                if category_idx == code { 1.0 } else { 0.0 }
+                            },
+                        ),
+                    );
                 }
             }
         }

@@ -83,7 +83,9 @@ pub struct Schema {
 impl Schema {
     /// Position of a feature by name.
     pub fn feature_index(&self, name: &str) -> Option<usize> {
-        self.features.iter().position(|feature| feature.name == name)
+        self.features
+            .iter()
+            .position(|feature| feature.name == name)
     }
 
     /// Number of classes.

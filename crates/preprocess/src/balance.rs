@@ -146,7 +146,11 @@ pub fn smote<R: Rng>(
                 Some(neighbour) => {
                     let gap: f64 = rng.r#gen();
                     let other = x.row(*neighbour);
-                    synthetic.extend(base.iter().zip(other.iter()).map(|(a, b)| a + gap * (b - a)));
+                    synthetic.extend(
+                        base.iter()
+                            .zip(other.iter())
+                            .map(|(a, b)| a + gap * (b - a)),
+                    );
                 }
                 None => synthetic.extend(base.iter().copied()),
             }
@@ -178,17 +182,34 @@ mod tests {
 
     #[test]
     fn oversampling_and_smote_balance_classes_reproducibly() {
-        let x = array![[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [10.0, 10.0], [11.0, 11.0]];
+        let x = array![
+            [0.0, 0.0],
+            [1.0, 1.0],
+            [2.0, 2.0],
+            [10.0, 10.0],
+            [11.0, 11.0]
+        ];
         let y = [0, 0, 0, 1, 1];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let (xo, yo) = oversample(x.view(), &y, 2, &mut rng);
         assert_eq!(yo.iter().filter(|c| **c == 1).count(), 3);
         assert_eq!(xo.nrows(), 6);
-        let run = |seed| smote(x.view(), &y, 2, 5, &mut Xoshiro256PlusPlus::seed_from_u64(seed));
+        let run = |seed| {
+            smote(
+                x.view(),
+                &y,
+                2,
+                5,
+                &mut Xoshiro256PlusPlus::seed_from_u64(seed),
+            )
+        };
         let (xs, ys) = run(3);
         assert_eq!(ys, vec![0, 0, 0, 1, 1, 1]);
         let new = xs.row(5);
-        assert!(new[0] >= 10.0 && new[0] <= 11.0 && new[0] == new[1], "on the segment");
+        assert!(
+            new[0] >= 10.0 && new[0] <= 11.0 && new[0] == new[1],
+            "on the segment"
+        );
         assert_eq!(run(3).0, xs, "same seed, same rows");
     }
 }

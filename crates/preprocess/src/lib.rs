@@ -10,7 +10,7 @@ use ndarray::{Array2, ArrayView2};
 use model::{ColumnTransform, FeatureKind, FeatureSpec, FittedPreprocessor};
 
 pub use balance::{Balance, class_weights, oversample, smote};
-pub use split::{stratified_folds, Fold};
+pub use split::{Fold, stratified_folds};
 
 /// Errors from fitting preprocessing or splitting.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -181,7 +181,11 @@ impl ValidPreprocessParams {
                 }
             };
             // A constant column would divide by zero; leave it unscaled instead.
-            let scale = if scale.is_finite() && scale > 1e-12 { scale } else { 1.0 };
+            let scale = if scale.is_finite() && scale > 1e-12 {
+                scale
+            } else {
+                1.0
+            };
             let missing_indicator = params.missing_indicator && any_missing;
             columns.push(ColumnTransform::Numeric {
                 zero_is_missing: spec.zero_is_missing,
@@ -243,7 +247,10 @@ fn most_frequent(sorted: &[f64]) -> Option<f64> {
     let mut idx = 0;
     while idx < sorted.len() {
         let value = sorted[idx];
-        let run = sorted[idx..].iter().take_while(|other| **other == value).count();
+        let run = sorted[idx..]
+            .iter()
+            .take_while(|other| **other == value)
+            .count();
         if best.is_none_or(|(_, count)| run > count) {
             best = Some((value, run));
         }
@@ -287,13 +294,25 @@ mod tests {
             .unwrap()
             .fit(&features, raw.view())
             .unwrap();
-        let ColumnTransform::Numeric { fill, center, scale, .. } = fitted.columns[0] else {
+        let ColumnTransform::Numeric {
+            fill,
+            center,
+            scale,
+            ..
+        } = fitted.columns[0]
+        else {
             panic!("numeric expected")
         };
         assert_eq!(fill, 4.0, "median of 2, 4, 6; the zero is missing");
         assert_eq!(center, 4.0);
         assert!((scale - (8.0f64 / 4.0).sqrt()).abs() < 1e-12);
-        assert_eq!(fitted.columns[1], ColumnTransform::OneHot { n_categories: 2, fill: 1 });
+        assert_eq!(
+            fitted.columns[1],
+            ColumnTransform::OneHot {
+                n_categories: 2,
+                fill: 1
+            }
+        );
         let out = transform(&fitted, raw.view());
         assert_eq!(out.row(2).to_vec(), vec![0.0, 0.0, 1.0]);
         assert_eq!(fitted.output_names, vec!["PL", "type=red", "type=white"]);
@@ -312,10 +331,22 @@ mod tests {
         assert_eq!(fitted.output_names, vec!["x", "x_missing"]);
         let out = transform(&fitted, raw.view());
         assert_eq!(out[[1, 1]], 1.0);
-        let bad = PreprocessParams { numeric_imputation: Imputation::Mean, ..params };
+        let bad = PreprocessParams {
+            numeric_imputation: Imputation::Mean,
+            ..params
+        };
         assert!(bad.check().is_err());
-        let error = params.check().unwrap().fit(&features, array![[1.0, 2.0]].view());
-        assert_eq!(error.unwrap_err(), PreprocessError::ColumnMismatch { expected: 1, found: 2 });
+        let error = params
+            .check()
+            .unwrap()
+            .fit(&features, array![[1.0, 2.0]].view());
+        assert_eq!(
+            error.unwrap_err(),
+            PreprocessError::ColumnMismatch {
+                expected: 1,
+                found: 2
+            }
+        );
     }
 
     #[test]

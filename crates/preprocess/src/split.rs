@@ -90,10 +90,16 @@ mod tests {
         }
         for fold in &folds {
             assert_eq!(fold.validation.len(), 20);
-            assert_eq!(fold.validation.iter().filter(|row| y[**row] == 1).count(), 5);
+            assert_eq!(
+                fold.validation.iter().filter(|row| y[**row] == 1).count(),
+                5
+            );
             assert!(fold.train.iter().all(|row| !fold.validation.contains(row)));
         }
-        assert_ne!(folds[0].validation, folds[5].validation, "repeats reshuffle");
+        assert_ne!(
+            folds[0].validation, folds[5].validation,
+            "repeats reshuffle"
+        );
         assert_eq!(folds, stratified_folds(&y, 2, 5, 2, 42).unwrap());
     }
 
@@ -103,6 +109,9 @@ mod tests {
         assert!(stratified_folds(&[0, 1], 2, 3, 1, 0).is_err());
         // A class smaller than k is allowed: it is missing from some validation folds.
         let folds = stratified_folds(&[0, 0, 0, 0, 0, 1], 2, 5, 1, 0).unwrap();
-        assert_eq!(folds.iter().filter(|f| f.validation.contains(&5)).count(), 1);
+        assert_eq!(
+            folds.iter().filter(|f| f.validation.contains(&5)).count(),
+            1
+        );
     }
 }

@@ -19,7 +19,9 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
 use data::{DataError, Dataset, DatasetConfig, Labels};
-use model::{Artifact, ArtifactError, Decision, LeaderboardEntry, MetricSummary, Pipeline, Provenance, Task};
+use model::{
+    Artifact, ArtifactError, Decision, LeaderboardEntry, MetricSummary, Pipeline, Provenance, Task,
+};
 use preprocess::{Balance, PreprocessError, ValidPreprocessParams};
 
 use learners::{FitData, FitError, ModelKind, ModelParams};
@@ -126,7 +128,11 @@ impl ModelResult {
                 let n = values.len().max(1) as f64;
                 let mean = values.iter().sum::<f64>() / n;
                 let std = (values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n).sqrt();
-                MetricSummary { name: (*name).to_owned(), mean, std }
+                MetricSummary {
+                    name: (*name).to_owned(),
+                    mean,
+                    std,
+                }
             })
             .collect()
     }
@@ -185,12 +191,21 @@ pub struct Trainer<'a> {
 
 impl Trainer<'_> {
     /// Fits preprocessing, balancing and the model on `rows`; returns the pipeline.
-    pub fn fit_pipeline(&self, kind: ModelKind, params: &ModelParams, rows: &[usize], seed: u64) -> Result<Pipeline, FitError> {
+    pub fn fit_pipeline(
+        &self,
+        kind: ModelKind,
+        params: &ModelParams,
+        rows: &[usize],
+        seed: u64,
+    ) -> Result<Pipeline, FitError> {
         let raw = self.dataset.raw.select(Axis(0), rows);
         let preprocessor = self
             .preprocess
             .fit(&self.dataset.features, raw.view())
-            .map_err(|error| FitError::Library { model: kind.name(), reason: error.to_string() })?;
+            .map_err(|error| FitError::Library {
+                model: kind.name(),
+                reason: error.to_string(),
+            })?;
         let x = preprocess::transform(&preprocessor, raw.view());
         let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, &[1]));
@@ -207,7 +222,10 @@ impl Trainer<'_> {
             }
             Balance::ClassWeight => {
                 let class_weights = preprocess::class_weights(&y, self.n_classes);
-                let weights: Vec<f64> = y.iter().map(|class_idx| class_weights[*class_idx]).collect();
+                let weights: Vec<f64> = y
+                    .iter()
+                    .map(|class_idx| class_weights[*class_idx])
+                    .collect();
                 (x, y, Some(weights))
             }
         };
@@ -256,8 +274,14 @@ impl Trainer<'_> {
     pub fn score(&self, probabilities: &[Vec<f64>], rows: &[usize]) -> Vec<f64> {
         let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
         if self.n_classes == 2 {
-            let scores: Vec<f64> = probabilities.iter().map(|p| p[self.positive_class]).collect();
-            let positive: Vec<bool> = y.iter().map(|class_idx| *class_idx == self.positive_class).collect();
+            let scores: Vec<f64> = probabilities
+                .iter()
+                .map(|p| p[self.positive_class])
+                .collect();
+            let positive: Vec<bool> = y
+                .iter()
+                .map(|class_idx| *class_idx == self.positive_class)
+                .collect();
             metrics::binary_metrics(&scores, &positive)
         } else {
             metrics::multiclass_metrics(probabilities, &y, self.n_classes)
@@ -275,7 +299,8 @@ impl Trainer<'_> {
         seed: u64,
     ) -> f64 {
         let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
-        let Ok(folds) = preprocess::stratified_folds(&y, self.n_classes, inner_folds, 1, seed) else {
+        let Ok(folds) = preprocess::stratified_folds(&y, self.n_classes, inner_folds, 1, seed)
+        else {
             return f64::NAN;
         };
         let scores: Vec<f64> = folds
@@ -283,13 +308,19 @@ impl Trainer<'_> {
             .filter_map(|fold| {
                 let train: Vec<usize> = fold.train.iter().map(|idx| rows[*idx]).collect();
                 let validation: Vec<usize> = fold.validation.iter().map(|idx| rows[*idx]).collect();
-                let pipeline = self.fit_pipeline(kind, params, &train, derive_seed(seed, &[fold.fold as u64])).ok()?;
+                let pipeline = self
+                    .fit_pipeline(kind, params, &train, derive_seed(seed, &[fold.fold as u64]))
+                    .ok()?;
                 let probabilities = self.predict_rows(&pipeline, &validation);
                 Some(self.score(&probabilities, &validation)[metric_idx])
             })
             .filter(|score| !score.is_nan())
             .collect();
-        if scores.is_empty() { f64::NAN } else { scores.iter().sum::<f64>() / scores.len() as f64 }
+        if scores.is_empty() {
+            f64::NAN
+        } else {
+            scores.iter().sum::<f64>() / scores.len() as f64
+        }
     }
 
     /// Picks the best of `candidates` by inner CV on `rows` (ties keep the earlier candidate).
@@ -308,7 +339,11 @@ impl Trainer<'_> {
             .collect();
         let mut best = 0;
         for (idx, score) in scores.iter().enumerate() {
-            let better = if metrics::lower_is_better(metric) { *score < scores[best] } else { *score > scores[best] };
+            let better = if metrics::lower_is_better(metric) {
+                *score < scores[best]
+            } else {
+                *score > scores[best]
+            };
             if !score.is_nan() && (scores[best].is_nan() || better) {
                 best = idx;
             }
@@ -332,8 +367,16 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
             TrainError::Options(format!(
                 "unknown metric `{}` for a {} task, expected one of {}",
                 options.metric,
-                match config.task { Task::Binary => "binary", Task::Multiclass => "multiclass" },
-                names.iter().filter(|n| **n != "fit_time_ms").map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                match config.task {
+                    Task::Binary => "binary",
+                    Task::Multiclass => "multiclass",
+                },
+                names
+                    .iter()
+                    .filter(|n| **n != "fit_time_ms")
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })?;
     if options.models.is_empty() {
@@ -343,7 +386,9 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
     let counts = dataset.class_counts(n_classes);
     for (class, count) in config.classes.iter().zip(&counts) {
         if *count == 0 {
-            warnings.push(format!("class `{class}` has no rows: models can never predict it"));
+            warnings.push(format!(
+                "class `{class}` has no rows: models can never predict it"
+            ));
         } else if *count < options.folds {
             warnings.push(format!(
                 "class `{class}` has {count} rows, fewer than {} folds: it is absent from some validation folds, whose per-class metrics skip it",
@@ -351,7 +396,8 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
             ));
         }
     }
-    let folds = preprocess::stratified_folds(&y, n_classes, options.folds, options.repeats, options.seed)?;
+    let folds =
+        preprocess::stratified_folds(&y, n_classes, options.folds, options.repeats, options.seed)?;
     let trainer = Trainer {
         dataset: &dataset,
         y: &y,
@@ -380,16 +426,25 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
                 let fold_seed = derive_seed(model_seed, &[fold.repeat as u64, fold.fold as u64]);
                 // Nested CV: the candidate is chosen on the outer training rows only.
                 let params = if candidates.len() > 1 {
-                    trainer.select_params(kind, &candidates, &fold.train, &options.metric, metric_idx, fold_seed)
+                    trainer.select_params(
+                        kind,
+                        &candidates,
+                        &fold.train,
+                        &options.metric,
+                        metric_idx,
+                        fold_seed,
+                    )
                 } else {
                     candidates[0]
                 };
                 let started = Instant::now();
-                let pipeline = trainer.fit_pipeline(kind, &params, &fold.train, fold_seed).map_err(|source| TrainError::Fit {
-                    model: kind.name(),
-                    stage: format!("repeat {} fold {}", fold.repeat + 1, fold.fold + 1),
-                    source,
-                })?;
+                let pipeline = trainer
+                    .fit_pipeline(kind, &params, &fold.train, fold_seed)
+                    .map_err(|source| TrainError::Fit {
+                        model: kind.name(),
+                        stage: format!("repeat {} fold {}", fold.repeat + 1, fold.fold + 1),
+                        source,
+                    })?;
                 let fit_ms = started.elapsed().as_secs_f64() * 1000.0;
                 let probabilities = trainer.predict_rows(&pipeline, &fold.validation);
                 let mut scores = trainer.score(&probabilities, &fold.validation);
@@ -403,13 +458,21 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
             let (scores, probabilities) = output?;
             if fold.repeat == 0 {
                 for (row, probability) in fold.validation.iter().zip(probabilities) {
-                    oof.row_mut(*row).assign(&ndarray::Array1::from(probability));
+                    oof.row_mut(*row)
+                        .assign(&ndarray::Array1::from(probability));
                 }
             }
             fold_metrics.push(scores);
         }
         let params = if candidates.len() > 1 {
-            trainer.select_params(kind, &candidates, &all_rows, &options.metric, metric_idx, derive_seed(model_seed, &[9]))
+            trainer.select_params(
+                kind,
+                &candidates,
+                &all_rows,
+                &options.metric,
+                metric_idx,
+                derive_seed(model_seed, &[9]),
+            )
         } else {
             candidates[0]
         };
@@ -419,14 +482,27 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
         } else {
             effective.as_str().to_owned()
         };
-        results.push(ModelResult { kind, params, fold_metrics, oof, balance_note });
+        results.push(ModelResult {
+            kind,
+            params,
+            fold_metrics,
+            oof,
+            balance_note,
+        });
     }
 
     // Best first by the selection metric; ties broken by model order for determinism.
     let lower = metrics::lower_is_better(&options.metric);
     results.sort_by(|a, b| {
-        let (a_value, b_value) = (a.summaries(&names)[metric_idx].mean, b.summaries(&names)[metric_idx].mean);
-        let ordering = if lower { a_value.total_cmp(&b_value) } else { b_value.total_cmp(&a_value) };
+        let (a_value, b_value) = (
+            a.summaries(&names)[metric_idx].mean,
+            b.summaries(&names)[metric_idx].mean,
+        );
+        let ordering = if lower {
+            a_value.total_cmp(&b_value)
+        } else {
+            b_value.total_cmp(&a_value)
+        };
         ordering.then(a.kind.cmp(&b.kind))
     });
     let best = &results[0];
@@ -434,14 +510,23 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
     let final_seed = derive_seed(options.seed, &[999]);
     let mut pipeline = trainer
         .fit_pipeline(best.kind, &best.params, &all_rows, final_seed)
-        .map_err(|source| TrainError::Fit { model: best.kind.name(), stage: "final fit on all rows".into(), source })?;
+        .map_err(|source| TrainError::Fit {
+            model: best.kind.name(),
+            stage: "final fit on all rows".into(),
+            source,
+        })?;
 
     let decision = if config.task == Task::Binary {
         let mut scores: Vec<f64> = best.oof.column(positive_class).to_vec();
-        let positive: Vec<bool> = y.iter().map(|class_idx| *class_idx == positive_class).collect();
+        let positive: Vec<bool> = y
+            .iter()
+            .map(|class_idx| *class_idx == positive_class)
+            .collect();
         pipeline.calibration = options.calibration.fit(&scores, &positive);
         if let Some(calibration) = &pipeline.calibration {
-            scores.iter_mut().for_each(|score| *score = calibration.apply(*score));
+            scores
+                .iter_mut()
+                .for_each(|score| *score = calibration.apply(*score));
         }
         let (threshold, sensitivity, specificity) = options.threshold.choose(&scores, &positive);
         Decision {
@@ -451,7 +536,12 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
             oof_specificity: Some(specificity),
         }
     } else {
-        Decision { threshold: None, rule: "most probable class".into(), oof_sensitivity: None, oof_specificity: None }
+        Decision {
+            threshold: None,
+            rule: "most probable class".into(),
+            oof_sensitivity: None,
+            oof_specificity: None,
+        }
     };
 
     // Fit times vary from run to run, so they stay out of the artifact to keep it byte-stable.
@@ -459,7 +549,11 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
         .iter()
         .map(|result| LeaderboardEntry {
             model: result.kind.name().to_owned(),
-            metrics: result.summaries(&names).into_iter().filter(|m| m.name != "fit_time_ms").collect(),
+            metrics: result
+                .summaries(&names)
+                .into_iter()
+                .filter(|m| m.name != "fit_time_ms")
+                .collect(),
             params: with_balance(result),
         })
         .collect();
@@ -480,12 +574,21 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
             balance: options.balance.as_str().to_owned(),
         },
     };
-    std::fs::create_dir_all(&options.out_dir).map_err(|source| TrainError::Write { path: options.out_dir.clone(), source })?;
+    std::fs::create_dir_all(&options.out_dir).map_err(|source| TrainError::Write {
+        path: options.out_dir.clone(),
+        source,
+    })?;
     let mut files = report::write_reports(options, &dataset, &y, &results, &names, &artifact)?;
     let model_path = options.out_dir.join("model.bin");
     artifact.save(&model_path)?;
     files.push(model_path);
-    Ok(TrainOutcome { artifact, results, metric_names: names, warnings, files })
+    Ok(TrainOutcome {
+        artifact,
+        results,
+        metric_names: names,
+        warnings,
+        files,
+    })
 }
 
 fn with_balance(result: &ModelResult) -> Vec<(String, String)> {

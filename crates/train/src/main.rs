@@ -118,7 +118,10 @@ fn run_eda(args: &EdaArgs) -> Result<()> {
     }
     let summary = Summary::compute(&config, &dataset);
     print!("{}", summary.to_text());
-    let out = args.out.clone().unwrap_or_else(|| train::default_out_dir(&config).join("eda"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| train::default_out_dir(&config).join("eda"));
     let report = summary
         .write_report(&dataset, &out)
         .with_context(|| format!("cannot write the EDA report to `{}`", out.display()))?;
@@ -128,35 +131,56 @@ fn run_eda(args: &EdaArgs) -> Result<()> {
 
 fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
     let (config, data_path) = load_config(&args.dataset)?;
-    let metric = args.metric.clone().or_else(|| config.training.metric.clone()).unwrap_or_else(|| {
-        match config.task {
+    let metric = args
+        .metric
+        .clone()
+        .or_else(|| config.training.metric.clone())
+        .unwrap_or_else(|| match config.task {
             model::Task::Binary => "roc_auc".into(),
             model::Task::Multiclass => "accuracy".into(),
-        }
-    });
-    let balance_text = args.balance.clone().or_else(|| config.training.balance.clone()).unwrap_or_else(|| "none".into());
+        });
+    let balance_text = args
+        .balance
+        .clone()
+        .or_else(|| config.training.balance.clone())
+        .unwrap_or_else(|| "none".into());
     let Some(balance) = Balance::parse(&balance_text) else {
-        bail!("unknown balance `{balance_text}`, expected `none`, `oversample`, `smote` or `class-weight`");
+        bail!(
+            "unknown balance `{balance_text}`, expected `none`, `oversample`, `smote` or `class-weight`"
+        );
     };
     let mut models = Vec::new();
     for name in &args.models {
         let Some(kind) = ModelKind::parse(name.trim()) else {
-            bail!("unknown model `{name}`, expected some of `lr`, `dt`, `rf`, `gbm`, `knn`, `svm`, `nb`");
+            bail!(
+                "unknown model `{name}`, expected some of `lr`, `dt`, `rf`, `gbm`, `knn`, `svm`, `nb`"
+            );
         };
         if !models.contains(&kind) {
             models.push(kind);
         }
     }
-    let threshold_text = args.threshold.clone().or_else(|| config.training.threshold.clone()).unwrap_or_else(|| "youden".into());
-    let threshold = ThresholdRule::parse(&threshold_text).map_err(anyhow::Error::msg).context("invalid `--threshold`")?;
+    let threshold_text = args
+        .threshold
+        .clone()
+        .or_else(|| config.training.threshold.clone())
+        .unwrap_or_else(|| "youden".into());
+    let threshold = ThresholdRule::parse(&threshold_text)
+        .map_err(anyhow::Error::msg)
+        .context("invalid `--threshold`")?;
     let Some(calibration) = CalibrationKind::parse(&args.calibration) else {
-        bail!("unknown calibration `{}`, expected `none`, `platt` or `isotonic`", args.calibration);
+        bail!(
+            "unknown calibration `{}`, expected `none`, `platt` or `isotonic`",
+            args.calibration
+        );
     };
     let numeric_imputation = match args.impute.as_str() {
         "median" => Imputation::Median,
         "mean" => Imputation::Mean,
         "most-frequent" => Imputation::MostFrequent,
-        other => bail!("unknown imputation `{other}`, expected `median`, `mean` or `most-frequent`"),
+        other => {
+            bail!("unknown imputation `{other}`, expected `median`, `mean` or `most-frequent`")
+        }
     };
     let scaling = match args.scaling.as_str() {
         "standard" => Scaling::Standard,
@@ -164,11 +188,19 @@ fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
         "none" => Scaling::None,
         other => bail!("unknown scaling `{other}`, expected `standard`, `robust` or `none`"),
     };
-    let preprocess = PreprocessParams { numeric_imputation, scaling, missing_indicator: args.missing_indicator }.check()?;
+    let preprocess = PreprocessParams {
+        numeric_imputation,
+        scaling,
+        missing_indicator: args.missing_indicator,
+    }
+    .check()?;
     if args.repeats == 0 {
         bail!("`--repeats` must be at least 1");
     }
-    let out_dir = args.out.clone().unwrap_or_else(|| train::default_out_dir(&config));
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| train::default_out_dir(&config));
     Ok(TrainOptions {
         config_path: args.dataset.config.clone(),
         config,
@@ -221,15 +253,27 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         options.config.name,
         outcome.artifact.provenance.n_training_rows,
         options.folds,
-        if options.repeats > 1 { format!(" x {} repeats", options.repeats) } else { String::new() },
+        if options.repeats > 1 {
+            format!(" x {} repeats", options.repeats)
+        } else {
+            String::new()
+        },
         options.seed
     );
-    print!("{}", report::leaderboard_table(&outcome.results, &outcome.metric_names, &options.metric));
+    print!(
+        "{}",
+        report::leaderboard_table(&outcome.results, &outcome.metric_names, &options.metric)
+    );
     let decision = &outcome.artifact.decision;
-    print!("chosen: {} by {}", outcome.artifact.model_name, options.metric);
-    if let (Some(threshold), Some(sensitivity), Some(specificity)) =
-        (decision.threshold, decision.oof_sensitivity, decision.oof_specificity)
-    {
+    print!(
+        "chosen: {} by {}",
+        outcome.artifact.model_name, options.metric
+    );
+    if let (Some(threshold), Some(sensitivity), Some(specificity)) = (
+        decision.threshold,
+        decision.oof_sensitivity,
+        decision.oof_specificity,
+    ) {
         print!(
             "; threshold {threshold:.4} ({}): out-of-fold sensitivity {sensitivity:.3}, specificity {specificity:.3}",
             decision.rule
@@ -237,7 +281,12 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     }
     println!();
     let model_path = options.out_dir.join("model.bin");
-    println!("wrote {} and reports in {} ({:.2} s)", model_path.display(), display_dir(&options.out_dir), started.elapsed().as_secs_f64());
+    println!(
+        "wrote {} and reports in {} ({:.2} s)",
+        model_path.display(),
+        display_dir(&options.out_dir),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

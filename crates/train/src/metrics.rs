@@ -108,7 +108,11 @@ pub fn confusion_at(scores: &[f64], positive: &[bool], threshold: f64) -> (f64, 
 }
 
 fn ratio(numerator: f64, denominator: f64) -> f64 {
-    if denominator > 0.0 { numerator / denominator } else { 0.0 }
+    if denominator > 0.0 {
+        numerator / denominator
+    } else {
+        0.0
+    }
 }
 
 /// Binary metrics for one fold, in [`BINARY_METRICS`] order (without `fit_time_ms`).
@@ -124,7 +128,11 @@ pub fn binary_metrics(scores: &[f64], positive: &[bool]) -> Vec<f64> {
     let f1 = ratio(2.0 * precision * recall, precision + recall);
     let accuracy = ratio(tp + tn, n);
     let expected = ((tp + fp) * (tp + fn_) + (tn + fn_) * (tn + fp)) / (n * n);
-    let kappa = if (1.0 - expected).abs() > 0.0 { (accuracy - expected) / (1.0 - expected) } else { 0.0 };
+    let kappa = if (1.0 - expected).abs() > 0.0 {
+        (accuracy - expected) / (1.0 - expected)
+    } else {
+        0.0
+    };
     let mcc_denominator = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
     let mcc = ratio(tp * tn - fp * fn_, mcc_denominator);
     let brier = scores
@@ -169,7 +177,9 @@ pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: us
     }
     let accuracy = (0..n_classes).map(|c| confusion[c][c]).sum::<f64>() / n;
     let support: Vec<f64> = confusion.iter().map(|row| row.iter().sum()).collect();
-    let predicted_count: Vec<f64> = (0..n_classes).map(|c| confusion.iter().map(|row| row[c]).sum()).collect();
+    let predicted_count: Vec<f64> = (0..n_classes)
+        .map(|c| confusion.iter().map(|row| row[c]).sum())
+        .collect();
     let mut f1s = Vec::new();
     let mut weighted_f1 = 0.0;
     let mut recalls = Vec::new();
@@ -189,8 +199,15 @@ pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: us
     }
     let macro_f1 = f1s.iter().sum::<f64>() / f1s.len().max(1) as f64;
     let balanced_accuracy = recalls.iter().sum::<f64>() / recalls.len().max(1) as f64;
-    let expected = (0..n_classes).map(|c| support[c] * predicted_count[c]).sum::<f64>() / (n * n);
-    let kappa = if expected < 1.0 { (accuracy - expected) / (1.0 - expected) } else { 0.0 };
+    let expected = (0..n_classes)
+        .map(|c| support[c] * predicted_count[c])
+        .sum::<f64>()
+        / (n * n);
+    let kappa = if expected < 1.0 {
+        (accuracy - expected) / (1.0 - expected)
+    } else {
+        0.0
+    };
     // One-vs-rest AUC, averaged over classes present with both outcomes in this fold.
     let aucs: Vec<f64> = (0..n_classes)
         .map(|class_idx| {
@@ -207,7 +224,15 @@ pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: us
         .map(|(p, truth)| -p[*truth].clamp(1e-15, 1.0).ln())
         .sum::<f64>()
         / n;
-    vec![accuracy, balanced_accuracy, macro_f1, weighted_f1, roc_auc_ovr, kappa, log_loss]
+    vec![
+        accuracy,
+        balanced_accuracy,
+        macro_f1,
+        weighted_f1,
+        roc_auc_ovr,
+        kappa,
+        log_loss,
+    ]
 }
 
 /// ROC curve points (false positive rate, true positive rate), from (0,0) to (1,1).
@@ -222,7 +247,11 @@ pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
     while idx < order.len() {
         let score = scores[order[idx]];
         while idx < order.len() && scores[order[idx]] == score {
-            if positive[order[idx]] { tp += 1.0 } else { fp += 1.0 }
+            if positive[order[idx]] {
+                tp += 1.0
+            } else {
+                fp += 1.0
+            }
             idx += 1;
         }
         points.push((fp / n_neg, tp / n_pos));
@@ -237,11 +266,15 @@ mod tests {
     #[test]
     fn auc_matches_hand_computation_with_ties() {
         // scikit-learn: roc_auc_score([0,0,1,1], [0.1,0.4,0.35,0.8]) == 0.75
-        assert!((roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]) - 0.75).abs() < 1e-12);
+        assert!(
+            (roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]) - 0.75).abs() < 1e-12
+        );
         assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), 0.5);
         assert!(roc_auc(&[0.5], &[true]).is_nan());
         // Reversed scores give 1 - AUC: the test that catches a flipped positive class.
-        assert!((roc_auc(&[0.9, 0.6, 0.65, 0.2], &[false, false, true, true]) - 0.25).abs() < 1e-12);
+        assert!(
+            (roc_auc(&[0.9, 0.6, 0.65, 0.2], &[false, false, true, true]) - 0.25).abs() < 1e-12
+        );
     }
 
     #[test]
@@ -264,7 +297,11 @@ mod tests {
 
     #[test]
     fn multiclass_metrics_handle_absent_classes() {
-        let probabilities = vec![vec![0.7, 0.2, 0.1], vec![0.1, 0.8, 0.1], vec![0.6, 0.3, 0.1]];
+        let probabilities = vec![
+            vec![0.7, 0.2, 0.1],
+            vec![0.1, 0.8, 0.1],
+            vec![0.6, 0.3, 0.1],
+        ];
         let metrics = multiclass_metrics(&probabilities, &[0, 1, 1], 3);
         assert!((metrics[0] - 2.0 / 3.0).abs() < 1e-12);
         assert!(metrics.iter().all(|m| m.is_finite()));

@@ -26,7 +26,10 @@ pub fn leaderboard_json(results: &[ModelResult], names: &[&str]) -> Value {
             .map(|result| {
                 let mut metrics = Map::new();
                 for summary in result.summaries(names) {
-                    metrics.insert(summary.name.clone(), json!({"mean": finite(summary.mean), "std": finite(summary.std)}));
+                    metrics.insert(
+                        summary.name.clone(),
+                        json!({"mean": finite(summary.mean), "std": finite(summary.std)}),
+                    );
                 }
                 let mut params = Map::new();
                 for (name, value) in result.params.pairs() {
@@ -40,7 +43,11 @@ pub fn leaderboard_json(results: &[ModelResult], names: &[&str]) -> Value {
 }
 
 fn finite(value: f64) -> Value {
-    if value.is_finite() { json!(value) } else { Value::Null }
+    if value.is_finite() {
+        json!(value)
+    } else {
+        Value::Null
+    }
 }
 
 /// The terminal table: one row per model, best first, main metrics as mean ± std.
@@ -49,7 +56,11 @@ pub fn leaderboard_table(results: &[ModelResult], names: &[&str], selection: &st
     let mut out = String::new();
     let _ = write!(out, "{:<22}", "model");
     for name in &shown {
-        let header = if *name == selection { format!("*{name}") } else { (*name).to_owned() };
+        let header = if *name == selection {
+            format!("*{name}")
+        } else {
+            (*name).to_owned()
+        };
         let _ = write!(out, " {header:>17}");
     }
     out.push('\n');
@@ -80,7 +91,10 @@ pub fn write_reports(
     let out = &options.out_dir;
     let mut files = Vec::new();
     let leaderboard = leaderboard_json(results, names);
-    files.push(write_file(out.join("leaderboard.json"), &(serde_json::to_string_pretty(&leaderboard).unwrap_or_default() + "\n"))?);
+    files.push(write_file(
+        out.join("leaderboard.json"),
+        &(serde_json::to_string_pretty(&leaderboard).unwrap_or_default() + "\n"),
+    )?);
 
     let mut csv = String::from("model");
     for name in names {
@@ -91,7 +105,11 @@ pub fn write_reports(
         "# Leaderboard: {}\n\n{}-fold stratified cross-validation{}, seed {}, sorted by `{}`. Threshold-dependent metrics use 0.5.\n\n| model |",
         options.config.name,
         options.folds,
-        if options.repeats > 1 { format!(" × {} repeats", options.repeats) } else { String::new() },
+        if options.repeats > 1 {
+            format!(" × {} repeats", options.repeats)
+        } else {
+            String::new()
+        },
         options.seed,
         options.metric
     );
@@ -108,7 +126,10 @@ pub fn write_reports(
             .params
             .pairs()
             .into_iter()
-            .chain(std::iter::once(("balance".to_owned(), result.balance_note.clone())))
+            .chain(std::iter::once((
+                "balance".to_owned(),
+                result.balance_note.clone(),
+            )))
             .map(|(name, value)| format!("{name}={value}"))
             .collect();
         let _ = write!(csv, "{}", result.kind.name());
@@ -128,9 +149,11 @@ pub fn write_reports(
         dataset.n_rows(),
         decision.rule
     );
-    if let (Some(threshold), Some(sensitivity), Some(specificity)) =
-        (decision.threshold, decision.oof_sensitivity, decision.oof_specificity)
-    {
+    if let (Some(threshold), Some(sensitivity), Some(specificity)) = (
+        decision.threshold,
+        decision.oof_sensitivity,
+        decision.oof_specificity,
+    ) {
         let _ = write!(
             markdown,
             " → threshold {threshold:.4} (out-of-fold sensitivity {sensitivity:.3}, specificity {specificity:.3})"
@@ -144,7 +167,10 @@ pub fn write_reports(
     let best = &results[0];
     let mut chosen_metrics = Map::new();
     for summary in best.summaries(names) {
-        chosen_metrics.insert(summary.name.clone(), json!({"mean": finite(summary.mean), "std": finite(summary.std)}));
+        chosen_metrics.insert(
+            summary.name.clone(),
+            json!({"mean": finite(summary.mean), "std": finite(summary.std)}),
+        );
     }
     let model_json = json!({
         "model": artifact.model_name,
@@ -182,10 +208,16 @@ pub fn write_reports(
         "trainer_version": env!("CARGO_PKG_VERSION"),
         "artifact_format_version": model::artifact::FORMAT_VERSION,
     });
-    files.push(write_file(out.join("model.json"), &(serde_json::to_string_pretty(&model_json).unwrap_or_default() + "\n"))?);
+    files.push(write_file(
+        out.join("model.json"),
+        &(serde_json::to_string_pretty(&model_json).unwrap_or_default() + "\n"),
+    )?);
 
     let plots = out.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|source| TrainError::Write { path: plots.clone(), source })?;
+    std::fs::create_dir_all(&plots).map_err(|source| TrainError::Write {
+        path: plots.clone(),
+        source,
+    })?;
     let classes = &options.config.classes;
     let n_classes = classes.len();
     // The confusion matrix shows what the deployed pipeline decides: calibrated scores and
@@ -194,7 +226,9 @@ pub fn write_reports(
     let best_predictions: Vec<usize> = (0..dataset.n_rows())
         .map(|row| {
             let mut probabilities: Vec<f64> = best.oof.row(row).to_vec();
-            if let (Some(calibration), Some(positive)) = (&artifact.pipeline.calibration, positive_class) {
+            if let (Some(calibration), Some(positive)) =
+                (&artifact.pipeline.calibration, positive_class)
+            {
                 let p = calibration.apply(probabilities[positive]);
                 probabilities[positive] = p;
                 probabilities[1 - positive] = 1.0 - p;
@@ -207,7 +241,10 @@ pub fn write_reports(
         confusion[*truth][*predicted] += 1.0;
     }
     let confusion_svg = plot::heatmap(
-        &format!("{}: out-of-fold confusion matrix ({})", artifact.model_name, artifact.decision.rule),
+        &format!(
+            "{}: out-of-fold confusion matrix ({})",
+            artifact.model_name, artifact.decision.rule
+        ),
         "true class",
         "predicted class",
         classes,
@@ -215,23 +252,38 @@ pub fn write_reports(
         &confusion,
         false,
     );
-    files.push(write_file(plots.join("confusion_matrix.svg"), &confusion_svg)?);
+    files.push(write_file(
+        plots.join("confusion_matrix.svg"),
+        &confusion_svg,
+    )?);
 
     match options.config.task {
         Task::Binary => {
             let positive_class = artifact.schema.positive_class.unwrap_or(1);
-            let positive: Vec<bool> = y.iter().map(|class_idx| *class_idx == positive_class).collect();
+            let positive: Vec<bool> = y
+                .iter()
+                .map(|class_idx| *class_idx == positive_class)
+                .collect();
             let curves: Vec<(String, Vec<(f64, f64)>)> = results
                 .iter()
                 .map(|result| {
                     let scores = result.oof.column(positive_class).to_vec();
                     let auc = crate::metrics::roc_auc(&scores, &positive);
-                    (format!("{} ({auc:.3})", result.kind.short()), crate::metrics::roc_curve(&scores, &positive))
+                    (
+                        format!("{} ({auc:.3})", result.kind.short()),
+                        crate::metrics::roc_curve(&scores, &positive),
+                    )
                 })
                 .collect();
             files.push(write_file(
                 plots.join("roc_curves.svg"),
-                &plot::line_chart("Out-of-fold ROC curves (AUC)", "false positive rate (1 - specificity)", "true positive rate (sensitivity)", &curves, true),
+                &plot::line_chart(
+                    "Out-of-fold ROC curves (AUC)",
+                    "false positive rate (1 - specificity)",
+                    "true positive rate (sensitivity)",
+                    &curves,
+                    true,
+                ),
             )?);
             let scores: Vec<f64> = best.oof.column(positive_class).to_vec();
             let calibrated: Vec<f64> = match &artifact.pipeline.calibration {
@@ -260,7 +312,10 @@ pub fn write_reports(
                     }
                     let scores = best.oof.column(class_idx).to_vec();
                     let auc = crate::metrics::roc_auc(&scores, &positive);
-                    Some((format!("{} ({auc:.3})", classes[class_idx]), crate::metrics::roc_curve(&scores, &positive)))
+                    Some((
+                        format!("{} ({auc:.3})", classes[class_idx]),
+                        crate::metrics::roc_curve(&scores, &positive),
+                    ))
                 })
                 .collect();
             files.push(write_file(
@@ -284,10 +339,16 @@ pub fn write_reports(
             files.push(write_file(
                 plots.join("calibration.svg"),
                 &plot::line_chart(
-                    &format!("{}: top-class calibration (out-of-fold)", artifact.model_name),
+                    &format!(
+                        "{}: top-class calibration (out-of-fold)",
+                        artifact.model_name
+                    ),
                     "predicted probability of the chosen class",
                     "observed accuracy",
-                    &[(artifact.model_name.clone(), calibration_points(&top, &correct, 10))],
+                    &[(
+                        artifact.model_name.clone(),
+                        calibration_points(&top, &correct, 10),
+                    )],
                     true,
                 ),
             )?);
@@ -310,7 +371,8 @@ pub fn calibration_points(scores: &[f64], outcome: &[bool], n_bins: usize) -> Ve
                 return None;
             }
             let mean = members.iter().map(|idx| scores[*idx]).sum::<f64>() / members.len() as f64;
-            let rate = members.iter().filter(|idx| outcome[**idx]).count() as f64 / members.len() as f64;
+            let rate =
+                members.iter().filter(|idx| outcome[**idx]).count() as f64 / members.len() as f64;
             Some((mean, rate))
         })
         .collect()

@@ -205,7 +205,8 @@ mod tests {
     fn sensitivity_rule_picks_the_highest_threshold_reaching_the_target() {
         let scores = [0.9, 0.8, 0.7, 0.4, 0.3, 0.2];
         let positive = [true, false, true, true, false, true];
-        let (threshold, sensitivity, specificity) = ThresholdRule::MinSensitivity(0.75).choose(&scores, &positive);
+        let (threshold, sensitivity, specificity) =
+            ThresholdRule::MinSensitivity(0.75).choose(&scores, &positive);
         assert_eq!(threshold, 0.4);
         assert_eq!(sensitivity, 0.75);
         assert_eq!(specificity, 0.5);
@@ -214,7 +215,10 @@ mod tests {
 
     #[test]
     fn rules_parse_and_reject_nonsense() {
-        assert_eq!(ThresholdRule::parse("sensitivity>=0.8"), Ok(ThresholdRule::MinSensitivity(0.8)));
+        assert_eq!(
+            ThresholdRule::parse("sensitivity>=0.8"),
+            Ok(ThresholdRule::MinSensitivity(0.8))
+        );
         assert_eq!(ThresholdRule::parse("youden"), Ok(ThresholdRule::Youden));
         assert!(ThresholdRule::parse("fixed:1.5").is_err());
         assert!(ThresholdRule::parse("best").is_err());
@@ -224,13 +228,21 @@ mod tests {
     fn isotonic_is_monotone_and_platt_is_near_identity_on_calibrated_scores() {
         let scores = [0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9];
         let positive = [false, true, false, false, true, false, true, true];
-        let Some(Calibration::Isotonic { outputs, .. }) = CalibrationKind::Isotonic.fit(&scores, &positive) else {
+        let Some(Calibration::Isotonic { outputs, .. }) =
+            CalibrationKind::Isotonic.fit(&scores, &positive)
+        else {
             panic!("isotonic expected")
         };
         assert!(outputs.windows(2).all(|pair| pair[0] <= pair[1]));
         let many: Vec<f64> = (0..1000).map(|i| (i as f64 + 0.5) / 1000.0).collect();
-        let labels: Vec<bool> = many.iter().enumerate().map(|(i, p)| ((i * 7919) % 1000) as f64 / 1000.0 < *p).collect();
-        let Some(Calibration::Platt { a, b }) = CalibrationKind::Platt.fit(&many, &labels) else { panic!() };
+        let labels: Vec<bool> = many
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((i * 7919) % 1000) as f64 / 1000.0 < *p)
+            .collect();
+        let Some(Calibration::Platt { a, b }) = CalibrationKind::Platt.fit(&many, &labels) else {
+            panic!()
+        };
         assert!((a - 1.0).abs() < 0.3 && b.abs() < 0.3, "a={a} b={b}");
     }
 }

@@ -165,7 +165,11 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
 
     fn best_split(&mut self, rows: &mut [usize]) -> Option<Split> {
         let n_features = self.x.ncols();
-        let n_candidates = self.growth.max_features.unwrap_or(n_features).clamp(1, n_features);
+        let n_candidates = self
+            .growth
+            .max_features
+            .unwrap_or(n_features)
+            .clamp(1, n_features);
         let features: Vec<usize> = if n_candidates == n_features {
             (0..n_features).collect()
         } else {
@@ -176,7 +180,9 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
         let mut class_left = Vec::new();
         for feature in features {
             let x = self.x;
-            rows.sort_unstable_by(|a, b| x[[*a, feature]].total_cmp(&x[[*b, feature]]).then(a.cmp(b)));
+            rows.sort_unstable_by(|a, b| {
+                x[[*a, feature]].total_cmp(&x[[*b, feature]]).then(a.cmp(b))
+            });
             if x[[rows[0], feature]] == x[[rows[rows.len() - 1], feature]] {
                 continue;
             }
@@ -201,7 +207,10 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
                         left_weight += weights[row];
                         let value = x[[row, feature]];
                         let next = x[[rows[position + 1], feature]];
-                        if value == next || position + 1 < min_leaf || rows.len() - position - 1 < min_leaf {
+                        if value == next
+                            || position + 1 < min_leaf
+                            || rows.len() - position - 1 < min_leaf
+                        {
                             continue;
                         }
                         let right_weight = total_weight - left_weight;
@@ -240,14 +249,19 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
                         h_left += hessians[row];
                         let value = x[[row, feature]];
                         let next = x[[rows[position + 1], feature]];
-                        if value == next || position + 1 < min_leaf || rows.len() - position - 1 < min_leaf {
+                        if value == next
+                            || position + 1 < min_leaf
+                            || rows.len() - position - 1 < min_leaf
+                        {
                             continue;
                         }
                         let (g_right, h_right) = (g_total - g_left, h_total - h_left);
                         let score = g_left * g_left / (h_left + lambda)
                             + g_right * g_right / (h_right + lambda)
                             - parent;
-                        if score > 1e-12 && best_here.is_none_or(|(best_score, _)| score > best_score + 1e-12) {
+                        if score > 1e-12
+                            && best_here.is_none_or(|(best_score, _)| score > best_score + 1e-12)
+                        {
                             best_here = Some((score, position));
                         }
                     }
@@ -255,7 +269,9 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
                 }
             };
             if let Some((score, position)) = candidate
-                && best.as_ref().is_none_or(|current| score > current.score + 1e-12)
+                && best
+                    .as_ref()
+                    .is_none_or(|current| score > current.score + 1e-12)
             {
                 let low = x[[rows[position], feature]];
                 let high = x[[rows[position + 1], feature]];
@@ -300,19 +316,35 @@ mod tests {
         let tree = grow(
             x.view(),
             (0..4).collect(),
-            Target::Classes { y: &y, n_classes: 2, weights: &weights },
+            Target::Classes {
+                y: &y,
+                n_classes: 2,
+                weights: &weights,
+            },
             growth(),
             &mut rng,
         );
         assert_eq!(tree.leaf(&[0.5, 5.0]), &[1.0, 0.0]);
         assert_eq!(tree.leaf(&[2.5, 5.0]), &[0.0, 1.0]);
-        let TreeNode::Split { feature, threshold, .. } = tree.nodes[0] else { panic!() };
+        let TreeNode::Split {
+            feature, threshold, ..
+        } = tree.nodes[0]
+        else {
+            panic!()
+        };
         assert_eq!((feature, threshold), (0, 1.5));
         let stump = grow(
             x.view(),
             (0..4).collect(),
-            Target::Classes { y: &[0, 1, 0, 1], n_classes: 2, weights: &weights },
-            Growth { max_depth: Some(0), ..growth() },
+            Target::Classes {
+                y: &[0, 1, 0, 1],
+                n_classes: 2,
+                weights: &weights,
+            },
+            Growth {
+                max_depth: Some(0),
+                ..growth()
+            },
             &mut rng,
         );
         assert_eq!(stump.leaf(&[0.0, 0.0]), &[0.5, 0.5]);
@@ -327,8 +359,15 @@ mod tests {
         let tree = grow(
             x.view(),
             (0..4).collect(),
-            Target::Gradient { gradients: &gradients, hessians: &hessians, lambda: 0.0 },
-            Growth { max_depth: Some(1), ..growth() },
+            Target::Gradient {
+                gradients: &gradients,
+                hessians: &hessians,
+                lambda: 0.0,
+            },
+            Growth {
+                max_depth: Some(1),
+                ..growth()
+            },
             &mut rng,
         );
         assert_eq!(tree.leaf(&[0.0]), &[1.0]);

@@ -6,10 +6,12 @@
 
 pub mod cart;
 
-use linfa::prelude::*;
 use linfa::composing::platt_scaling::{PlattParams, platt_newton_method};
+use linfa::prelude::*;
 use model::Classifier;
-use model::classifier::{Boosting, FlatTree, GaussianNb, Knn, Linear, SvmBinary, TreeNode, softmax_in_place};
+use model::classifier::{
+    Boosting, FlatTree, GaussianNb, Knn, Linear, SvmBinary, TreeNode, softmax_in_place,
+};
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -106,7 +108,10 @@ impl ModelKind {
     pub fn supports_weights(self) -> bool {
         matches!(
             self,
-            ModelKind::DecisionTree | ModelKind::RandomForest | ModelKind::GradientBoosting | ModelKind::Svm
+            ModelKind::DecisionTree
+                | ModelKind::RandomForest
+                | ModelKind::GradientBoosting
+                | ModelKind::Svm
         )
     }
 
@@ -133,19 +138,39 @@ impl ModelKind {
                 lambda: 1.0,
                 subsample: 1.0,
             },
-            ModelKind::Knn => ModelParams::Knn { k: 15, distance_weighted: true },
-            ModelKind::Svm => ModelParams::Svm { c: 1.0, gamma_scale: 1.0 },
-            ModelKind::NaiveBayes => ModelParams::NaiveBayes { var_smoothing: 1e-9 },
+            ModelKind::Knn => ModelParams::Knn {
+                k: 15,
+                distance_weighted: true,
+            },
+            ModelKind::Svm => ModelParams::Svm {
+                c: 1.0,
+                gamma_scale: 1.0,
+            },
+            ModelKind::NaiveBayes => ModelParams::NaiveBayes {
+                var_smoothing: 1e-9,
+            },
         }
     }
 
     /// Draws a random candidate from this model's search space.
     pub fn sample_params<R: Rng>(self, rng: &mut R) -> ModelParams {
-        let log_uniform = |rng: &mut R, low: f64, high: f64| (rng.gen_range(low.ln()..high.ln())).exp();
+        let log_uniform =
+            |rng: &mut R, low: f64, high: f64| (rng.gen_range(low.ln()..high.ln())).exp();
         match self {
-            ModelKind::Logistic => ModelParams::Logistic { alpha: log_uniform(rng, 1e-3, 1e2) },
+            ModelKind::Logistic => ModelParams::Logistic {
+                alpha: log_uniform(rng, 1e-3, 1e2),
+            },
             ModelKind::DecisionTree => ModelParams::DecisionTree {
-                max_depth: [Some(2), Some(3), Some(4), Some(5), Some(6), Some(8), Some(10), None][rng.gen_range(0..8)],
+                max_depth: [
+                    Some(2),
+                    Some(3),
+                    Some(4),
+                    Some(5),
+                    Some(6),
+                    Some(8),
+                    Some(10),
+                    None,
+                ][rng.gen_range(0..8)],
                 min_weight_leaf: [1.0, 2.0, 5.0, 10.0, 20.0][rng.gen_range(0..5)],
             },
             ModelKind::RandomForest => ModelParams::RandomForest {
@@ -170,7 +195,9 @@ impl ModelKind {
                 c: log_uniform(rng, 0.1, 10.0),
                 gamma_scale: log_uniform(rng, 0.2, 5.0),
             },
-            ModelKind::NaiveBayes => ModelParams::NaiveBayes { var_smoothing: log_uniform(rng, 1e-10, 1e-2) },
+            ModelKind::NaiveBayes => ModelParams::NaiveBayes {
+                var_smoothing: log_uniform(rng, 1e-10, 1e-2),
+            },
         }
     }
 }
@@ -248,20 +275,39 @@ impl ModelParams {
         let depth = |depth: &Option<usize>| depth.map_or("none".into(), |d| d.to_string());
         let pairs: Vec<(&str, String)> = match self {
             ModelParams::Logistic { alpha } => vec![("alpha", fmt_float(*alpha))],
-            ModelParams::DecisionTree { max_depth, min_weight_leaf } => vec![
+            ModelParams::DecisionTree {
+                max_depth,
+                min_weight_leaf,
+            } => vec![
                 ("max_depth", depth(max_depth)),
                 ("min_weight_leaf", fmt_float(f64::from(*min_weight_leaf))),
             ],
-            ModelParams::RandomForest { n_trees, max_depth, min_samples_leaf, max_features_fraction } => vec![
+            ModelParams::RandomForest {
+                n_trees,
+                max_depth,
+                min_samples_leaf,
+                max_features_fraction,
+            } => vec![
                 ("n_trees", n_trees.to_string()),
                 ("max_depth", depth(max_depth)),
                 ("min_samples_leaf", min_samples_leaf.to_string()),
                 (
                     "max_features",
-                    if *max_features_fraction <= 0.0 { "sqrt".into() } else { fmt_float(*max_features_fraction) },
+                    if *max_features_fraction <= 0.0 {
+                        "sqrt".into()
+                    } else {
+                        fmt_float(*max_features_fraction)
+                    },
                 ),
             ],
-            ModelParams::GradientBoosting { n_rounds, learning_rate, max_depth, min_samples_leaf, lambda, subsample } => vec![
+            ModelParams::GradientBoosting {
+                n_rounds,
+                learning_rate,
+                max_depth,
+                min_samples_leaf,
+                lambda,
+                subsample,
+            } => vec![
                 ("n_rounds", n_rounds.to_string()),
                 ("learning_rate", fmt_float(*learning_rate)),
                 ("max_depth", max_depth.to_string()),
@@ -269,18 +315,33 @@ impl ModelParams {
                 ("lambda", fmt_float(*lambda)),
                 ("subsample", fmt_float(*subsample)),
             ],
-            ModelParams::Knn { k, distance_weighted } => vec![
+            ModelParams::Knn {
+                k,
+                distance_weighted,
+            } => vec![
                 ("k", k.to_string()),
-                ("weights", if *distance_weighted { "distance".into() } else { "uniform".into() }),
+                (
+                    "weights",
+                    if *distance_weighted {
+                        "distance".into()
+                    } else {
+                        "uniform".into()
+                    },
+                ),
             ],
             ModelParams::Svm { c, gamma_scale } => vec![
                 ("c", fmt_float(*c)),
                 ("gamma_scale", fmt_float(*gamma_scale)),
                 ("kernel", "rbf".into()),
             ],
-            ModelParams::NaiveBayes { var_smoothing } => vec![("var_smoothing", format!("{var_smoothing:e}"))],
+            ModelParams::NaiveBayes { var_smoothing } => {
+                vec![("var_smoothing", format!("{var_smoothing:e}"))]
+            }
         };
-        pairs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
+        pairs
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect()
     }
 }
 
@@ -302,14 +363,44 @@ pub struct FitData<'a> {
 pub fn fit(params: &ModelParams, data: &FitData<'_>, seed: u64) -> Result<Classifier, FitError> {
     match params {
         ModelParams::Logistic { alpha } => fit_logistic(*alpha, data),
-        ModelParams::DecisionTree { max_depth, min_weight_leaf } => fit_decision_tree(*max_depth, *min_weight_leaf, data),
-        ModelParams::RandomForest { n_trees, max_depth, min_samples_leaf, max_features_fraction } => Ok(
-            fit_random_forest(*n_trees, *max_depth, *min_samples_leaf, *max_features_fraction, data, seed),
-        ),
-        ModelParams::GradientBoosting { n_rounds, learning_rate, max_depth, min_samples_leaf, lambda, subsample } => {
-            Ok(fit_boosting(*n_rounds, *learning_rate, *max_depth, *min_samples_leaf, *lambda, *subsample, data, seed))
-        }
-        ModelParams::Knn { k, distance_weighted } => Ok(Classifier::Knn(Knn {
+        ModelParams::DecisionTree {
+            max_depth,
+            min_weight_leaf,
+        } => fit_decision_tree(*max_depth, *min_weight_leaf, data),
+        ModelParams::RandomForest {
+            n_trees,
+            max_depth,
+            min_samples_leaf,
+            max_features_fraction,
+        } => Ok(fit_random_forest(
+            *n_trees,
+            *max_depth,
+            *min_samples_leaf,
+            *max_features_fraction,
+            data,
+            seed,
+        )),
+        ModelParams::GradientBoosting {
+            n_rounds,
+            learning_rate,
+            max_depth,
+            min_samples_leaf,
+            lambda,
+            subsample,
+        } => Ok(fit_boosting(
+            *n_rounds,
+            *learning_rate,
+            *max_depth,
+            *min_samples_leaf,
+            *lambda,
+            *subsample,
+            data,
+            seed,
+        )),
+        ModelParams::Knn {
+            k,
+            distance_weighted,
+        } => Ok(Classifier::Knn(Knn {
             points: data.x.iter().copied().collect(),
             labels: data.y.iter().map(|class_idx| *class_idx as u32).collect(),
             n_inputs: data.x.ncols(),
@@ -326,7 +417,9 @@ fn present_classes(y: &[usize], n_classes: usize) -> Vec<usize> {
     for class_idx in y {
         present[*class_idx] = true;
     }
-    (0..n_classes).filter(|class_idx| present[*class_idx]).collect()
+    (0..n_classes)
+        .filter(|class_idx| present[*class_idx])
+        .collect()
 }
 
 fn library(model: &'static str) -> impl Fn(String) -> FitError {
@@ -336,7 +429,10 @@ fn library(model: &'static str) -> impl Fn(String) -> FitError {
 fn fit_logistic(alpha: f64, data: &FitData<'_>) -> Result<Classifier, FitError> {
     let present = present_classes(data.y, data.n_classes);
     if present.len() < 2 {
-        return Err(FitError::TooFewClasses { model: "logistic_regression", n_present: present.len() });
+        return Err(FitError::TooFewClasses {
+            model: "logistic_regression",
+            n_present: present.len(),
+        });
     }
     let n_inputs = data.x.ncols();
     let dataset = Dataset::new(data.x.to_owned(), Array1::from(data.y.to_vec()));
@@ -347,7 +443,11 @@ fn fit_logistic(alpha: f64, data: &FitData<'_>) -> Result<Classifier, FitError> 
             .fit(&dataset)
             .map_err(|error| library("logistic_regression")(error.to_string()))?;
         // linfa calls the majority class "positive"; map it onto ours explicitly.
-        let sign = if fitted.labels().pos.class == data.positive_class { 1.0 } else { -1.0 };
+        let sign = if fitted.labels().pos.class == data.positive_class {
+            1.0
+        } else {
+            -1.0
+        };
         Ok(Classifier::Logistic(Linear {
             weights: fitted.params().iter().map(|w| sign * w).collect(),
             intercepts: vec![sign * fitted.intercept()],
@@ -368,16 +468,35 @@ fn fit_logistic(alpha: f64, data: &FitData<'_>) -> Result<Classifier, FitError> 
             }
             intercepts[*class_idx] = fitted.intercept()[column];
         }
-        Ok(Classifier::Logistic(Linear { weights, intercepts, n_inputs }))
+        Ok(Classifier::Logistic(Linear {
+            weights,
+            intercepts,
+            n_inputs,
+        }))
     }
 }
 
-fn fit_decision_tree(max_depth: Option<usize>, min_weight_leaf: f32, data: &FitData<'_>) -> Result<Classifier, FitError> {
-    let weights: Array1<f32> = match data.weights {
-        Some(weights) => weights.iter().map(|w| *w as f32).collect(),
-        None => Array1::ones(data.y.len()),
-    };
-    let dataset = Dataset::new(data.x.to_owned(), Array1::from(data.y.to_vec())).with_weights(weights);
+fn fit_decision_tree(
+    max_depth: Option<usize>,
+    min_weight_leaf: f32,
+    data: &FitData<'_>,
+) -> Result<Classifier, FitError> {
+    // linfa-trees picks a leaf's majority class by iterating a `HashMap`, whose order is random
+    // per process, and prunes sibling leaves that agree on it; a tie (3 vs 3 rows) would make
+    // the tree differ between runs. Scaling class c's weights by the exact binary fraction
+    // (1 + c / 4096) makes equal weighted counts impossible below 4096 rows per class, so
+    // ties cannot occur and the tree is reproducible, at a negligible cost to split scores.
+    let weights: Array1<f32> = data
+        .y
+        .iter()
+        .enumerate()
+        .map(|(row_idx, class_idx)| {
+            let base = data.weights.map_or(1.0, |weights| weights[row_idx] as f32);
+            base * (1.0 + *class_idx as f32 / 4096.0)
+        })
+        .collect();
+    let dataset =
+        Dataset::new(data.x.to_owned(), Array1::from(data.y.to_vec())).with_weights(weights);
     let fitted = linfa_trees::DecisionTree::params()
         .max_depth(max_depth)
         .min_weight_leaf(min_weight_leaf)
@@ -388,8 +507,17 @@ fn fit_decision_tree(max_depth: Option<usize>, min_weight_leaf: f32, data: &FitD
     // so the tree is copied into a flat tree and the training rows are routed to its leaves.
     let mut nodes = Vec::new();
     let mut n_leaves = 0;
-    copy_linfa_node(fitted.root_node(), data.n_classes, &mut n_leaves, &mut nodes);
-    let mut tree = FlatTree { nodes, values: Vec::new(), n_values: data.n_classes };
+    copy_linfa_node(
+        fitted.root_node(),
+        data.n_classes,
+        &mut n_leaves,
+        &mut nodes,
+    );
+    let mut tree = FlatTree {
+        nodes,
+        values: Vec::new(),
+        n_values: data.n_classes,
+    };
     let mut counts = vec![0.0; n_leaves * data.n_classes];
     for (row_idx, (row, class_idx)) in data.x.rows().into_iter().zip(data.y).enumerate() {
         if let Some(offset) = leaf_offset(&tree, &row.to_vec()) {
@@ -411,8 +539,17 @@ fn leaf_offset(tree: &FlatTree, input: &[f64]) -> Option<usize> {
     let mut node_idx = 0;
     for _ in 0..=tree.nodes.len() {
         match tree.nodes.get(node_idx)? {
-            TreeNode::Split { feature, threshold, left, right } => {
-                node_idx = if input[*feature as usize] < *threshold { *left } else { *right } as usize;
+            TreeNode::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => {
+                node_idx = if input[*feature as usize] < *threshold {
+                    *left
+                } else {
+                    *right
+                } as usize;
             }
             TreeNode::Leaf { offset } => return Some(*offset as usize),
         }
@@ -434,9 +571,16 @@ fn copy_linfa_node(
         let (feature, threshold, _) = node.split();
         let left = copy_linfa_node(left, n_classes, n_leaves, nodes);
         let right = copy_linfa_node(right, n_classes, n_leaves, nodes);
-        nodes[node_idx as usize] = TreeNode::Split { feature: feature as u32, threshold, left, right };
+        nodes[node_idx as usize] = TreeNode::Split {
+            feature: feature as u32,
+            threshold,
+            left,
+            right,
+        };
     } else {
-        nodes.push(TreeNode::Leaf { offset: (*n_leaves * n_classes) as u32 });
+        nodes.push(TreeNode::Leaf {
+            offset: (*n_leaves * n_classes) as u32,
+        });
         *n_leaves += 1;
     }
     node_idx
@@ -448,7 +592,10 @@ fn bootstrap_weights<R: Rng>(n_rows: usize, base: Option<&[f64]>, rng: &mut R) -
         counts[rng.gen_range(0..n_rows)] += 1.0;
     }
     if let Some(base) = base {
-        counts.iter_mut().zip(base).for_each(|(count, weight)| *count *= weight);
+        counts
+            .iter_mut()
+            .zip(base)
+            .for_each(|(count, weight)| *count *= weight);
     }
     counts
 }
@@ -468,19 +615,32 @@ fn fit_random_forest(
         (n_features as f64 * max_features_fraction).ceil() as usize
     }
     .clamp(1, n_features.max(1));
-    let growth = Growth { max_depth, min_samples_split: 2, min_samples_leaf, max_features: Some(max_features) };
+    let growth = Growth {
+        max_depth,
+        min_samples_split: 2,
+        min_samples_leaf,
+        max_features: Some(max_features),
+    };
     // Each tree has its own generator derived from the seed and its index, so the forest is
     // identical whatever order rayon runs the trees in.
     let trees = (0..n_trees)
         .into_par_iter()
         .map(|tree_idx| {
-            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ (tree_idx as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                seed ^ (tree_idx as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             let weights = bootstrap_weights(data.y.len(), data.weights, &mut rng);
-            let rows: Vec<usize> = (0..data.y.len()).filter(|row| weights[*row] > 0.0).collect();
+            let rows: Vec<usize> = (0..data.y.len())
+                .filter(|row| weights[*row] > 0.0)
+                .collect();
             grow(
                 data.x,
                 rows,
-                Target::Classes { y: data.y, n_classes: data.n_classes, weights: &weights },
+                Target::Classes {
+                    y: data.y,
+                    n_classes: data.n_classes,
+                    weights: &weights,
+                },
                 growth,
                 &mut rng,
             )
@@ -502,7 +662,9 @@ fn fit_boosting(
     let n_rows = data.y.len();
     let binary = data.n_classes == 2;
     let n_outputs = if binary { 1 } else { data.n_classes };
-    let weights: Vec<f64> = data.weights.map_or_else(|| vec![1.0; n_rows], <[f64]>::to_vec);
+    let weights: Vec<f64> = data
+        .weights
+        .map_or_else(|| vec![1.0; n_rows], <[f64]>::to_vec);
     let total_weight: f64 = weights.iter().sum();
     let mut class_weight = vec![0.0; data.n_classes];
     for (class_idx, weight) in data.y.iter().zip(&weights) {
@@ -514,17 +676,27 @@ fn fit_boosting(
         let p = (class_weight[data.positive_class] / total_weight).clamp(1e-6, 1.0 - 1e-6);
         vec![(p / (1.0 - p)).ln()]
     } else {
-        class_weight.iter().map(|weight| (weight / total_weight).max(1e-6).ln()).collect()
+        class_weight
+            .iter()
+            .map(|weight| (weight / total_weight).max(1e-6).ln())
+            .collect()
     };
     let mut scores: Vec<Vec<f64>> = vec![base_scores.clone(); n_rows];
-    let growth = Growth { max_depth: Some(max_depth), min_samples_split: 2, min_samples_leaf, max_features: None };
+    let growth = Growth {
+        max_depth: Some(max_depth),
+        min_samples_split: 2,
+        min_samples_leaf,
+        max_features: None,
+    };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut rounds = Vec::with_capacity(n_rounds);
     let mut gradients = vec![0.0; n_rows];
     let mut hessians = vec![0.0; n_rows];
     for _ in 0..n_rounds {
         let rows: Vec<usize> = if subsample < 1.0 {
-            (0..n_rows).filter(|_| rng.gen_bool(subsample.clamp(0.05, 1.0))).collect()
+            (0..n_rows)
+                .filter(|_| rng.gen_bool(subsample.clamp(0.05, 1.0)))
+                .collect()
         } else {
             (0..n_rows).collect()
         };
@@ -545,9 +717,15 @@ fn fit_boosting(
         for output in 0..n_outputs {
             for row in 0..n_rows {
                 let (p, target) = if binary {
-                    (model::classifier::sigmoid(scores[row][0]), f64::from(u8::from(data.y[row] == data.positive_class)))
+                    (
+                        model::classifier::sigmoid(scores[row][0]),
+                        f64::from(u8::from(data.y[row] == data.positive_class)),
+                    )
                 } else {
-                    (snapshot[row][output], f64::from(u8::from(data.y[row] == output)))
+                    (
+                        snapshot[row][output],
+                        f64::from(u8::from(data.y[row] == output)),
+                    )
                 };
                 gradients[row] = weights[row] * (p - target);
                 hessians[row] = weights[row] * (p * (1.0 - p)).max(1e-6);
@@ -555,7 +733,11 @@ fn fit_boosting(
             let tree = grow(
                 data.x,
                 rows.clone(),
-                Target::Gradient { gradients: &gradients, hessians: &hessians, lambda },
+                Target::Gradient {
+                    gradients: &gradients,
+                    hessians: &hessians,
+                    lambda,
+                },
                 growth,
                 &mut rng,
             );
@@ -567,7 +749,11 @@ fn fit_boosting(
         }
         rounds.push(round);
     }
-    Classifier::GradientBoosting(Boosting { base_scores, learning_rate, trees: rounds })
+    Classifier::GradientBoosting(Boosting {
+        base_scores,
+        learning_rate,
+        trees: rounds,
+    })
 }
 
 /// One binary RBF machine: fitted by linfa-svm, Platt-scaled by linfa's Newton method, and
@@ -622,18 +808,35 @@ fn fit_svm_binary(
 fn fit_svm(c: f64, gamma_scale: f64, data: &FitData<'_>) -> Result<Classifier, FitError> {
     let present = present_classes(data.y, data.n_classes);
     if present.len() < 2 {
-        return Err(FitError::TooFewClasses { model: "svm", n_present: present.len() });
+        return Err(FitError::TooFewClasses {
+            model: "svm",
+            n_present: present.len(),
+        });
     }
     // linfa's kernel is exp(-d^2 / eps), so eps = 1 / gamma with gamma = gamma_scale / n_inputs.
     let kernel_eps = data.x.ncols().max(1) as f64 / gamma_scale;
     let class_weight = |class_idx: usize| -> f64 {
         data.weights.map_or(1.0, |weights| {
-            let rows: Vec<f64> = data.y.iter().zip(weights).filter(|(y, _)| **y == class_idx).map(|(_, w)| *w).collect();
-            if rows.is_empty() { 1.0 } else { rows.iter().sum::<f64>() / rows.len() as f64 }
+            let rows: Vec<f64> = data
+                .y
+                .iter()
+                .zip(weights)
+                .filter(|(y, _)| **y == class_idx)
+                .map(|(_, w)| *w)
+                .collect();
+            if rows.is_empty() {
+                1.0
+            } else {
+                rows.iter().sum::<f64>() / rows.len() as f64
+            }
         })
     };
     if data.n_classes == 2 {
-        let positive: Vec<bool> = data.y.iter().map(|class_idx| *class_idx == data.positive_class).collect();
+        let positive: Vec<bool> = data
+            .y
+            .iter()
+            .map(|class_idx| *class_idx == data.positive_class)
+            .collect();
         let negative_class = 1 - data.positive_class;
         let machine = fit_svm_binary(
             data.x,
@@ -661,10 +864,21 @@ fn fit_svm(c: f64, gamma_scale: f64, data: &FitData<'_>) -> Result<Classifier, F
             }
             let positive: Vec<bool> = data.y.iter().map(|y| *y == class_idx).collect();
             let rest_weight = {
-                let others: Vec<usize> = present.iter().copied().filter(|other| *other != class_idx).collect();
-                others.iter().map(|other| class_weight(*other)).sum::<f64>() / others.len().max(1) as f64
+                let others: Vec<usize> = present
+                    .iter()
+                    .copied()
+                    .filter(|other| *other != class_idx)
+                    .collect();
+                others.iter().map(|other| class_weight(*other)).sum::<f64>()
+                    / others.len().max(1) as f64
             };
-            fit_svm_binary(data.x, &positive, c * class_weight(class_idx), c * rest_weight, kernel_eps)
+            fit_svm_binary(
+                data.x,
+                &positive,
+                c * class_weight(class_idx),
+                c * rest_weight,
+                kernel_eps,
+            )
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Classifier::Svm(machines))
@@ -673,7 +887,10 @@ fn fit_svm(c: f64, gamma_scale: f64, data: &FitData<'_>) -> Result<Classifier, F
 fn fit_naive_bayes(var_smoothing: f64, data: &FitData<'_>) -> Result<Classifier, FitError> {
     let present = present_classes(data.y, data.n_classes);
     if present.len() < 2 {
-        return Err(FitError::TooFewClasses { model: "gaussian_naive_bayes", n_present: present.len() });
+        return Err(FitError::TooFewClasses {
+            model: "gaussian_naive_bayes",
+            n_present: present.len(),
+        });
     }
     let dataset = Dataset::new(data.x.to_owned(), Array1::from(data.y.to_vec()));
     let fitted = linfa_bayes::GaussianNb::params()
@@ -682,7 +899,8 @@ fn fit_naive_bayes(var_smoothing: f64, data: &FitData<'_>) -> Result<Classifier,
         .map_err(|error| library("gaussian_naive_bayes")(error.to_string()))?;
     // linfa-bayes keeps its per-class parameters private; its serde form is the documented
     // way to read them. The conversion is checked against linfa's own predictions in tests.
-    let value = serde_json::to_value(&fitted).map_err(|error| library("gaussian_naive_bayes")(error.to_string()))?;
+    let value = serde_json::to_value(&fitted)
+        .map_err(|error| library("gaussian_naive_bayes")(error.to_string()))?;
     let n_inputs = data.x.ncols();
     let mut means = vec![0.0; data.n_classes * n_inputs];
     let mut variances = vec![1.0; data.n_classes * n_inputs];
@@ -690,32 +908,56 @@ fn fit_naive_bayes(var_smoothing: f64, data: &FitData<'_>) -> Result<Classifier,
     let class_info = value
         .get("class_info")
         .and_then(|info| info.as_object())
-        .ok_or_else(|| library("gaussian_naive_bayes")("unexpected serialised form: no `class_info`".into()))?;
+        .ok_or_else(|| {
+            library("gaussian_naive_bayes")("unexpected serialised form: no `class_info`".into())
+        })?;
     let array = |info: &serde_json::Value, key: &str| -> Option<Vec<f64>> {
-        info.get(key)?.get("data")?.as_array()?.iter().map(|v| v.as_f64()).collect()
+        info.get(key)?
+            .get("data")?
+            .as_array()?
+            .iter()
+            .map(|v| v.as_f64())
+            .collect()
     };
     for (class_key, info) in class_info {
-        let parsed = class_key.parse::<usize>().ok().filter(|class_idx| *class_idx < data.n_classes);
+        let parsed = class_key
+            .parse::<usize>()
+            .ok()
+            .filter(|class_idx| *class_idx < data.n_classes);
         let (Some(class_idx), Some(theta), Some(sigma), Some(prior)) = (
             parsed,
             array(info, "theta"),
             array(info, "sigma"),
             info.get("prior").and_then(|prior| prior.as_f64()),
         ) else {
-            return Err(library("gaussian_naive_bayes")(format!("unexpected serialised class `{class_key}`")));
+            return Err(library("gaussian_naive_bayes")(format!(
+                "unexpected serialised class `{class_key}`"
+            )));
         };
         if theta.len() != n_inputs || sigma.len() != n_inputs {
-            return Err(library("gaussian_naive_bayes")("parameter length mismatch".into()));
+            return Err(library("gaussian_naive_bayes")(
+                "parameter length mismatch".into(),
+            ));
         }
         means[class_idx * n_inputs..(class_idx + 1) * n_inputs].copy_from_slice(&theta);
         variances[class_idx * n_inputs..(class_idx + 1) * n_inputs].copy_from_slice(&sigma);
         log_priors[class_idx] = prior.ln();
     }
-    Ok(Classifier::NaiveBayes(GaussianNb { means, variances, log_priors, n_inputs }))
+    Ok(Classifier::NaiveBayes(GaussianNb {
+        means,
+        variances,
+        log_priors,
+        n_inputs,
+    }))
 }
 
 /// Probabilities of many inputs from a fitted classifier (used by tests and tuning).
-pub fn predict_inputs(classifier: &Classifier, x: ArrayView2<'_, f64>, n_classes: usize, positive_class: usize) -> Array2<f64> {
+pub fn predict_inputs(
+    classifier: &Classifier,
+    x: ArrayView2<'_, f64>,
+    n_classes: usize,
+    positive_class: usize,
+) -> Array2<f64> {
     let mut out = Array2::zeros((x.nrows(), n_classes));
     for (row, mut target) in x.axis_iter(Axis(0)).zip(out.axis_iter_mut(Axis(0))) {
         let mut probabilities = vec![0.0; n_classes];

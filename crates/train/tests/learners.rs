@@ -1,0 +1,200 @@
+//! Each conversion from a linfa model into `model`'s types predicts what linfa itself predicts.
+
+use linfa::prelude::*;
+use linfa_nn::distance::L2Dist;
+use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
+use model::Classifier;
+use ndarray::{Array1, Array2};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use train::learners::{FitData, ModelKind, ModelParams, fit, predict_inputs};
+
+/// Two overlapping Gaussian blobs in 3 dimensions; class 1 is a 30% minority.
+fn blobs(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut x = Array2::zeros((n_rows, 3));
+    let mut y = Vec::with_capacity(n_rows);
+    for row in 0..n_rows {
+        let class_idx = usize::from(rng.gen_bool(0.3));
+        for column in 0..3 {
+            x[[row, column]] = class_idx as f64 * 1.2 + rng.gen_range(-1.5..1.5);
+        }
+        y.push(class_idx);
+    }
+    (x, y)
+}
+
+fn auc(classifier: &Classifier, x: &Array2<f64>, y: &[usize], positive_class: usize) -> f64 {
+    let probabilities = predict_inputs(classifier, x.view(), 2, positive_class);
+    let scores: Vec<f64> = probabilities.column(positive_class).to_vec();
+    let positive: Vec<bool> = y.iter().map(|c| *c == positive_class).collect();
+    train::metrics::roc_auc(&scores, &positive)
+}
+
+#[test]
+fn every_model_ranks_the_positive_class_first_whichever_class_it_is() {
+    let (x, y) = blobs(300, 1);
+    for kind in ModelKind::ALL {
+        for positive_class in [0, 1] {
+            let data = FitData {
+                x: x.view(),
+                y: &y,
+                weights: None,
+                n_classes: 2,
+                positive_class,
+            };
+            let classifier = fit(&kind.default_params(), &data, 3).unwrap();
+            let score = auc(&classifier, &x, &y, positive_class);
+            // On training data every sensible model is far above 0.5; a flipped one is far below.
+            assert!(
+                score > 0.75,
+                "{} with positive class {positive_class}: AUC {score:.3}",
+                kind.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn svm_conversion_matches_linfa_platt_probabilities() {
+    let (x, y) = blobs(120, 2);
+    let positive: Vec<bool> = y.iter().map(|c| *c == 1).collect();
+    let n_inputs = x.ncols() as f64;
+    let dataset = Dataset::new(x.clone(), Array1::from(positive.clone()));
+    let reference = linfa_svm::Svm::<f64, Pr>::params()
+        .pos_neg_weights(1.0, 1.0)
+        .gaussian_kernel(n_inputs)
+        .fit(&dataset)
+        .unwrap();
+    let data = FitData {
+        x: x.view(),
+        y: &y,
+        weights: None,
+        n_classes: 2,
+        positive_class: 1,
+    };
+    let ours = fit(
+        &ModelParams::Svm {
+            c: 1.0,
+            gamma_scale: 1.0,
+        },
+        &data,
+        0,
+    )
+    .unwrap();
+    let probabilities = predict_inputs(&ours, x.view(), 2, 1);
+    for (row_idx, row) in x.rows().into_iter().enumerate() {
+        let expected = f64::from(*reference.predict(row));
+        let got = probabilities[[row_idx, 1]];
+        assert!(
+            (expected - got).abs() < 1e-4,
+            "row {row_idx}: linfa {expected}, ours {got}"
+        );
+    }
+}
+
+#[test]
+fn naive_bayes_conversion_matches_linfa_predictions() {
+    let (x, y) = blobs(200, 3);
+    let dataset = Dataset::new(x.clone(), Array1::from(y.clone()));
+    let reference = linfa_bayes::GaussianNb::params().fit(&dataset).unwrap();
+    let expected = reference.predict(&x);
+    let data = FitData {
+        x: x.view(),
+        y: &y,
+        weights: None,
+        n_classes: 2,
+        positive_class: 1,
+    };
+    let ours = fit(
+        &ModelParams::NaiveBayes {
+            var_smoothing: 1e-9,
+        },
+        &data,
+        0,
+    )
+    .unwrap();
+    let probabilities = predict_inputs(&ours, x.view(), 2, 1);
+    for row_idx in 0..x.nrows() {
+        let predicted = model::argmax(&probabilities.row(row_idx).to_vec());
+        assert_eq!(predicted, expected[row_idx], "row {row_idx}");
+    }
+}
+
+#[test]
+fn knn_uses_the_same_neighbours_as_linfa_nn() {
+    let (x, y) = blobs(150, 4);
+    let (queries, _) = blobs(20, 5);
+    let k = 7;
+    let index = CommonNearestNeighbour::KdTree
+        .from_batch(&x, L2Dist)
+        .unwrap();
+    let data = FitData {
+        x: x.view(),
+        y: &y,
+        weights: None,
+        n_classes: 2,
+        positive_class: 1,
+    };
+    let ours = fit(
+        &ModelParams::Knn {
+            k,
+            distance_weighted: false,
+        },
+        &data,
+        0,
+    )
+    .unwrap();
+    let probabilities = predict_inputs(&ours, queries.view(), 2, 1);
+    for (query_idx, query) in queries.rows().into_iter().enumerate() {
+        let neighbours = index.k_nearest(query, k).unwrap();
+        let positives = neighbours
+            .iter()
+            .filter(|(point, _)| {
+                let row = x
+                    .rows()
+                    .into_iter()
+                    .position(|candidate| candidate == *point)
+                    .unwrap();
+                y[row] == 1
+            })
+            .count();
+        let expected = positives as f64 / k as f64;
+        assert!(
+            (probabilities[[query_idx, 1]] - expected).abs() < 1e-12,
+            "query {query_idx}"
+        );
+    }
+}
+
+#[test]
+fn decision_tree_leaves_hold_class_frequencies() {
+    let (x, y) = blobs(200, 6);
+    let data = FitData {
+        x: x.view(),
+        y: &y,
+        weights: None,
+        n_classes: 2,
+        positive_class: 1,
+    };
+    let tree = fit(
+        &ModelParams::DecisionTree {
+            max_depth: Some(3),
+            min_weight_leaf: 10.0,
+        },
+        &data,
+        0,
+    )
+    .unwrap();
+    let Classifier::DecisionTree(flat) = &tree else {
+        panic!("a tree")
+    };
+    let fractional = flat.values.iter().any(|value| *value > 0.0 && *value < 1.0);
+    assert!(
+        fractional,
+        "depth-limited leaves are mixed, so probabilities are not just 0/1"
+    );
+    for leaf in flat.values.chunks(2) {
+        assert!((leaf.iter().sum::<f64>() - 1.0).abs() < 1e-9 || leaf.iter().sum::<f64>() == 0.0);
+    }
+}
