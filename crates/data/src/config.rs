@@ -190,7 +190,10 @@ impl DatasetConfig {
         }
         for feature in &self.features {
             if let Some([min, max]) = feature.range
-                && !(min <= max)
+                && !matches!(
+                    min.partial_cmp(&max),
+                    Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)
+                )
             {
                 return Err(format!(
                     "feature `{}` has range [{min}, {max}] with min above max",

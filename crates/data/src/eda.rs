@@ -459,7 +459,7 @@ impl Summary {
                 .iter()
                 .enumerate()
                 .map(|(row_idx, v)| (*v, dataset.target.as_ref().map(|t| t[row_idx])))
-                .filter(|(v, _)| !v.is_nan() && !(spec.zero_is_missing && *v == 0.0))
+                .filter(|(v, _)| !(v.is_nan() || spec.zero_is_missing && *v == 0.0))
                 .collect();
             let groups: Vec<(String, Vec<f64>)> = match &dataset.target {
                 Some(_) => self
@@ -507,7 +507,7 @@ impl Summary {
                 escape(&spec.description)
             );
         }
-        let _ = write!(html, "</div></body></html>\n");
+        let _ = writeln!(html, "</div></body></html>");
         write("report.html", &html)?;
         Ok(out_dir.join("report.html"))
     }

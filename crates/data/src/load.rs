@@ -422,7 +422,7 @@ fn string_column(
 /// Smallest and largest non-missing value (configured zeros excluded).
 fn observed_range(spec: &FeatureSpec, values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values
-        .filter(|value| !value.is_nan() && !(spec.zero_is_missing && *value == 0.0))
+        .filter(|value| !(value.is_nan() || spec.zero_is_missing && *value == 0.0))
         .fold(None, |range, value| match range {
             None => Some((value, value)),
             Some((min, max)) => Some((f64::min(min, value), f64::max(max, value))),

@@ -358,6 +358,11 @@ impl Artifact {
     }
 }
 
+/// CRC-32 of a whole artifact file: a short fingerprint for `model_version` strings.
+pub fn checksum(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
 /// The payload codec: bincode 1.3, fixed-width integers, no trailing bytes allowed.
 fn codec() -> impl Options {
     bincode::DefaultOptions::new().with_fixint_encoding()

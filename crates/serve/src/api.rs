@@ -1,0 +1,227 @@
+//! HTTP JSON types, kept separate from the artifact's types so either can change alone.
+
+use std::collections::BTreeMap;
+
+use model::{Artifact, ColumnTransform, FeatureKind, Task};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// Response of `POST /predict` (and each element of `POST /predict/batch`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictionResponse {
+    /// The record's id, echoed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The decided class.
+    pub label: String,
+    /// Binary: probability of the positive class (compared with `threshold`).
+    /// Multiclass: probability of the decided class.
+    pub probability: f64,
+    /// Probability of every class.
+    pub probabilities: BTreeMap<String, f64>,
+    /// Decision threshold on the positive class (binary tasks only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Model name.
+    pub model: String,
+    /// Identifies the artifact: model name and a checksum of its bytes.
+    pub model_version: String,
+}
+
+/// A feature's fill value for missing inputs, from the fitted imputer.
+pub fn fill_value(artifact: &Artifact, feature_idx: usize) -> Option<f64> {
+    match artifact.pipeline.preprocessor.columns.get(feature_idx)? {
+        ColumnTransform::Numeric { fill, .. } => Some(*fill),
+        ColumnTransform::OneHot { fill, .. } => Some(*fill as f64),
+    }
+}
+
+/// A plausible example record: every feature at its training imputation value (a median or
+/// the most frequent value), so documentation and the web page start from a typical patient.
+pub fn example_record(artifact: &Artifact) -> Map<String, Value> {
+    let mut record = Map::new();
+    for (feature_idx, feature) in artifact.schema.features.iter().enumerate() {
+        let fill = fill_value(artifact, feature_idx).unwrap_or(0.0);
+        let value = match feature.kind {
+            FeatureKind::Categorical => feature
+                .categories
+                .get(fill as usize)
+                .map_or(Value::Null, |category| json!(category)),
+            FeatureKind::Integer | FeatureKind::Binary => json!(fill.round() as i64),
+            FeatureKind::Numeric => json!((fill * 1000.0).round() / 1000.0),
+        };
+        record.insert(feature.name.clone(), value);
+    }
+    record
+}
+
+/// How a feature's missing values are handled, in words.
+pub fn missing_rule(artifact: &Artifact, feature_idx: usize) -> String {
+    let feature = &artifact.schema.features[feature_idx];
+    let fill = fill_value(artifact, feature_idx).unwrap_or(f64::NAN);
+    let filled_with = match feature.kind {
+        FeatureKind::Categorical => feature
+            .categories
+            .get(fill as usize)
+            .map_or("the most frequent category".to_owned(), |c| {
+                format!("`{c}` (most frequent in training)")
+            }),
+        FeatureKind::Numeric => format!("{fill} (training median)"),
+        FeatureKind::Integer => format!("{fill} (training median)"),
+        FeatureKind::Binary => format!("{fill} (most frequent in training)"),
+    };
+    match (feature.allow_missing, feature.zero_is_missing) {
+        (true, true) => format!("`null` or `0` means not measured; imputed with {filled_with}"),
+        (true, false) => format!("`null` means not measured; imputed with {filled_with}"),
+        (false, true) => {
+            format!("required; `0` means not measured and is imputed with {filled_with}")
+        }
+        (false, false) => "required; may not be missing".to_owned(),
+    }
+}
+
+fn range_json(range: Option<(f64, f64)>) -> Value {
+    range.map_or(Value::Null, |(min, max)| json!({"min": min, "max": max}))
+}
+
+fn metrics_json(metrics: &[model::MetricSummary]) -> Value {
+    let mut map = Map::new();
+    for metric in metrics {
+        let finite = |value: f64| {
+            if value.is_finite() {
+                json!(value)
+            } else {
+                Value::Null
+            }
+        };
+        map.insert(
+            metric.name.clone(),
+            json!({"mean": finite(metric.mean), "std": finite(metric.std)}),
+        );
+    }
+    Value::Object(map)
+}
+
+fn pairs_json(pairs: &[(String, String)]) -> Value {
+    Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// The model card served at `GET /model`.
+pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
+    let schema = &artifact.schema;
+    let features: Vec<Value> = schema
+        .features
+        .iter()
+        .enumerate()
+        .map(|(feature_idx, feature)| {
+            json!({
+                "name": feature.name,
+                "kind": feature.kind.as_str(),
+                "description": feature.description,
+                "unit": feature.unit,
+                "training_range": range_json(feature.training_range),
+                "accepted_range": range_json(feature.valid_range),
+                "categories": if feature.kind == FeatureKind::Categorical { json!(feature.categories) } else { Value::Null },
+                "nullable": feature.allow_missing,
+                "zero_means_missing": feature.zero_is_missing,
+                "missing_values": missing_rule(artifact, feature_idx),
+            })
+        })
+        .collect();
+    let decision = &artifact.decision;
+    json!({
+        "dataset": schema.dataset,
+        "task": match schema.task { Task::Binary => "binary", Task::Multiclass => "multiclass" },
+        "model": artifact.model_name,
+        "model_version": model_version,
+        "params": pairs_json(&artifact.params),
+        "features": features,
+        "id_columns": schema.id_columns,
+        "target": schema.target,
+        "classes": schema.classes,
+        "positive_class": schema.positive_class.map(|idx| schema.classes[idx].clone()),
+        "decision": {
+            "threshold": decision.threshold,
+            "rule": decision.rule,
+            "how_chosen": match decision.threshold {
+                Some(_) => "chosen on out-of-fold cross-validation probabilities by the rule above",
+                None => "the most probable class is the label",
+            },
+            "oof_sensitivity": decision.oof_sensitivity,
+            "oof_specificity": decision.oof_specificity,
+        },
+        "calibration": match &artifact.pipeline.calibration {
+            None => "none",
+            Some(model::Calibration::Platt { .. }) => "platt",
+            Some(model::Calibration::Isotonic { .. }) => "isotonic",
+        },
+        "cv_metrics": artifact.leaderboard.iter().find(|e| e.model == artifact.model_name).map(|e| metrics_json(&e.metrics)),
+        "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
+            "model": entry.model,
+            "metrics": metrics_json(&entry.metrics),
+            "params": pairs_json(&entry.params),
+        })).collect::<Vec<_>>(),
+        "provenance": {
+            "trainer_version": artifact.provenance.trainer_version,
+            "seed": artifact.provenance.seed,
+            "folds": artifact.provenance.folds,
+            "repeats": artifact.provenance.repeats,
+            "dataset_sha256": artifact.provenance.dataset_sha256,
+            "training_rows": artifact.provenance.n_training_rows,
+            "balance": artifact.provenance.balance,
+        },
+    })
+}
+
+/// Service information served at `GET /`.
+pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
+    let schema = &artifact.schema;
+    let headline: Map<String, Value> = artifact
+        .leaderboard
+        .iter()
+        .find(|entry| entry.model == artifact.model_name)
+        .map(|entry| {
+            entry
+                .metrics
+                .iter()
+                .filter(|m| {
+                    [
+                        "roc_auc",
+                        "pr_auc",
+                        "accuracy",
+                        "recall",
+                        "specificity",
+                        "brier",
+                        "macro_f1",
+                        "roc_auc_ovr",
+                    ]
+                    .contains(&m.name.as_str())
+                })
+                .map(|m| (m.name.clone(), json!(m.mean)))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "name": "vigil",
+        "version": env!("CARGO_PKG_VERSION"),
+        "dataset": schema.dataset,
+        "task": match schema.task { Task::Binary => "binary", Task::Multiclass => "multiclass" },
+        "model": artifact.model_name,
+        "model_version": model_version,
+        "classes": schema.classes,
+        "positive_class": schema.positive_class.map(|idx| schema.classes[idx].clone()),
+        "threshold": artifact.decision.threshold,
+        "metrics": headline,
+        "links": {
+            "predict": "/predict",
+            "predict_batch": "/predict/batch",
+            "model": "/model",
+            "docs": "/docs/",
+            "openapi": "/openapi.json",
+            "health": "/health",
+            "ready": "/ready",
+            "metrics": "/metrics",
+            "ui": "/ui",
+        },
+    })
+}

@@ -1,0 +1,103 @@
+//! HTTP errors: every failure a client can cause maps to a status and a JSON body.
+//!
+//! Validation errors keep FastAPI's shape, `{"detail": [{"loc": [...], "msg": ..., "type": ...}]}`,
+//! so clients written against a FastAPI service keep working.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// One validation problem, located like FastAPI/pydantic locate theirs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ValidationItem {
+    /// Path to the bad value: `["body", "PL"]` or `["body", 3, "PL"]` in a batch.
+    pub loc: Vec<serde_json::Value>,
+    /// What is wrong, for people.
+    pub msg: String,
+    /// Machine-readable kind (`missing`, `type_error`, `out_of_range`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Errors returned by handlers.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not valid JSON (400).
+    #[error("malformed JSON at line {line}, column {column}: {reason}")]
+    MalformedJson {
+        /// 1-based line in the body.
+        line: usize,
+        /// 1-based column in the body.
+        column: usize,
+        /// The parser's message.
+        reason: String,
+    },
+    /// The body is not declared as JSON (415).
+    #[error("unsupported content type `{found}`: send `application/json`")]
+    UnsupportedMediaType {
+        /// The Content-Type received (or `none`).
+        found: String,
+    },
+    /// The body is larger than `--body-limit` (413).
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The body could not be read from the connection (400).
+    #[error("cannot read the request body: {0}")]
+    Payload(String),
+    /// The JSON does not match the schema (422).
+    #[error("{} invalid field(s)", .0.len())]
+    Validation(Vec<ValidationItem>),
+    /// No such path (404).
+    #[error("not found: `{0}`")]
+    NotFound(String),
+    /// The path exists but not for this method (405).
+    #[error("method `{method}` is not allowed here; allowed: {allow}")]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The methods the path accepts, comma-separated.
+        allow: String,
+    },
+}
+
+impl ApiError {
+    /// A single validation item at `loc` (for body-level problems).
+    pub fn validation(loc: Vec<serde_json::Value>, msg: impl Into<String>, kind: &str) -> Self {
+        ApiError::Validation(vec![ValidationItem {
+            loc,
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }])
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson { .. } | ApiError::Payload(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        if let ApiError::MethodNotAllowed { allow, .. } = self
+            && let Ok(value) = HeaderValue::from_str(allow)
+        {
+            response.insert_header((header::ALLOW, value));
+        }
+        let body = match self {
+            ApiError::Validation(items) => serde_json::json!({ "detail": items }),
+            other => serde_json::json!({ "detail": other.to_string() }),
+        };
+        response.json(body)
+    }
+}

@@ -1,0 +1,208 @@
+//! The OpenAPI 3.1 document, generated at start-up from the artifact's schema, so the documented
+//! request body is exactly what `/predict` accepts.
+
+use model::{Artifact, FeatureKind, FeatureSpec, Task};
+use serde_json::{Map, Value, json};
+
+use crate::api::{example_record, missing_rule};
+
+fn feature_schema(artifact: &Artifact, feature_idx: usize, feature: &FeatureSpec) -> Value {
+    let mut description = feature.description.trim().to_owned();
+    if !description.is_empty() && !description.ends_with('.') {
+        description.push('.');
+    }
+    if let Some(unit) = &feature.unit {
+        description.push_str(&format!(" Unit: {unit}."));
+    }
+    if let Some((min, max)) = feature.training_range {
+        description.push_str(&format!(" Training range: {min} to {max}."));
+    }
+    description.push_str(&format!(
+        " Missing values: {}.",
+        missing_rule(artifact, feature_idx)
+    ));
+    let mut measured = match feature.kind {
+        FeatureKind::Numeric => json!({"type": "number"}),
+        FeatureKind::Integer => json!({"type": "integer"}),
+        FeatureKind::Binary => json!({"type": "integer", "enum": [0, 1]}),
+        FeatureKind::Categorical => json!({"type": "string", "enum": feature.categories}),
+    };
+    if let (Some((min, max)), Value::Object(map)) = (feature.valid_range, &mut measured)
+        && feature.kind != FeatureKind::Categorical
+    {
+        map.insert("minimum".into(), json!(min));
+        map.insert("maximum".into(), json!(max));
+    }
+    let mut alternatives = vec![measured];
+    // A configured zero means "not measured" and is accepted whatever the range says.
+    if feature.zero_is_missing
+        && feature
+            .valid_range
+            .is_some_and(|(min, max)| !(min <= 0.0 && 0.0 <= max))
+    {
+        alternatives.push(json!({"const": 0, "description": "not measured"}));
+    }
+    if feature.allow_missing {
+        alternatives.push(json!({"type": "null", "description": "not measured"}));
+    }
+    let mut schema = if alternatives.len() == 1 {
+        alternatives.pop().unwrap_or(Value::Null)
+    } else {
+        json!({"anyOf": alternatives})
+    };
+    if let Value::Object(map) = &mut schema {
+        map.insert("description".into(), json!(description.trim()));
+    }
+    schema
+}
+
+fn record_schema(artifact: &Artifact) -> Value {
+    let schema = &artifact.schema;
+    let mut properties = Map::new();
+    for (feature_idx, feature) in schema.features.iter().enumerate() {
+        properties.insert(
+            feature.name.clone(),
+            feature_schema(artifact, feature_idx, feature),
+        );
+    }
+    for id in &schema.id_columns {
+        properties.insert(
+            id.clone(),
+            json!({"type": ["string", "integer", "null"], "description": "Record identifier: echoed in the response, never used as a feature."}),
+        );
+    }
+    json!({
+        "type": "object",
+        "description": format!("One {} record keyed by column name. Every feature must be present; unknown fields are rejected.", schema.dataset),
+        "properties": properties,
+        "required": schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+        "additionalProperties": false,
+        "example": Value::Object(example_record(artifact)),
+    })
+}
+
+fn prediction_schema(artifact: &Artifact) -> Value {
+    let schema = &artifact.schema;
+    let class_properties: Map<String, Value> = schema
+        .classes
+        .iter()
+        .map(|class| {
+            (
+                class.clone(),
+                json!({"type": "number", "minimum": 0, "maximum": 1}),
+            )
+        })
+        .collect();
+    let mut properties = json!({
+        "id": {"type": "string", "description": "The record's id, when one was given."},
+        "label": {"type": "string", "enum": schema.classes},
+        "probability": {
+            "type": "number", "minimum": 0, "maximum": 1,
+            "description": match schema.task {
+                Task::Binary => "Probability of the positive class; the label is positive when it is at least `threshold`.",
+                Task::Multiclass => "Probability of the decided (most probable) class.",
+            },
+        },
+        "probabilities": {"type": "object", "properties": class_properties, "required": schema.classes, "additionalProperties": false},
+        "model": {"type": "string"},
+        "model_version": {"type": "string"},
+    });
+    let mut required = vec![
+        "label",
+        "probability",
+        "probabilities",
+        "model",
+        "model_version",
+    ];
+    if schema.task == Task::Binary
+        && let Value::Object(map) = &mut properties
+    {
+        map.insert("threshold".into(), json!({"type": "number", "minimum": 0, "maximum": 1, "description": "Decision threshold on the positive class."}));
+        required.push("threshold");
+    }
+    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+fn error_responses(with_body: bool) -> Map<String, Value> {
+    let mut responses = Map::new();
+    let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let content = |name: &str| json!({"application/json": {"schema": reference(name)}});
+    if with_body {
+        responses.insert("400".into(), json!({"description": "Malformed JSON; `detail` says where it broke.", "content": content("Error")}));
+        responses.insert("413".into(), json!({"description": "Body larger than the server's limit.", "content": content("Error")}));
+        responses.insert("415".into(), json!({"description": "Content-Type is not `application/json`.", "content": content("Error")}));
+        responses.insert("422".into(), json!({"description": "Invalid record(s): every bad field, located by `loc`.", "content": content("ValidationError")}));
+    }
+    responses.insert("405".into(), json!({"description": "Method not allowed; see the `Allow` header.", "content": content("Error")}));
+    responses
+}
+
+/// Builds the OpenAPI 3.1 document.
+pub fn document(artifact: &Artifact, model_version: &str, max_batch: usize) -> Value {
+    let schema = &artifact.schema;
+    let json_ok = |description: &str, schema_ref: Value| json!({"description": description, "content": {"application/json": {"schema": schema_ref}}});
+    let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let get = |summary: &str, description: &str, ok: Value| {
+        let mut responses = error_responses(false);
+        responses.insert("200".into(), ok);
+        json!({"get": {"summary": summary, "description": description, "responses": responses}})
+    };
+    let mut predict_responses = error_responses(true);
+    predict_responses.insert(
+        "200".into(),
+        json_ok("The prediction.", reference("Prediction")),
+    );
+    let mut batch_responses = error_responses(true);
+    batch_responses.insert(
+        "200".into(),
+        json_ok(
+            "Predictions in the order of the records.",
+            json!({"type": "array", "items": reference("Prediction")}),
+        ),
+    );
+    let example = Value::Object(example_record(artifact));
+    let free_object = json!({"type": "object"});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": format!("vigil: {} risk model", schema.dataset),
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!(
+                "Predictions from the `{}` model ({model_version}) trained on the `{}` dataset. Classes: {}. Every field, range and example below comes from the model artifact.",
+                artifact.model_name, schema.dataset, schema.classes.join(", ")
+            ),
+        },
+        "paths": {
+            "/": get("Service information", "Name, version, dataset, model, classes, threshold, headline metrics and links.", json_ok("Service information.", free_object.clone())),
+            "/health": get("Liveness", "The process is up.", json_ok("Alive.", json!({"type": "object", "properties": {"status": {"const": "ok"}}}))),
+            "/ready": get("Readiness", "The model is loaded and answered a self-test prediction.", json_ok("Ready.", json!({"type": "object", "properties": {"status": {"const": "ready"}}}))),
+            "/model": get("Model card", "Features with kinds, units, ranges and missing-value rules; classes; threshold and how it was chosen; cross-validated metrics and the leaderboard.", json_ok("The model card.", free_object.clone())),
+            "/metrics": get("Prometheus metrics", "Request counts and latencies in the Prometheus text format.", json!({"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}})),
+            "/predict": {"post": {
+                "summary": "Predict one record",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": reference("Record"), "example": example}}},
+                "responses": predict_responses,
+            }},
+            "/predict/batch": {"post": {
+                "summary": "Predict many records",
+                "description": format!("Up to {max_batch} records. One bad record makes the whole request a 422; each error's `loc` carries the record's index."),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": reference("Record"), "maxItems": max_batch}}}},
+                "responses": batch_responses,
+            }},
+        },
+        "components": {"schemas": {
+            "Record": record_schema(artifact),
+            "Prediction": prediction_schema(artifact),
+            "Error": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
+            "ValidationError": {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "array", "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": ["string", "integer"]}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            }}}},
+        }},
+    })
+}
