@@ -504,6 +504,6 @@ pub async fn request_log(
     } else {
         path.as_str()
     };
-    tracing::info!(request_id, method = %method, path = %path_for_log, status = status.as_u16(), latency_ms = seconds * 1000.0, "request");
+    tracing::info!(request_id, method = %method, path = %path_for_log, status = status.as_u16(), latency_ms = (seconds * 1e6).round() / 1e3, "request");
     Ok(response)
 }

@@ -1,0 +1,471 @@
+//! In-process tests of every endpoint and every error class, against the committed artifacts.
+
+use std::path::PathBuf;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::from_fn;
+use actix_web::{App, test, web};
+use serde_json::{Value, json};
+use serve::{AppState, Limits};
+
+fn artifact_path(dataset: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../artifacts")
+        .join(dataset)
+        .join("model.bin")
+}
+
+fn state(dataset: &str, limits: Limits) -> web::Data<AppState> {
+    web::Data::new(AppState::load(&artifact_path(dataset), limits).unwrap())
+}
+
+macro_rules! app {
+    ($state:expr) => {{
+        let state = $state;
+        test::init_service(
+            App::new()
+                .wrap(from_fn(serve::request_log))
+                .configure(|cfg| serve::configure(cfg, state.clone())),
+        )
+        .await
+    }};
+}
+
+fn patient() -> Value {
+    json!({"PRG": 6, "PL": 148, "PR": 72, "SK": 35, "TS": 0, "M11": 33.6, "BD2": 0.627, "Age": 50, "Insurance": 0})
+}
+
+/// Posts JSON and returns the status and the JSON body.
+macro_rules! post_json {
+    ($app:expr, $path:expr, $body:expr) => {{
+        let request = test::TestRequest::post()
+            .uri($path)
+            .set_json($body)
+            .to_request();
+        let response = test::call_service($app, request).await;
+        let status = response.status();
+        let body: Value = test::read_body_json(response).await;
+        (status, body)
+    }};
+}
+
+#[actix_web::test]
+async fn info_health_ready_model_and_metrics() {
+    let app = app!(state("sepsis", Limits::default()));
+    for (path, key) in [
+        ("/", "links"),
+        ("/health", "status"),
+        ("/ready", "status"),
+        ("/model", "features"),
+        ("/openapi.json", "paths"),
+    ] {
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert!(response.headers().contains_key("x-request-id"), "{path}");
+        let body: Value = test::read_body_json(response).await;
+        assert!(body.get(key).is_some(), "{path} lacks `{key}`");
+    }
+    let card: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/model").to_request())
+            .await;
+    let pl = card["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "PL")
+        .unwrap();
+    assert_eq!(pl["kind"], "integer");
+    assert!(pl["missing_values"].as_str().unwrap().contains("`0`"));
+    assert!(pl["training_range"]["min"].as_f64().unwrap() > 0.0);
+    assert!(card["decision"]["threshold"].as_f64().is_some());
+    assert_eq!(card["leaderboard"].as_array().unwrap().len(), 7);
+    let info: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/").to_request()).await;
+    assert_eq!(info["classes"], json!(["Negative", "Positive"]));
+    assert!(info["metrics"]["roc_auc"].as_f64().unwrap() > 0.8);
+
+    let _ = post_json!(&app, "/predict", &patient());
+    let response =
+        test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            "vigil_http_requests_total{route=\"/predict\",method=\"POST\",status=\"200\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("vigil_predictions_total{label="), "{text}");
+}
+
+#[actix_web::test]
+async fn predict_returns_label_probabilities_threshold_and_echoes_the_id() {
+    let app = app!(state("sepsis", Limits::default()));
+    let mut record = patient();
+    record["ID"] = json!("ICU200010");
+    let (status, body) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], "ICU200010");
+    let p = body["probability"].as_f64().unwrap();
+    assert_eq!(p, body["probabilities"]["Positive"].as_f64().unwrap());
+    assert!((p + body["probabilities"]["Negative"].as_f64().unwrap() - 1.0).abs() < 1e-12);
+    let threshold = body["threshold"].as_f64().unwrap();
+    assert_eq!(
+        body["label"],
+        if p >= threshold {
+            "Positive"
+        } else {
+            "Negative"
+        }
+    );
+    assert!(
+        body["model_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("random_forest@")
+            || body["model_version"].is_string()
+    );
+    // A missing measurement may be null or, where configured, 0.
+    record["SK"] = Value::Null;
+    record["TS"] = json!(0);
+    let (status, _) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn every_bad_field_is_reported_with_its_location() {
+    let app = app!(state("sepsis", Limits::default()));
+    let mut record = patient();
+    record["PL"] = json!("high");
+    record["PR"] = json!(1e6);
+    record["Insurance"] = json!(3);
+    record["PRG"] = json!(2.5);
+    record["BD2"] = json!([1]);
+    record["extra"] = json!(1);
+    record.as_object_mut().unwrap().remove("Age");
+    let (status, body) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut found: Vec<(String, String)> = body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            assert_eq!(item["loc"][0], "body");
+            (
+                item["loc"][1].as_str().unwrap().to_owned(),
+                item["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort();
+    let expected = [
+        ("Age", "missing"),
+        ("BD2", "type_error"),
+        ("Insurance", "binary_value"),
+        ("PL", "type_error"),
+        ("PR", "out_of_range"),
+        ("PRG", "int_type"),
+        ("extra", "extra_forbidden"),
+    ];
+    assert_eq!(
+        found,
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    for body in [json!([1, 2]), json!("text"), json!(null)] {
+        let (status, response) = post_json!(&app, "/predict", &body);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(response["detail"][0]["loc"], json!(["body"]));
+    }
+}
+
+#[actix_web::test]
+async fn null_and_json_types_follow_the_schema() {
+    // A feature configured with `allow_missing = false` refuses null.
+    let mut artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
+    artifact.schema.features[1].allow_missing = false;
+    let app = app!(web::Data::new(AppState::new(
+        artifact,
+        "test".into(),
+        Limits::default()
+    )));
+    let mut record = patient();
+    record["PL"] = Value::Null;
+    let (status, body) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "PL"]));
+    assert_eq!(body["detail"][0]["type"], "null_not_allowed");
+    let openapi: Value = test::call_and_read_body_json(
+        &app,
+        test::TestRequest::get().uri("/openapi.json").to_request(),
+    )
+    .await;
+    let pl = &openapi["components"]["schemas"]["Record"]["properties"]["PL"]["anyOf"];
+    assert!(
+        pl.as_array()
+            .unwrap()
+            .iter()
+            .all(|alternative| alternative["type"] != "null"),
+        "{pl}"
+    );
+    // JSON booleans and numeric strings are type errors, as the document's types say.
+    let mut record = patient();
+    record["Insurance"] = json!(true);
+    record["Age"] = json!("50");
+    let (status, body) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let kinds: Vec<&str> = body["detail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["type_error", "type_error"]);
+}
+
+#[actix_web::test]
+async fn transport_errors_have_their_own_statuses() {
+    let app = app!(state(
+        "sepsis",
+        Limits {
+            body_limit: 1000,
+            max_batch: 3
+        }
+    ));
+    let malformed = test::TestRequest::post()
+        .uri("/predict")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload("{\"PRG\": 6,\n \"PL\": }")
+        .to_request();
+    let response = test::call_service(&app, malformed).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = test::read_body_json(response).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("line 2, column"),
+        "{body}"
+    );
+
+    let wrong_type = test::TestRequest::post()
+        .uri("/predict")
+        .insert_header((header::CONTENT_TYPE, "text/plain"))
+        .set_payload(patient().to_string())
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, wrong_type).await.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let no_type = test::TestRequest::post()
+        .uri("/predict")
+        .set_payload(patient().to_string())
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, no_type).await.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+
+    let big = test::TestRequest::post()
+        .uri("/predict")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload(" ".repeat(2000))
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, big).await.status(),
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+
+    let (status, body) = post_json!(
+        &app,
+        "/predict/batch",
+        &json!([patient(), patient(), patient(), patient()])
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["type"], "too_long");
+
+    let response = test::call_service(
+        &app,
+        test::TestRequest::get().uri("/no/such/path").to_request(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let body: Value = test::read_body_json(response).await;
+    assert!(body["detail"].as_str().unwrap().contains("/no/such/path"));
+
+    let response =
+        test::call_service(&app, test::TestRequest::get().uri("/predict").to_request()).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers().get(header::ALLOW).unwrap(), "POST");
+    let response =
+        test::call_service(&app, test::TestRequest::delete().uri("/model").to_request()).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers().get(header::ALLOW).unwrap(), "GET, HEAD");
+}
+
+#[actix_web::test]
+async fn batch_keeps_order_and_locates_bad_records_by_index() {
+    let app = app!(state("sepsis", Limits::default()));
+    let mut low = patient();
+    low["PL"] = json!(80);
+    low["ID"] = json!(7);
+    let (status, body) = post_json!(&app, "/predict/batch", &json!([patient(), low]));
+    assert_eq!(status, StatusCode::OK);
+    let results = body.as_array().unwrap();
+    assert_eq!(results.len(), 2);
+    assert_eq!(results[1]["id"], "7");
+    let (_, single) = post_json!(&app, "/predict", &patient());
+    assert_eq!(results[0], single);
+
+    let mut bad = patient();
+    bad["PL"] = json!(-5);
+    let (status, body) = post_json!(&app, "/predict/batch", &json!([patient(), bad, "x"]));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", 1, "PL"]));
+    assert_eq!(body["detail"][1]["loc"], json!(["body", 2]));
+    let (status, body) = post_json!(&app, "/predict/batch", &json!([]));
+    assert_eq!((status, body), (StatusCode::OK, json!([])));
+}
+
+#[actix_web::test]
+async fn multiclass_artifact_serves_without_code_changes() {
+    let app = app!(state("wine_quality", Limits::default()));
+    let openapi: Value = test::call_and_read_body_json(
+        &app,
+        test::TestRequest::get().uri("/openapi.json").to_request(),
+    )
+    .await;
+    let example = openapi["components"]["schemas"]["Record"]["example"].clone();
+    assert_eq!(example["type"], "white", "most frequent category");
+    let (status, body) = post_json!(&app, "/predict", &example);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("threshold").is_none());
+    let label = body["label"].as_str().unwrap();
+    let top = body["probabilities"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(body["probability"].as_f64().unwrap(), top);
+    assert_eq!(body["probabilities"][label].as_f64().unwrap(), top);
+    let mut unknown = example.clone();
+    unknown["type"] = json!("rosé");
+    let (status, body) = post_json!(&app, "/predict", &unknown);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("`red`, `white`"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn docs_and_web_page_are_served_from_the_binary() {
+    let app = app!(state("sepsis", Limits::default()));
+    let response =
+        test::call_service(&app, test::TestRequest::get().uri("/docs").to_request()).await;
+    assert_eq!(response.status(), StatusCode::PERMANENT_REDIRECT);
+    for path in [
+        "/docs/",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+    ] {
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri(path).to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let bytes = test::read_body(response).await;
+        assert!(bytes.len() > 100, "{path}");
+        if path.ends_with("initializer.js") {
+            assert!(String::from_utf8_lossy(&bytes).contains("/openapi.json"));
+        }
+    }
+    let response = test::call_service(&app, test::TestRequest::get().uri("/ui").to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = String::from_utf8(test::read_body(response).await.to_vec()).unwrap();
+    for field in ["PRG", "PL", "M11", "Insurance"] {
+        assert!(page.contains(&format!("name=\"{field}\"")), "{field}");
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external assets"
+    );
+}
+
+#[actix_web::test]
+async fn openapi_document_describes_what_the_server_accepts() {
+    let app = app!(state("sepsis", Limits::default()));
+    let document: Value = test::call_and_read_body_json(
+        &app,
+        test::TestRequest::get().uri("/openapi.json").to_request(),
+    )
+    .await;
+    assert_eq!(document["openapi"], "3.1.0");
+    let record = &document["components"]["schemas"]["Record"];
+    assert_eq!(record["additionalProperties"], false);
+    let required: Vec<&str> = record["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        required,
+        [
+            "PRG",
+            "PL",
+            "PR",
+            "SK",
+            "TS",
+            "M11",
+            "BD2",
+            "Age",
+            "Insurance"
+        ]
+    );
+    for code in ["200", "400", "405", "413", "415", "422"] {
+        assert!(
+            document["paths"]["/predict"]["post"]["responses"][code].is_object(),
+            "{code}"
+        );
+    }
+    // The documented example is accepted.
+    let (status, _) = post_json!(&app, "/predict", &record["example"]);
+    assert_eq!(status, StatusCode::OK);
+    // Every documented bound is where the server's acceptance changes.
+    for (name, schema) in record["properties"].as_object().unwrap() {
+        let alternatives: Vec<Value> = schema["anyOf"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| vec![schema.clone()]);
+        let measured = &alternatives[0];
+        let (Some(min), Some(max)) = (measured["minimum"].as_f64(), measured["maximum"].as_f64())
+        else {
+            continue;
+        };
+        for (value, expected) in [
+            (min, StatusCode::OK),
+            (max, StatusCode::OK),
+            (max + 1.0, StatusCode::UNPROCESSABLE_ENTITY),
+        ] {
+            let mut body = record["example"].clone();
+            body[name] = if measured["type"] == "integer" {
+                json!(value as i64)
+            } else {
+                json!(value)
+            };
+            let (status, response) = post_json!(&app, "/predict", &body);
+            assert_eq!(status, expected, "{name} = {value}: {response}");
+        }
+        let nullable = alternatives
+            .iter()
+            .any(|alternative| alternative["type"] == "null");
+        let mut body = record["example"].clone();
+        body[name] = Value::Null;
+        let (status, _) = post_json!(&app, "/predict", &body);
+        assert_eq!(status == StatusCode::OK, nullable, "{name}: null");
+    }
+}

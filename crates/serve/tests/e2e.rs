@@ -1,0 +1,399 @@
+//! End to end: the real `serve` binary on port 0, spoken to over real HTTP; and agreement of
+//! `/predict`, `/predict/batch` and `serve score` on the same rows.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn artifact_path(dataset: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../artifacts")
+        .join(dataset)
+        .join("model.bin")
+}
+
+/// A running server that is stopped (SIGTERM, then kill) when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    fn start(model: &std::path::Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
+            .arg("--model")
+            .arg(model)
+            .args(["--host", "127.0.0.1", "--port", "0", "--workers", "2"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, address }
+    }
+
+    /// Sends raw bytes and returns (status, headers, body).
+    fn raw(&self, request: &[u8]) -> (u16, String, Vec<u8>) {
+        let mut stream = TcpStream::connect(&self.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a header block");
+        let head = String::from_utf8_lossy(&response[..split]).into_owned();
+        let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, head, response[split + 4..].to_vec())
+    }
+
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.address,
+            body.len()
+        );
+        if let Some(content_type) = content_type {
+            request.push_str(&format!("Content-Type: {content_type}\r\n"));
+        }
+        request.push_str("\r\n");
+        let mut bytes = request.into_bytes();
+        bytes.extend_from_slice(body);
+        self.raw(&bytes)
+    }
+
+    fn json(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let payload = body.map(|b| b.to_string()).unwrap_or_default();
+        let (status, _, bytes) = self.request(
+            method,
+            path,
+            body.map(|_| "application/json"),
+            payload.as_bytes(),
+        );
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// SIGTERM and wait: the exit must be clean.
+    fn stop(mut self) -> (std::process::ExitStatus, String) {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        (status, log)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[test]
+fn real_binary_serves_http_and_shuts_down_gracefully() {
+    let server = Server::start(&artifact_path("sepsis"), &[]);
+    let (status, body) = server.json("GET", "/health", None);
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+    let record = json!({"PRG": 6, "PL": 148, "PR": 72, "SK": 35, "TS": 0, "M11": 33.6, "BD2": 0.627, "Age": 50, "Insurance": 0, "ID": "ICU200010"});
+    let (status, body) = server.json("POST", "/predict", Some(&record));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], "ICU200010");
+
+    // Hostile inputs: none may produce a 5xx or take the worker down.
+    let hostile: Vec<(&str, &str, Option<&str>, Vec<u8>)> = vec![
+        ("POST", "/predict", Some("application/json"), b"{".to_vec()),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            b"\xff\xfe\x00".to_vec(),
+        ),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            b"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_vec(),
+        ),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            format!("{}1{}", "[".repeat(5000), "]".repeat(5000)).into_bytes(),
+        ),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            b"{\"PL\": 1e999}".to_vec(),
+        ),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            b"{\"PL\": NaN}".to_vec(),
+        ),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            b"{\"PL\": -0.0, \"PRG\": 18446744073709551616}".to_vec(),
+        ),
+        (
+            "POST",
+            "/predict/batch",
+            Some("application/json"),
+            b"{}".to_vec(),
+        ),
+        (
+            "POST",
+            "/predict",
+            Some("application/xml"),
+            b"<a/>".to_vec(),
+        ),
+        ("POST", "/predict", None, b"{}".to_vec()),
+        ("PUT", "/predict", Some("application/json"), b"{}".to_vec()),
+        ("GET", "/../../etc/passwd", None, Vec::new()),
+        ("GET", "/docs/../../Cargo.toml", None, Vec::new()),
+        (
+            "POST",
+            "/predict",
+            Some("application/json"),
+            vec![b' '; 5 * 1024 * 1024],
+        ),
+    ];
+    for (method, path, content_type, body) in hostile {
+        let (status, _, _) = server.request(method, path, content_type, &body);
+        assert!(
+            (400..500).contains(&status),
+            "{method} {path}: status {status}"
+        );
+    }
+    // Still serving after all of that.
+    let (status, _) = server.json("POST", "/predict", Some(&record));
+    assert_eq!(status, 200);
+
+    let (status, log) = server.stop();
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(
+        log.contains("status=200") && log.contains("method=POST") && log.contains("latency_ms="),
+        "{log}"
+    );
+    // Patient data never reaches the log: request lines carry exactly these fields.
+    assert!(
+        !log.contains("ICU200010"),
+        "the log must not contain ids:\n{log}"
+    );
+    for line in log.lines().filter(|line| line.contains(" request ")) {
+        let keys: Vec<&str> = line
+            .split_whitespace()
+            .filter_map(|word| word.split_once('=').map(|(key, _)| key))
+            .collect();
+        assert_eq!(
+            keys,
+            ["request_id", "method", "path", "status", "latency_ms"],
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn refuses_to_start_on_a_bad_artifact_with_one_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let good = std::fs::read(artifact_path("sepsis")).unwrap();
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x40;
+    let mut other_version = good.clone();
+    other_version[8] = 2;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated.bin",
+            good[..good.len() / 3].to_vec(),
+            "truncated",
+        ),
+        ("flipped.bin", flipped, "corrupted"),
+        ("version.bin", other_version, "format version 2"),
+        ("text.bin", b"hello".to_vec(), "not a vigil model artifact"),
+        ("empty.bin", Vec::new(), "not a vigil model artifact"),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = folder.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_serve"))
+            .arg("--model")
+            .arg(&path)
+            .args(["--port", "0"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let error_lines: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.starts_with("error:"))
+            .collect();
+        assert_eq!(error_lines.len(), 1, "{name}: {stderr}");
+        assert!(
+            error_lines[0].contains(expected) && error_lines[0].contains(name),
+            "{name}: {stderr}"
+        );
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["--model", "/no/such/model.bin", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/model.bin"));
+}
+
+/// Rows written by hand in the sepsis layout, with a BOM and CR-only line endings like the
+/// real unlabelled file, one missing value and one configured zero.
+const ROWS: &str = "\u{feff}ID,PRG,PL,PR,SK,TS,M11,BD2,Age,Insurance\rP1,6,148,72,35,0,33.6,0.627,50,0\rP2,1,85,66,29,0,26.6,0.351,31,0\rP3,8,183,64,,0,23.3,0.672,32,1\rP4,0,137,40,35,168,43.1,2.288,33,1\rP5,3,78,50,32,88,31,0.248,26,1\r";
+
+#[test]
+fn predict_batch_and_score_agree_exactly() {
+    let folder = tempfile::tempdir().unwrap();
+    let input = folder.path().join("rows.csv");
+    std::fs::write(&input, ROWS).unwrap();
+    let output = folder.path().join("scores.csv");
+    let status = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["score", "--model"])
+        .arg(artifact_path("sepsis"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let scored = std::fs::read_to_string(&output).unwrap();
+    let mut lines = scored.lines();
+    assert_eq!(
+        lines.next(),
+        Some("ID,probability_Negative,probability_Positive,label")
+    );
+    let scored: Vec<Vec<String>> = lines
+        .map(|line| line.split(',').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(scored.len(), 5);
+
+    let header: Vec<&str> = ROWS
+        .trim_start_matches('\u{feff}')
+        .split('\r')
+        .next()
+        .unwrap()
+        .split(',')
+        .collect();
+    let records: Vec<Value> = ROWS
+        .split('\r')
+        .skip(1)
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let mut record = serde_json::Map::new();
+            for (name, cell) in header.iter().zip(line.split(',')) {
+                let value = if *name == "ID" {
+                    json!(cell)
+                } else if cell.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str::<Value>(cell).unwrap()
+                };
+                record.insert((*name).to_owned(), value);
+            }
+            Value::Object(record)
+        })
+        .collect();
+    let server = Server::start(&artifact_path("sepsis"), &[]);
+    let (status, batch) = server.json(
+        "POST",
+        "/predict/batch",
+        Some(&Value::Array(records.clone())),
+    );
+    assert_eq!(status, 200, "{batch}");
+    for (row_idx, record) in records.iter().enumerate() {
+        let (status, single) = server.json("POST", "/predict", Some(record));
+        assert_eq!(status, 200);
+        assert_eq!(
+            single, batch[row_idx],
+            "row {row_idx}: /predict and /predict/batch"
+        );
+        let negative: f64 = scored[row_idx][1].parse().unwrap();
+        let positive: f64 = scored[row_idx][2].parse().unwrap();
+        assert_eq!(scored[row_idx][0], single["id"].as_str().unwrap());
+        assert_eq!(
+            negative,
+            single["probabilities"]["Negative"].as_f64().unwrap(),
+            "row {row_idx}: score vs /predict"
+        );
+        assert_eq!(
+            positive,
+            single["probabilities"]["Positive"].as_f64().unwrap(),
+            "row {row_idx}: score vs /predict"
+        );
+        assert_eq!(scored[row_idx][3], single["label"].as_str().unwrap());
+    }
+    server.stop();
+}
+
+#[test]
+fn score_names_the_line_and_column_of_a_bad_row_and_writes_nothing() {
+    let folder = tempfile::tempdir().unwrap();
+    let input = folder.path().join("bad.csv");
+    std::fs::write(&input, ROWS.replace("P3,8,183", "P3,8,1x3")).unwrap();
+    let output = folder.path().join("scores.csv");
+    let result = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["score", "--model"])
+        .arg(artifact_path("sepsis"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("line 4") && stderr.contains("column `PL`") && stderr.contains("`1x3`"),
+        "{stderr}"
+    );
+    assert!(!output.exists(), "no partial output");
+    assert_eq!(
+        std::fs::read_dir(folder.path()).unwrap().count(),
+        1,
+        "no temporary files left"
+    );
+}
