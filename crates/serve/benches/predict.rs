@@ -1,0 +1,75 @@
+//! Cost of one prediction, split into its stages, for each committed artifact: JSON parsing,
+//! validation, and the model itself. Run with `cargo bench -p serve`.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serve::AppState;
+
+fn time_per_call(iterations: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let started = Instant::now();
+    for _ in 0..iterations {
+        f();
+    }
+    started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
+    println!(
+        "{:<14} {:>14} {:>14} {:>14} {:>14}",
+        "artifact", "parse µs", "validate µs", "model µs", "handler µs"
+    );
+    for dataset in ["sepsis", "heart_failure", "wine_quality"] {
+        let state = AppState::load(
+            &root.join(dataset).join("model.bin"),
+            serve::Limits::default(),
+        )
+        .unwrap();
+        let example = serde_json::Value::Object(serve::api::example_record(&state.artifact));
+        let body = example.to_string();
+        let values: Vec<(String, model::Value)> = example
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, value)| {
+                let value = match value {
+                    serde_json::Value::String(text) => model::Value::Text(text.clone()),
+                    other => model::Value::Number(other.as_f64().unwrap()),
+                };
+                (name.clone(), value)
+            })
+            .collect();
+        let raw = state
+            .artifact
+            .schema
+            .encode_record(values.iter().map(|(name, value)| (name.as_str(), value)))
+            .unwrap();
+        let parse = time_per_call(20_000, || {
+            black_box(serde_json::from_str::<serde_json::Value>(black_box(&body)).unwrap());
+        });
+        let model = time_per_call(20_000, || {
+            black_box(state.artifact.predict_raw(black_box(&raw)));
+        });
+        let object = example.as_object().unwrap().clone();
+        let handler = time_per_call(20_000, || {
+            black_box(
+                serve::predict_object(
+                    &state.artifact,
+                    &state.model_version,
+                    black_box(&object),
+                    None,
+                )
+                .unwrap(),
+            );
+        });
+        println!(
+            "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2}",
+            handler - model
+        );
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Load-tests the release server with wrk: server pinned to core 0, load generator to core 1,
+# concurrency 1, 16 and 64 for DURATION seconds each, against GET /health, POST /predict (one
+# record) and POST /predict/batch (100 records). Prints requests/s, p50, p99 and errors.
+# Targets: /predict at >= 80% of /health's requests/s; p99 <= 2 ms at concurrency 16.
+# usage: scripts/bench-serve.sh [MODEL] [DURATION_SECONDS]
+# Traffic goes to 127.0.0.1 only, and every wrk run stops after DURATION seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model="${1:-artifacts/sepsis/model.bin}"
+duration="${2:-10}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
+command -v wrk > /dev/null || { echo "bench-serve: needs wrk (apt-get install wrk)" >&2; exit 1; }
+command -v taskset > /dev/null || { echo "bench-serve: needs taskset (util-linux)" >&2; exit 1; }
+cargo build --release --quiet -p serve
+work="$(mktemp -d)"
+server_pid=""
+cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/serve" --model "$model" --port 0 --workers 1 > "$work/server.out" 2> "$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
+base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
+[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+
+# The documented example record is a valid request for whatever model is served.
+curl -sf "$base/openapi.json" | python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+example = doc["components"]["schemas"]["Record"]["example"]
+open(sys.argv[1], "w").write(json.dumps(example))
+open(sys.argv[2], "w").write(json.dumps([example] * 100))
+' "$work/one.json" "$work/batch.json"
+
+cat > "$work/post.lua" <<'LUA'
+local path, file = os.getenv("BENCH_PATH"), os.getenv("BENCH_BODY")
+local handle = io.open(file, "rb")
+wrk.method = "POST"
+wrk.path = path
+wrk.body = handle:read("*a")
+handle:close()
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status
+  io.write(string.format("RESULT %.1f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors))
+end
+LUA
+cat > "$work/get.lua" <<'LUA'
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout + summary.errors.status
+  io.write(string.format("RESULT %.1f %.3f %.3f %d\n", summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000, errors))
+end
+LUA
+
+run() { # endpoint concurrency -> "rps p50 p99 errors"
+  local endpoint="$1" connections="$2" script path body
+  case "$endpoint" in
+    health) script="$work/get.lua"; path="/health"; body="" ;;
+    predict) script="$work/post.lua"; path="/predict"; body="$work/one.json" ;;
+    batch) script="$work/post.lua"; path="/predict/batch"; body="$work/batch.json" ;;
+  esac
+  BENCH_PATH="$path" BENCH_BODY="$body" taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "$base$path" | sed -n 's/^RESULT //p'
+}
+
+echo "model: $model; server on core 0 (1 worker), wrk on core 1; ${duration}s per run"
+printf '%-16s %5s %12s %10s %10s %7s\n' endpoint conc "requests/s" "p50 ms" "p99 ms" errors
+declare -A rps p99
+for connections in 1 16 64; do
+  for endpoint in health predict batch; do
+    read -r r p50 p99v errors < <(run "$endpoint" "$connections")
+    rps[$endpoint,$connections]=$r
+    p99[$endpoint,$connections]=$p99v
+    printf '%-16s %5s %12s %10s %10s %7s\n' "$endpoint" "$connections" "$r" "$p50" "$p99v" "$errors"
+  done
+done
+echo
+for connections in 1 16 64; do
+  ratio=$(echo "${rps[predict,$connections]} / ${rps[health,$connections]}" | bc -l)
+  printf 'concurrency %2s: /predict at %.0f%% of /health requests/s (target >= 80%%)\n' "$connections" "$(echo "$ratio * 100" | bc -l)"
+done
+printf 'p99 of /predict at concurrency 16: %s ms (target <= 2 ms)\n' "${p99[predict,16]}"
