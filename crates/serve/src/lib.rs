@@ -348,7 +348,13 @@ pub fn predict_object(
         if schema.id_columns.iter().any(|column| column == name) {
             match value {
                 Json::String(text) => id = Some(text.clone()),
-                Json::Number(number) => id = Some(number.to_string()),
+                Json::Number(number) if number.is_i64() || number.is_u64() => {
+                    id = Some(number.to_string())
+                }
+                // JSON Schema calls any integral number an integer, however large.
+                Json::Number(number) if number.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+                    id = number.as_f64().map(|f| format!("{f:.0}"))
+                }
                 Json::Null => {}
                 _ => errors.push(ValidationItem {
                     loc: location(name),

@@ -33,7 +33,10 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
             .as_deref()
             .map(|u| format!(" ({})", escape(u)))
             .unwrap_or_default();
-        let mut hint = escape(&feature.description);
+        let mut hint = escape(feature.description.trim());
+        if !hint.is_empty() && !hint.ends_with('.') {
+            hint.push('.');
+        }
         if let Some((min, max)) = feature.training_range {
             let _ = write!(hint, " Training range {min} to {max}.");
         }

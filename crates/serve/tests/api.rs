@@ -323,6 +323,20 @@ async fn batch_keeps_order_and_locates_bad_records_by_index() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["detail"][0]["loc"], json!(["body", 1, "PL"]));
     assert_eq!(body["detail"][1]["loc"], json!(["body", 2]));
+    // Ids are strings or integers (of any size, as JSON Schema counts integers).
+    let big: Value = serde_json::from_str("15958819715736458493952").unwrap();
+    let mut with_big_id = patient();
+    with_big_id["ID"] = big;
+    let mut with_fraction_id = patient();
+    with_fraction_id["ID"] = json!(2.5);
+    let (status, body) = post_json!(
+        &app,
+        "/predict/batch",
+        &json!([with_big_id, with_fraction_id])
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["detail"][0]["loc"], json!(["body", 1, "ID"]));
     let (status, body) = post_json!(&app, "/predict/batch", &json!([]));
     assert_eq!((status, body), (StatusCode::OK, json!([])));
 }

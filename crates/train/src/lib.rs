@@ -352,6 +352,9 @@ impl Trainer<'_> {
     }
 }
 
+/// One fold's metric values (fit time last) and its validation rows' probabilities.
+type FoldOutput = (Vec<f64>, Vec<Vec<f64>>);
+
 /// Runs the whole training job and writes the artifact and reports into `options.out_dir`.
 pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutcome, TrainError> {
     let config = &options.config;
@@ -420,7 +423,7 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
         } else {
             vec![kind.default_params()]
         };
-        let fold_outputs: Vec<Result<(Vec<f64>, Vec<Vec<f64>>), TrainError>> = folds
+        let fold_outputs: Vec<Result<FoldOutput, TrainError>> = folds
             .par_iter()
             .map(|fold| {
                 let fold_seed = derive_seed(model_seed, &[fold.repeat as u64, fold.fold as u64]);

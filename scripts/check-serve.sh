@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Checks the running server as its users and tools see it, for every committed artifact:
+#   - the OpenAPI document is valid OpenAPI 3.1 (openapi-spec-validator);
+#   - schemathesis, driven by that document, finds no 5xx, no accepted invalid request and no
+#     rejected valid one (bounded: a fixed seed and example count, loopback only);
+#   - headless Chromium renders /docs and /ui offline and a prediction round-trips (sepsis).
+# Installs what it needs (pip packages, Debian's chromium, npm playwright-core) when missing.
+# usage: scripts/check-serve.sh [MAX_EXAMPLES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+max_examples="${1:-100}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
+serve="$CARGO_TARGET_DIR/release/serve"
+[[ -x "$serve" ]] || cargo build --release --quiet -p serve
+
+if ! python3 -c "import openapi_spec_validator, schemathesis" 2> /dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore openapi-spec-validator schemathesis
+fi
+if ! command -v chromium > /dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+fi
+if [[ ! -d scripts/browser/node_modules/playwright-core ]]; then
+  npm ci --prefix scripts/browser --no-audit --no-fund --loglevel=error
+fi
+
+work="$(mktemp -d)"
+# schemathesis keeps its example databases in the working directory; keep them out of the clone.
+server_pid=""
+cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_server() { # model -> sets $base
+  "$serve" --model "$1" --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
+  base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
+  [[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+}
+
+stop_server() {
+  kill -TERM "$server_pid"
+  wait "$server_pid"
+  server_pid=""
+  if grep -Eq "status=5[0-9][0-9]" "$work/server.err"; then
+    echo "check-serve: the server answered 5xx:" >&2
+    grep -E "status=5[0-9][0-9]" "$work/server.err" | head >&2
+    exit 1
+  fi
+}
+
+for dataset in sepsis heart_failure wine_quality; do
+  echo "--- $dataset"
+  start_server "artifacts/$dataset/model.bin"
+  curl -sf "$base/openapi.json" > "$work/openapi.json"
+  python3 - "$work/openapi.json" <<'PY'
+import sys
+from openapi_spec_validator import validate
+from openapi_spec_validator.readers import read_from_filename
+spec, _ = read_from_filename(sys.argv[1])
+validate(spec)
+print(f"openapi: valid OpenAPI {spec['openapi']} with {len(spec['paths'])} paths")
+PY
+  (cd "$work" && st run "$base/openapi.json" --checks all --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st.txt" 2>&1) || {
+    cat "$work/st.txt"; exit 1;
+  }
+  grep -E "generated|No issues" "$work/st.txt" | sed 's/^ */schemathesis: /'
+  if [[ "$dataset" == sepsis ]]; then
+    node scripts/browser/check-pages.mjs "$base" "$work"
+  fi
+  stop_server
+done
+echo "check-serve: ok"
