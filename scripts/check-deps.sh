@@ -12,11 +12,12 @@ complain() { echo "check-deps: $*" >&2; fail=1; }
 
 # Normal (non-dev, non-build) dependencies of a package, as bare crate names.
 deps_of() {
-  cargo tree --locked -p "$1" -e normal --prefix none --format '{p}' 2>/dev/null \
+  cargo tree --locked -p "$1" -e normal --prefix none --format '{p}' \
     | awk '{print $1}' | sort -u
 }
 
 serve_deps=$(deps_of serve)
+grep -qx model <<<"$serve_deps" || complain "\`cargo tree -p serve\` did not list \`model\`: the check itself is broken"
 for forbidden in polars polars-core linfa linfa-logistic linfa-trees linfa-svm linfa-bayes linfa-nn data preprocess train ndarray; do
   if grep -qx "$forbidden" <<<"$serve_deps"; then
     complain "\`serve\` depends on \`$forbidden\`; it may only use \`model\` for inference"
@@ -31,8 +32,10 @@ for forbidden in polars polars-core linfa actix-web clap anyhow data preprocess 
 done
 
 # Duplicated versions anywhere in the workspace graph (normal edges, all targets).
-duplicates=$(cargo tree --locked --workspace -e normal --duplicates --depth 0 --prefix none --format '{p}' 2>/dev/null \
-  | awk 'NF {print $1}' | sort -u)
+# `--duplicates` also lists one version built for both host (proc-macros) and target; only
+# crates present in two or more distinct versions count.
+duplicates=$(cargo tree --locked --workspace -e normal --duplicates --depth 0 --prefix none --format '{p}' \
+  | awk 'NF {print $1, $2}' | sort -u | awk '{count[$1]++} END {for (name in count) if (count[name] > 1) print name}' | sort)
 
 if grep -qx ndarray <<<"$duplicates"; then
   complain "two versions of \`ndarray\`: our code and linfa's models must share ndarray 0.16"
