@@ -288,42 +288,41 @@ impl Trainer<'_> {
         }
     }
 
-    /// Mean of the selection metric over an inner cross-validation of `rows` (for tuning).
-    pub fn inner_cv_score(
+    /// Scores of `params` on the given inner folds of `rows` (NaN where a fit failed).
+    fn inner_fold_scores(
         &self,
         kind: ModelKind,
         params: &ModelParams,
         rows: &[usize],
+        folds: &[preprocess::Fold],
         metric_idx: usize,
-        inner_folds: usize,
         seed: u64,
-    ) -> f64 {
-        let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
-        let Ok(folds) = preprocess::stratified_folds(&y, self.n_classes, inner_folds, 1, seed)
-        else {
-            return f64::NAN;
-        };
-        let scores: Vec<f64> = folds
+    ) -> Vec<f64> {
+        folds
             .iter()
-            .filter_map(|fold| {
+            .map(|fold| {
                 let train: Vec<usize> = fold.train.iter().map(|idx| rows[*idx]).collect();
                 let validation: Vec<usize> = fold.validation.iter().map(|idx| rows[*idx]).collect();
-                let pipeline = self
-                    .fit_pipeline(kind, params, &train, derive_seed(seed, &[fold.fold as u64]))
-                    .ok()?;
-                let probabilities = self.predict_rows(&pipeline, &validation);
-                Some(self.score(&probabilities, &validation)[metric_idx])
+                match self.fit_pipeline(
+                    kind,
+                    params,
+                    &train,
+                    derive_seed(seed, &[fold.fold as u64]),
+                ) {
+                    Ok(pipeline) => {
+                        let probabilities = self.predict_rows(&pipeline, &validation);
+                        self.score(&probabilities, &validation)[metric_idx]
+                    }
+                    Err(_) => f64::NAN,
+                }
             })
-            .filter(|score| !score.is_nan())
-            .collect();
-        if scores.is_empty() {
-            f64::NAN
-        } else {
-            scores.iter().sum::<f64>() / scores.len() as f64
-        }
+            .collect()
     }
 
-    /// Picks the best of `candidates` by inner CV on `rows` (ties keep the earlier candidate).
+    /// Picks the best of `candidates` by inner 3-fold CV on `rows`, with successive halving
+    /// (as scikit-learn's `HalvingRandomSearchCV`, with folds as the resource): every
+    /// candidate is scored on the first inner fold, and only the best third goes on to the
+    /// other two; the winner has the best 3-fold mean. Ties keep the earlier candidate.
     pub fn select_params(
         &self,
         kind: ModelKind,
@@ -333,22 +332,68 @@ impl Trainer<'_> {
         metric_idx: usize,
         seed: u64,
     ) -> ModelParams {
-        let scores: Vec<f64> = candidates
+        const INNER_FOLDS: usize = 3;
+        let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
+        let Ok(folds) = preprocess::stratified_folds(&y, self.n_classes, INNER_FOLDS, 1, seed)
+        else {
+            return candidates[0];
+        };
+        let lower = metrics::lower_is_better(metric);
+        // NaN (a failed fit) ranks last; otherwise better first, earlier first on ties.
+        let rank = |scores: &[f64]| -> Vec<usize> {
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|a, b| {
+                let (x, y) = (scores[*a], scores[*b]);
+                match (x.is_nan(), y.is_nan()) {
+                    (true, true) => a.cmp(b),
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    (false, false) => {
+                        let ordering = if lower {
+                            x.total_cmp(&y)
+                        } else {
+                            y.total_cmp(&x)
+                        };
+                        ordering.then(a.cmp(b))
+                    }
+                }
+            });
+            order
+        };
+        let first: Vec<f64> = candidates
             .par_iter()
-            .map(|params| self.inner_cv_score(kind, params, rows, metric_idx, 3, seed))
+            .map(|params| {
+                self.inner_fold_scores(kind, params, rows, &folds[..1], metric_idx, seed)[0]
+            })
             .collect();
-        let mut best = 0;
-        for (idx, score) in scores.iter().enumerate() {
-            let better = if metrics::lower_is_better(metric) {
-                *score < scores[best]
-            } else {
-                *score > scores[best]
-            };
-            if !score.is_nan() && (scores[best].is_nan() || better) {
-                best = idx;
-            }
-        }
-        candidates[best]
+        let survivors: Vec<usize> = rank(&first)
+            .into_iter()
+            .take(candidates.len().div_ceil(3))
+            .collect();
+        let means: Vec<f64> = survivors
+            .par_iter()
+            .map(|idx| {
+                let rest = self.inner_fold_scores(
+                    kind,
+                    &candidates[*idx],
+                    rows,
+                    &folds[1..],
+                    metric_idx,
+                    seed,
+                );
+                let scores: Vec<f64> = std::iter::once(first[*idx])
+                    .chain(rest)
+                    .filter(|s| !s.is_nan())
+                    .collect();
+                if scores.is_empty() {
+                    f64::NAN
+                } else {
+                    scores.iter().sum::<f64>() / scores.len() as f64
+                }
+            })
+            .collect();
+        // `survivors` is in rank order, so ties in the mean keep the better first-fold score.
+        candidates[survivors[rank(&means)[0]]]
     }
 }
 

@@ -17,7 +17,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use cart::{Growth, Target, grow};
+use cart::{Binned, Growth, Target, grow};
 
 /// Errors from fitting a model.
 #[derive(Debug, thiserror::Error)]
@@ -621,6 +621,7 @@ fn fit_random_forest(
         min_samples_leaf,
         max_features: Some(max_features),
     };
+    let binned = Binned::new(data.x);
     // Each tree has its own generator derived from the seed and its index, so the forest is
     // identical whatever order rayon runs the trees in.
     let trees = (0..n_trees)
@@ -634,7 +635,7 @@ fn fit_random_forest(
                 .filter(|row| weights[*row] > 0.0)
                 .collect();
             grow(
-                data.x,
+                &binned,
                 rows,
                 Target::Classes {
                     y: data.y,
@@ -688,6 +689,7 @@ fn fit_boosting(
         min_samples_leaf,
         max_features: None,
     };
+    let binned = Binned::new(data.x);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut rounds = Vec::with_capacity(n_rounds);
     let mut gradients = vec![0.0; n_rows];
@@ -731,7 +733,7 @@ fn fit_boosting(
                 hessians[row] = weights[row] * (p * (1.0 - p)).max(1e-6);
             }
             let tree = grow(
-                data.x,
+                &binned,
                 rows.clone(),
                 Target::Gradient {
                     gradients: &gradients,
@@ -742,8 +744,11 @@ fn fit_boosting(
                 &mut rng,
             );
             for (row, input) in data.x.rows().into_iter().enumerate() {
-                let value = tree.leaf(&input.to_vec()).first().copied().unwrap_or(0.0);
-                scores[row][output] += learning_rate * value;
+                let value = match input.as_slice() {
+                    Some(slice) => tree.leaf(slice).first().copied(),
+                    None => tree.leaf(&input.to_vec()).first().copied(),
+                };
+                scores[row][output] += learning_rate * value.unwrap_or(0.0);
             }
             round.push(tree);
         }
