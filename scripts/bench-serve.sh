@@ -32,6 +32,7 @@ example = doc["components"]["schemas"]["Record"]["example"]
 open(sys.argv[1], "w").write(json.dumps(example))
 open(sys.argv[2], "w").write(json.dumps([example] * 100))
 ' "$work/one.json" "$work/batch.json"
+echo '{}' > "$work/empty.json"
 
 cat > "$work/post.lua" <<'LUA'
 local path, file = os.getenv("BENCH_PATH"), os.getenv("BENCH_BODY")
@@ -59,6 +60,9 @@ run() { # endpoint concurrency -> "rps p50 p99 errors"
     health) script="$work/get.lua"; path="/health"; body="" ;;
     predict) script="$work/post.lua"; path="/predict"; body="$work/one.json" ;;
     batch) script="$work/post.lua"; path="/predict/batch"; body="$work/batch.json" ;;
+    # An empty object fails validation (422): the cost of an HTTP POST with a JSON body and
+    # validation, without the model. Its non-2xx answers are counted as errors by wrk.
+    invalid) script="$work/post.lua"; path="/predict"; body="$work/empty.json" ;;
   esac
   BENCH_PATH="$path" BENCH_BODY="$body" taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "$base$path" | sed -n 's/^RESULT //p'
 }
@@ -74,6 +78,8 @@ for connections in 1 16 64; do
     printf '%-16s %5s %12s %10s %10s %7s\n' "$endpoint" "$connections" "$r" "$p50" "$p99v" "$errors"
   done
 done
+read -r r p50 p99v errors < <(run invalid 16)
+printf '%-16s %5s %12s %10s %10s %7s   (422 without the model: HTTP POST + validation only)\n' "invalid-post" 16 "$r" "$p50" "$p99v" "$errors"
 echo
 for connections in 1 16 64; do
   ratio=$(echo "${rps[predict,$connections]} / ${rps[health,$connections]}" | bc -l)

@@ -37,6 +37,23 @@ pub struct ColumnSummary {
     pub max: f64,
 }
 
+impl ColumnSummary {
+    /// The statistics as display cells, in table order (after name and kind).
+    fn cells(&self) -> [String; 9] {
+        [
+            self.count.to_string(),
+            self.missing.to_string(),
+            number(self.mean),
+            number(self.std),
+            number(self.min),
+            number(self.q1),
+            number(self.median),
+            number(self.q3),
+            number(self.max),
+        ]
+    }
+}
+
 /// Everything the report shows.
 #[derive(Debug, Clone)]
 pub struct Summary {
@@ -262,21 +279,19 @@ impl Summary {
             "column", "kind", "count", "missing", "mean", "std", "min", "25%", "50%", "75%", "max"
         );
         for column in &self.columns {
-            let _ = writeln!(
+            let cells = column.cells();
+            let _ = write!(
                 out,
-                "{:<name_width$} {:>11} {:>6} {:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "{:<name_width$} {:>11} {:>6} {:>7}",
                 column.name,
                 column.kind.as_str(),
-                column.count,
-                column.missing,
-                number(column.mean),
-                number(column.std),
-                number(column.min),
-                number(column.q1),
-                number(column.median),
-                number(column.q3),
-                number(column.max)
+                cells[0],
+                cells[1]
             );
+            for cell in &cells[2..] {
+                let _ = write!(out, " {cell:>10}");
+            }
+            out.push('\n');
         }
         out
     }
@@ -354,19 +369,14 @@ impl Summary {
         for column in &self.columns {
             let _ = write!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td>",
                 escape(&column.name),
-                column.kind.as_str(),
-                column.count,
-                column.missing,
-                number(column.mean),
-                number(column.std),
-                number(column.min),
-                number(column.q1),
-                number(column.median),
-                number(column.q3),
-                number(column.max)
+                column.kind.as_str()
             );
+            for cell in column.cells() {
+                let _ = write!(html, "<td>{cell}</td>");
+            }
+            html.push_str("</tr>");
         }
         let _ = write!(html, "</table>");
 

@@ -69,9 +69,9 @@ pub enum DataError {
     /// Configured columns are absent from the header.
     #[error(
         "`{path}` line 1: missing column(s) {}; expected {}; found {}",
-        quoted(missing),
-        quoted(expected),
-        quoted(found)
+        model::record::quoted_list(missing),
+        model::record::quoted_list(expected),
+        model::record::quoted_list(found)
     )]
     MissingColumns {
         /// Absent columns.
@@ -138,7 +138,7 @@ pub enum DataError {
     /// The target holds a label the config does not list.
     #[error(
         "`{path}` line {line}, column `{column}`: unknown class label `{value}`, expected one of {}",
-        quoted(expected)
+        model::record::quoted_list(expected)
     )]
     UnknownLabel {
         /// The file.
@@ -161,12 +161,4 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
-}
-
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

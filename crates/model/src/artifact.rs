@@ -186,6 +186,14 @@ pub struct Artifact {
 }
 
 impl Artifact {
+    /// Cross-validated metrics of the chosen model, from the leaderboard.
+    pub fn chosen_metrics(&self) -> &[MetricSummary] {
+        self.leaderboard
+            .iter()
+            .find(|entry| entry.model == self.model_name)
+            .map_or(&[], |entry| entry.metrics.as_slice())
+    }
+
     /// Encodes to the on-disk layout.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ArtifactError> {
         let payload = codec().serialize(self).map_err(ArtifactError::Encode)?;

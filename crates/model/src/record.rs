@@ -99,11 +99,7 @@ impl fmt::Display for FieldProblem {
             FieldProblem::UnknownCategory { value, known } => write!(
                 f,
                 "unknown category `{value}`, expected one of {}",
-                known
-                    .iter()
-                    .map(|category| format!("`{category}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted_list(known)
             ),
         }
     }
@@ -122,6 +118,15 @@ impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "field `{}`: {}", self.field, self.problem)
     }
+}
+
+/// Names in backticks, comma-separated, for error messages: `` `a`, `b` ``.
+pub fn quoted_list(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Whether text counts as a missing value: empty, `NA`, `NaN`, `null` (any case).

@@ -155,7 +155,7 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
             Some(model::Calibration::Platt { .. }) => "platt",
             Some(model::Calibration::Isotonic { .. }) => "isotonic",
         },
-        "cv_metrics": artifact.leaderboard.iter().find(|e| e.model == artifact.model_name).map(|e| metrics_json(&e.metrics)),
+        "cv_metrics": metrics_json(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,
             "metrics": metrics_json(&entry.metrics),
@@ -173,34 +173,30 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
     })
 }
 
+/// The chosen model's cross-validated metrics worth a headline (whichever the task reports).
+pub fn headline_metrics(artifact: &Artifact) -> impl Iterator<Item = &model::MetricSummary> {
+    const HEADLINE: [&str; 8] = [
+        "roc_auc",
+        "pr_auc",
+        "accuracy",
+        "recall",
+        "specificity",
+        "brier",
+        "macro_f1",
+        "roc_auc_ovr",
+    ];
+    artifact
+        .chosen_metrics()
+        .iter()
+        .filter(|metric| HEADLINE.contains(&metric.name.as_str()))
+}
+
 /// Service information served at `GET /`.
 pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
     let schema = &artifact.schema;
-    let headline: Map<String, Value> = artifact
-        .leaderboard
-        .iter()
-        .find(|entry| entry.model == artifact.model_name)
-        .map(|entry| {
-            entry
-                .metrics
-                .iter()
-                .filter(|m| {
-                    [
-                        "roc_auc",
-                        "pr_auc",
-                        "accuracy",
-                        "recall",
-                        "specificity",
-                        "brier",
-                        "macro_f1",
-                        "roc_auc_ovr",
-                    ]
-                    .contains(&m.name.as_str())
-                })
-                .map(|m| (m.name.clone(), json!(m.mean)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let headline: Map<String, Value> = headline_metrics(artifact)
+        .map(|metric| (metric.name.clone(), json!(metric.mean)))
+        .collect();
     json!({
         "name": "vigil",
         "version": env!("CARGO_PKG_VERSION"),

@@ -121,23 +121,10 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
             "<div class=\"field\"><label for=\"{id}\">{name}{unit}</label>{input}<small>{hint}</small><span class=\"error\" data-error-for=\"{name}\"></span></div>"
         );
     }
-    let metric_line = artifact
-        .leaderboard
-        .iter()
-        .find(|entry| entry.model == artifact.model_name)
-        .map(|entry| {
-            entry
-                .metrics
-                .iter()
-                .filter(|m| {
-                    ["roc_auc", "recall", "specificity", "accuracy", "macro_f1"]
-                        .contains(&m.name.as_str())
-                })
-                .map(|m| format!("{} {:.3}", m.name, m.mean))
-                .collect::<Vec<_>>()
-                .join(" · ")
-        })
-        .unwrap_or_default();
+    let metric_line = crate::api::headline_metrics(artifact)
+        .map(|metric| format!("{} {:.3}", metric.name, metric.mean))
+        .collect::<Vec<_>>()
+        .join(" · ");
     let threshold = artifact
         .decision
         .threshold

@@ -39,7 +39,7 @@ pub enum ScoreError {
         reason: String,
     },
     /// Feature columns are absent from the header.
-    #[error("`{path}` line 1: missing column(s) {}; found {}", quoted(.missing), quoted(.found))]
+    #[error("`{path}` line 1: missing column(s) {}; found {}", model::record::quoted_list(.missing), model::record::quoted_list(.found))]
     MissingColumns {
         /// The input file.
         path: PathBuf,
@@ -60,14 +60,6 @@ pub enum ScoreError {
         /// What is wrong, including the value.
         problem: String,
     },
-}
-
-fn quoted(names: &[String]) -> String {
-    names
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What a scoring run did.
