@@ -100,7 +100,8 @@ pub fn oversample<R: Rng>(
 ///
 /// Inputs should be scaled (distances are Euclidean). One-hot columns are interpolated like
 /// any other, giving fractional codes between categories; with the datasets here the only
-/// categorical feature (wine colour) is the same for near neighbours, so this rarely matters.
+/// categorical feature (a two-valued type) is usually shared by near neighbours, so this rarely
+/// matters.
 pub fn smote<R: Rng>(
     x: ArrayView2<'_, f64>,
     y: &[usize],

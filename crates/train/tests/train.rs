@@ -184,6 +184,31 @@ fn artifact_and_reports_are_written_and_reproducible() {
 }
 
 #[test]
+fn every_fitted_model_round_trips_through_the_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = write_binary(dir.path(), 150, 0.4, 9);
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let dataset = data::load(&config, &data, Labels::Required).unwrap();
+    for kind in ModelKind::ALL {
+        let mut opts = options(&config_path, &data, &dir.path().join(kind.short()));
+        opts.models = vec![kind];
+        let outcome = run(&opts, &quiet).unwrap();
+        let loaded = Artifact::load(&opts.out_dir.join("model.bin")).unwrap();
+        assert_eq!(loaded, outcome.artifact, "{}", kind.name());
+        assert_eq!(loaded.pipeline.classifier.short_name(), kind.short());
+        for row in dataset.raw.rows() {
+            let raw = row.to_vec();
+            assert_eq!(
+                loaded.predict_raw(&raw),
+                outcome.artifact.predict_raw(&raw),
+                "{}",
+                kind.name()
+            );
+        }
+    }
+}
+
+#[test]
 fn named_records_and_training_rows_score_identically() {
     let dir = tempfile::tempdir().unwrap();
     let (config_path, data) = write_binary(dir.path(), 200, 0.4, 4);
