@@ -18,11 +18,11 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, ServiceConfig};
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 use futures_core::Stream;
 use model::{Artifact, ArtifactError, FeatureKind, Value};
 use serde_json::{Map, Value as Json, json};
@@ -126,55 +126,53 @@ impl AppState {
 /// Registers every route on `cfg`, with `state` as shared data.
 pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
     cfg.app_data(state)
-        .service(resource("/", Method::GET, web::get().to(info)))
-        .service(resource("/health", Method::GET, web::get().to(health)))
-        .service(resource("/ready", Method::GET, web::get().to(ready)))
-        .service(resource("/model", Method::GET, web::get().to(model_card)))
-        .service(resource(
-            "/openapi.json",
-            Method::GET,
-            web::get().to(openapi_document),
-        ))
-        .service(resource(
-            "/metrics",
-            Method::GET,
-            web::get().to(metrics_text),
-        ))
-        .service(resource("/ui", Method::GET, web::get().to(ui_page)))
-        .service(resource("/predict", Method::POST, web::post().to(predict)))
-        .service(resource(
-            "/predict/batch",
-            Method::POST,
-            web::post().to(predict_batch),
-        ))
-        .service(web::resource("/docs").route(web::get().to(docs_redirect)))
-        .service(resource(
-            "/docs/{tail:.*}",
-            Method::GET,
-            web::get().to(docs),
-        ))
+        .service(get("/", info))
+        .service(get("/health", health))
+        .service(get("/ready", ready))
+        .service(get("/model", model_card))
+        .service(get("/openapi.json", openapi_document))
+        .service(get("/metrics", metrics_text))
+        .service(get("/ui", ui_page))
+        .service(post("/predict", predict))
+        .service(post("/predict/batch", predict_batch))
+        .service(get("/docs", docs_redirect))
+        .service(get("/docs/{tail:.*}", docs))
         .default_service(web::to(not_found));
 }
 
-/// A resource with one method; other methods get a JSON 405 with `Allow`.
-fn resource(path: &str, method: Method, route: actix_web::Route) -> actix_web::Resource {
-    // GET resources also answer HEAD, as HTTP requires; actix does this for `web::get()`.
-    let allow = if method == Method::GET {
-        "GET, HEAD".to_owned()
-    } else {
-        method.to_string()
-    };
-    web::resource(path)
-        .route(route)
-        .default_service(web::to(move |request: HttpRequest| {
-            let allow = allow.clone();
-            async move {
-                Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
-                    method: request.method().to_string(),
-                    allow,
-                })
-            }
-        }))
+/// A GET resource that also answers HEAD (as HTTP requires); other methods get a JSON 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    with_allow(
+        web::resource(path)
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler)),
+        "GET, HEAD",
+    )
+}
+
+/// A POST resource; other methods get a JSON 405.
+fn post<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    with_allow(web::resource(path).route(web::post().to(handler)), "POST")
+}
+
+/// Answers unmatched methods with 405, naming the allowed ones in `Allow`.
+fn with_allow(resource: actix_web::Resource, allow: &'static str) -> actix_web::Resource {
+    resource.default_service(web::to(move |request: HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow: allow.to_owned(),
+        })
+    }))
 }
 
 fn json_bytes(bytes: &Bytes) -> HttpResponse {
