@@ -106,6 +106,12 @@ struct TrainArgs {
 fn load_config(args: &DatasetArgs) -> Result<(DatasetConfig, PathBuf)> {
     let config = DatasetConfig::load(&args.config)?;
     let data = args.data.clone().unwrap_or_else(|| config.path.clone());
+    if !data.exists() {
+        bail!(
+            "data file `{}` not found: download it as data/README.md explains, or pass `--data PATH`",
+            data.display()
+        );
+    }
     Ok((config, data))
 }
 
