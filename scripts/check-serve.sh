@@ -60,7 +60,7 @@ spec, _ = read_from_filename(sys.argv[1])
 validate(spec)
 print(f"openapi: valid OpenAPI {spec['openapi']} with {len(spec['paths'])} paths")
 PY
-  (cd "$work" && st run "$base/openapi.json" --checks all --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st.txt" 2>&1) || {
+  (cd "$work" && python3 -m schemathesis.cli run "$base/openapi.json" --checks all --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st.txt" 2>&1) || {
     cat "$work/st.txt"; exit 1;
   }
   grep -E "generated|No issues" "$work/st.txt" | sed 's/^ */schemathesis: /'
