@@ -308,12 +308,7 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
             match &self.target {
                 Target::Classes { y, weights, .. } => {
                     for row in rows {
-                        let bin = usize::from(codes[*row]);
-                        let base = bin * stride;
-                        if histogram[base] == 0.0 {
-                            touched.push(bin);
-                        }
-                        histogram[base] += 1.0;
+                        let base = count_in_bin(histogram, touched, codes[*row], stride);
                         histogram[base + 1 + y[*row]] += weights[*row];
                     }
                 }
@@ -323,12 +318,7 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
                     ..
                 } => {
                     for row in rows {
-                        let bin = usize::from(codes[*row]);
-                        let base = bin * stride;
-                        if histogram[base] == 0.0 {
-                            touched.push(bin);
-                        }
-                        histogram[base] += 1.0;
+                        let base = count_in_bin(histogram, touched, codes[*row], stride);
                         histogram[base + 1] += gradients[*row];
                         histogram[base + 2] += hessians[*row];
                     }
@@ -369,6 +359,19 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
         self.features = features;
         best
     }
+}
+
+/// Counts a row in its bin's histogram slot (remembering bins touched for the first time) and
+/// returns the offset of that bin's statistics.
+#[inline]
+fn count_in_bin(histogram: &mut [f64], touched: &mut Vec<usize>, code: u8, stride: usize) -> usize {
+    let bin = usize::from(code);
+    let base = bin * stride;
+    if histogram[base] == 0.0 {
+        touched.push(bin);
+    }
+    histogram[base] += 1.0;
+    base
 }
 
 /// Best Gini split over class histograms: maximises sum(L_c^2)/L + sum(R_c^2)/R.
