@@ -495,21 +495,39 @@ impl Summary {
                 _ => spec.name.clone(),
             };
             let file = format!("plots/hist_{}.svg", slug(&spec.name));
-            let n_bins =
-                if spec.kind == FeatureKind::Categorical || spec.kind == FeatureKind::Binary {
-                    2.max(spec.categories.len())
-                } else {
-                    20
-                };
-            write(
-                &file,
-                &plot::histogram(
-                    &format!("{} by class", spec.name),
-                    &x_label,
-                    &groups,
-                    n_bins,
-                ),
-            )?;
+            let chart = match spec.kind {
+                // Categories and 0/1 flags are counted per value: a bar per class in each group.
+                FeatureKind::Categorical | FeatureKind::Binary => {
+                    let labels: Vec<String> = if spec.kind == FeatureKind::Binary {
+                        vec!["0".into(), "1".into()]
+                    } else {
+                        spec.categories.clone()
+                    };
+                    let series: Vec<(String, Vec<f64>)> = groups
+                        .iter()
+                        .map(|(group, values)| {
+                            let mut counts = vec![0.0; labels.len()];
+                            for value in values {
+                                if let Some(count) = counts.get_mut(*value as usize) {
+                                    *count += 1.0;
+                                }
+                            }
+                            (format!("{group} (n={})", values.len()), counts)
+                        })
+                        .collect();
+                    plot::bar_chart(
+                        &format!("{} by class", spec.name),
+                        &x_label,
+                        "rows",
+                        &labels,
+                        &series,
+                    )
+                }
+                FeatureKind::Numeric | FeatureKind::Integer => {
+                    plot::histogram(&format!("{} by class", spec.name), &x_label, &groups, 20)
+                }
+            };
+            write(&file, &chart)?;
             let _ = write!(
                 html,
                 "<div><img src=\"{file}\" alt=\"histogram of {}\"><br><small>{}</small></div>",
