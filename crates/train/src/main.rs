@@ -78,7 +78,8 @@ struct TrainArgs {
     #[arg(long, value_delimiter = ',', default_value = "lr,dt,rf,gbm,knn,svm,nb")]
     models: Vec<String>,
     /// Random-search candidates per model, scored by inner 3-fold CV inside each outer fold
-    /// (nested CV), so the leaderboard stays honest. 0 trains default hyperparameters only.
+    /// (nested CV, with successive halving: the best third of the candidates after one inner
+    /// fold see all three), so the leaderboard stays honest. 0 trains default hyperparameters.
     #[arg(long, default_value_t = 0)]
     tune: usize,
     /// Decision-threshold rule for binary tasks: `sensitivity>=0.80`, `max_f1`, `youden` or
