@@ -41,31 +41,51 @@ pub enum TreeNode {
 }
 
 impl FlatTree {
-    /// The leaf values reached by `input`.
+    /// One step of a walk from node `node_idx`: the child `input` goes to, or the leaf's
+    /// value offset, or `None` for a node index out of bounds (a malformed tree).
+    fn step(&self, node_idx: usize, input: &[f64]) -> Option<Step> {
+        match self.nodes.get(node_idx)? {
+            TreeNode::Split {
+                feature,
+                threshold,
+                left,
+                right,
+            } => {
+                let value = input.get(*feature as usize).copied().unwrap_or(0.0);
+                Some(Step::Child(
+                    if value < *threshold { *left } else { *right } as usize
+                ))
+            }
+            TreeNode::Leaf { offset } => Some(Step::Leaf(*offset as usize)),
+        }
+    }
+
+    /// The value offset of the leaf `input` reaches.
     ///
-    /// Malformed trees (a child index out of bounds, a cycle) end the walk at an empty slice
-    /// instead of panicking or looping: artifacts are checksummed, but the server must not hang.
-    pub fn leaf<'a>(&'a self, input: &[f64]) -> &'a [f64] {
+    /// Malformed trees (a child index out of bounds, a cycle) end the walk with `None` instead
+    /// of panicking or looping: artifacts are checksummed, but the server must not hang.
+    pub fn leaf_offset(&self, input: &[f64]) -> Option<usize> {
         let mut node_idx = 0usize;
         for _ in 0..=self.nodes.len() {
-            match self.nodes.get(node_idx) {
-                Some(TreeNode::Split {
-                    feature,
-                    threshold,
-                    left,
-                    right,
-                }) => {
-                    let value = input.get(*feature as usize).copied().unwrap_or(0.0);
-                    node_idx = if value < *threshold { *left } else { *right } as usize;
-                }
-                Some(TreeNode::Leaf { offset }) => {
-                    let start = *offset as usize;
-                    return self.values.get(start..start + self.n_values).unwrap_or(&[]);
-                }
-                None => return &[],
+            match self.step(node_idx, input)? {
+                Step::Child(child) => node_idx = child,
+                Step::Leaf(offset) => return Some(offset),
             }
         }
-        &[]
+        None
+    }
+
+    /// The leaf values at a value offset (empty if out of bounds).
+    fn values_at(&self, offset: usize) -> &[f64] {
+        self.values
+            .get(offset..offset + self.n_values)
+            .unwrap_or(&[])
+    }
+
+    /// The leaf values reached by `input` (empty for a malformed tree).
+    pub fn leaf<'a>(&'a self, input: &[f64]) -> &'a [f64] {
+        self.leaf_offset(input)
+            .map_or(&[], |offset| self.values_at(offset))
     }
 
     /// Number of leaves.
@@ -75,6 +95,14 @@ impl FlatTree {
             .filter(|node| matches!(node, TreeNode::Leaf { .. }))
             .count()
     }
+}
+
+/// Where one step of a tree walk leads.
+enum Step {
+    /// Go on at this node.
+    Child(usize),
+    /// Stop at the leaf whose values start here.
+    Leaf(usize),
 }
 
 /// Logistic regression: one weight row per output.
@@ -323,7 +351,7 @@ impl Classifier {
 fn for_each_leaf<'a>(trees: &'a [FlatTree], input: &[f64], mut visit: impl FnMut(&'a [f64])) {
     const LANES: usize = 8;
     for block in trees.chunks(LANES) {
-        let mut nodes = [0u32; LANES];
+        let mut nodes = [0usize; LANES];
         let mut leaves: [&'a [f64]; LANES] = [&[]; LANES];
         let mut done = [false; LANES];
         let mut remaining = block.len();
@@ -337,19 +365,10 @@ fn for_each_leaf<'a>(trees: &'a [FlatTree], input: &[f64], mut visit: impl FnMut
                 if done[lane] {
                     continue;
                 }
-                match tree.nodes.get(nodes[lane] as usize) {
-                    Some(TreeNode::Split {
-                        feature,
-                        threshold,
-                        left,
-                        right,
-                    }) => {
-                        let value = input.get(*feature as usize).copied().unwrap_or(0.0);
-                        nodes[lane] = if value < *threshold { *left } else { *right };
-                    }
-                    Some(TreeNode::Leaf { offset }) => {
-                        let start = *offset as usize;
-                        leaves[lane] = tree.values.get(start..start + tree.n_values).unwrap_or(&[]);
+                match tree.step(nodes[lane], input) {
+                    Some(Step::Child(child)) => nodes[lane] = child,
+                    Some(Step::Leaf(offset)) => {
+                        leaves[lane] = tree.values_at(offset);
                         done[lane] = true;
                         remaining -= 1;
                     }

@@ -95,18 +95,6 @@ impl Pipeline {
             probabilities[1 - self.positive_class] = 1.0 - calibrated;
         }
     }
-
-    /// Class probabilities for many raw rows (row-major, `n_features` per row).
-    pub fn predict_raw_rows(&self, rows: &[f64], n_features: usize) -> Vec<Vec<f64>> {
-        let mut inputs = Vec::with_capacity(self.preprocessor.n_outputs());
-        rows.chunks_exact(n_features.max(1))
-            .map(|row| {
-                let mut probabilities = vec![0.0; self.n_classes];
-                self.predict_raw_into(row, &mut inputs, &mut probabilities);
-                probabilities
-            })
-            .collect()
-    }
 }
 
 /// The label decision: threshold on the positive class (binary) or the most probable class.

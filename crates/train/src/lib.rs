@@ -13,7 +13,7 @@ pub mod threshold;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, Axis};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
@@ -541,18 +541,22 @@ pub fn run(options: &TrainOptions, progress: &dyn Fn(&str)) -> Result<TrainOutco
 
     // Best first by the selection metric; ties broken by model order for determinism.
     let lower = metrics::lower_is_better(&options.metric);
-    results.sort_by(|a, b| {
-        let (a_value, b_value) = (
-            a.summaries(&names)[metric_idx].mean,
-            b.summaries(&names)[metric_idx].mean,
-        );
+    let selection: Vec<f64> = results
+        .iter()
+        .map(|result| result.summaries(&names)[metric_idx].mean)
+        .collect();
+    let mut order: Vec<usize> = (0..results.len()).collect();
+    order.sort_by(|a, b| {
+        let (a_value, b_value) = (selection[*a], selection[*b]);
         let ordering = if lower {
             a_value.total_cmp(&b_value)
         } else {
             b_value.total_cmp(&a_value)
         };
-        ordering.then(a.kind.cmp(&b.kind))
+        ordering.then(results[*a].kind.cmp(&results[*b].kind))
     });
+    let mut slots: Vec<Option<ModelResult>> = results.into_iter().map(Some).collect();
+    let results: Vec<ModelResult> = order.iter().filter_map(|idx| slots[*idx].take()).collect();
     let best = &results[0];
     progress("final fit");
     let final_seed = derive_seed(options.seed, &[999]);
@@ -643,11 +647,6 @@ fn with_balance(result: &ModelResult) -> Vec<(String, String)> {
     let mut params = result.params.pairs();
     params.push(("balance".into(), result.balance_note.clone()));
     params
-}
-
-/// Loads the rows a trained artifact should score, for tests and tools.
-pub fn raw_rows(dataset: &Dataset) -> ArrayView2<'_, f64> {
-    dataset.raw.view()
 }
 
 /// The default output folder for a dataset: `artifacts/<name>/`.

@@ -1,6 +1,6 @@
 //! The `train` command: `train [options]` trains and evaluates, `train eda` explores a dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -241,7 +241,7 @@ fn run_train(args: &TrainArgs) -> Result<()> {
         bar
     };
     let progress = |stage: &str| {
-        if bar.position() > 0 || bar.message() != "" {
+        if !bar.message().is_empty() {
             bar.inc(1);
         }
         bar.set_message(stage.to_owned());
@@ -291,14 +291,10 @@ fn run_train(args: &TrainArgs) -> Result<()> {
     println!(
         "wrote {} and reports in {} ({:.2} s)",
         model_path.display(),
-        display_dir(&options.out_dir),
+        options.out_dir.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-fn display_dir(path: &Path) -> String {
-    path.display().to_string()
 }
 
 fn main() -> ExitCode {

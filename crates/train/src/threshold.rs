@@ -52,8 +52,6 @@ impl ThresholdRule {
 
     /// Chooses a threshold; returns it with the sensitivity and specificity it gives.
     pub fn choose(&self, scores: &[f64], positive: &[bool]) -> (f64, f64, f64) {
-        let n_pos = positive.iter().filter(|p| **p).count() as f64;
-        let n_neg = positive.len() as f64 - n_pos;
         let rates = |threshold: f64| {
             let (tp, fp, tn, fn_) = crate::metrics::confusion_at(scores, positive, threshold);
             let sensitivity = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
@@ -92,7 +90,6 @@ impl ThresholdRule {
                 best.1
             }
         };
-        let _ = (n_pos, n_neg);
         let (sensitivity, specificity, _, _) = rates(threshold);
         (threshold, sensitivity, specificity)
     }

@@ -520,7 +520,7 @@ fn fit_decision_tree(
     };
     let mut counts = vec![0.0; n_leaves * data.n_classes];
     for (row_idx, (row, class_idx)) in data.x.rows().into_iter().zip(data.y).enumerate() {
-        if let Some(offset) = leaf_offset(&tree, &row.to_vec()) {
+        if let Some(offset) = tree.leaf_offset(&row.to_vec()) {
             counts[offset + class_idx] += data.weights.map_or(1.0, |weights| weights[row_idx]);
         }
     }
@@ -532,29 +532,6 @@ fn fit_decision_tree(
     }
     tree.values = counts;
     Ok(Classifier::DecisionTree(tree))
-}
-
-/// Offset of the leaf `input` reaches, walking at most `nodes.len()` steps.
-fn leaf_offset(tree: &FlatTree, input: &[f64]) -> Option<usize> {
-    let mut node_idx = 0;
-    for _ in 0..=tree.nodes.len() {
-        match tree.nodes.get(node_idx)? {
-            TreeNode::Split {
-                feature,
-                threshold,
-                left,
-                right,
-            } => {
-                node_idx = if input[*feature as usize] < *threshold {
-                    *left
-                } else {
-                    *right
-                } as usize;
-            }
-            TreeNode::Leaf { offset } => return Some(*offset as usize),
-        }
-    }
-    None
 }
 
 /// Copies a linfa tree depth-first; leaves get consecutive value offsets.
