@@ -4,6 +4,8 @@
 # record) and POST /predict/batch (100 records). Prints requests/s, p50, p99 and errors.
 # Targets: /predict at >= 80% of /health's requests/s; p99 <= 2 ms at concurrency 16.
 # usage: scripts/bench-serve.sh [MODEL] [DURATION_SECONDS]
+# SERVE_BIN=path runs another build of `serve` instead of building this tree's (to compare two
+# versions on the same machine).
 # Traffic goes to 127.0.0.1 only, and every wrk run stops after DURATION seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,13 +14,17 @@ duration="${2:-10}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
 command -v wrk > /dev/null || { echo "bench-serve: needs wrk (apt-get install wrk)" >&2; exit 1; }
 command -v taskset > /dev/null || { echo "bench-serve: needs taskset (util-linux)" >&2; exit 1; }
-cargo build --release --quiet -p serve
+serve="${SERVE_BIN:-}"
+if [[ -z "$serve" ]]; then
+  cargo build --release --quiet -p serve
+  serve="$CARGO_TARGET_DIR/release/serve"
+fi
 work="$(mktemp -d)"
 server_pid=""
 cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-RUST_LOG=warn taskset -c 0 "$CARGO_TARGET_DIR/release/serve" --model "$model" --port 0 --workers 1 > "$work/server.out" 2> "$work/server.err" &
+RUST_LOG=warn taskset -c 0 "$serve" --model "$model" --port 0 --workers 1 > "$work/server.out" 2> "$work/server.err" &
 server_pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
 base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"

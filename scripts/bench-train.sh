@@ -2,13 +2,17 @@
 # Times training in release: the default sepsis run (seven models x 5 folds + final fit) and the
 # same with `--tune 30` (nested random search), as the median of several runs.
 # usage: scripts/bench-train.sh [DATA_CSV] [RUNS]
+# TRAIN_BIN=path times another build of `train` instead of building this tree's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:-../shared/data/sepsis/Paitients_Files_Train.csv}"
 runs="${2:-5}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
-cargo build --release --quiet -p train
-bin="$CARGO_TARGET_DIR/release/train"
+bin="${TRAIN_BIN:-}"
+if [[ -z "$bin" ]]; then
+  cargo build --release --quiet -p train
+  bin="$CARGO_TARGET_DIR/release/train"
+fi
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 

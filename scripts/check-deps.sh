@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks the dependency graph's design rules with `cargo tree`:
 #   1. `serve` links only the lean inference crate: never polars, linfa, data, preprocess or train.
-#   2. `model` links no data-frame, learning, HTTP or CLI library.
+#   2. `model` links no data-frame, learning, HTTP or CLI library; `report` links nothing at all.
 #   3. Exactly one ndarray version (our arrays and linfa's must be the same type).
 #   4. No duplicated crate versions beyond the known, explained allow-list below.
 set -euo pipefail
@@ -30,6 +30,11 @@ for forbidden in polars polars-core linfa actix-web clap anyhow data preprocess 
     complain "\`model\` depends on \`$forbidden\`; it must stay the lean inference core"
   fi
 done
+
+report_deps=$(deps_of report)
+if [[ "$report_deps" != "report" ]]; then
+  complain "\`report\` must link no other crate (the lean server uses it); it links: $(grep -vx report <<<"$report_deps" | tr '\n' ' ')"
+fi
 
 # Duplicated versions anywhere in the workspace graph (normal edges, all targets).
 # `--duplicates` also lists one version built for both host (proc-macros) and target; only

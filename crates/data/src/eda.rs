@@ -4,11 +4,12 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use model::FeatureKind;
+use model::stats::quantile;
 
 use crate::DataError;
 use crate::config::DatasetConfig;
 use crate::load::Dataset;
-use crate::plot::{self, escape};
+use report::{escape, plot};
 
 /// Summary statistics of one column; missing counts include configured zeros.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,17 +84,6 @@ pub struct Summary {
     pub correlations: Vec<Vec<f64>>,
 }
 
-/// Linear-interpolated quantile of sorted values (as pandas' default).
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let position = q * (sorted.len() - 1) as f64;
-    let lower = position.floor() as usize;
-    let upper = position.ceil() as usize;
-    sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower as f64)
-}
-
 /// Mean and sample standard deviation.
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
     if values.is_empty() {
@@ -147,13 +137,7 @@ impl Summary {
                     .raw
                     .column(feature_idx)
                     .iter()
-                    .map(|v| {
-                        if spec.zero_is_missing && *v == 0.0 {
-                            f64::NAN
-                        } else {
-                            *v
-                        }
-                    })
+                    .map(|v| if spec.is_missing(*v) { f64::NAN } else { *v })
                     .collect()
             })
             .collect();
@@ -469,7 +453,7 @@ impl Summary {
                 .iter()
                 .enumerate()
                 .map(|(row_idx, v)| (*v, dataset.target.as_ref().map(|t| t[row_idx])))
-                .filter(|(v, _)| !(v.is_nan() || spec.zero_is_missing && *v == 0.0))
+                .filter(|(v, _)| !spec.is_missing(*v))
                 .collect();
             let groups: Vec<(String, Vec<f64>)> = match &dataset.target {
                 Some(_) => self
@@ -567,14 +551,6 @@ fn number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantiles_match_linear_interpolation() {
-        let sorted = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(quantile(&sorted, 0.5), 2.5);
-        assert_eq!(quantile(&sorted, 0.25), 1.75);
-        assert!(quantile(&[], 0.5).is_nan());
-    }
 
     #[test]
     fn pearson_is_one_for_a_line_and_skips_missing() {

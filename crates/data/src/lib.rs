@@ -6,7 +6,6 @@
 pub mod config;
 pub mod eda;
 pub mod load;
-pub mod plot;
 
 use std::path::PathBuf;
 

@@ -14,11 +14,12 @@ use ndarray::Array2;
 use polars::prelude::{CsvReadOptions, DataFrame, SerReader};
 use sha2::{Digest, Sha256};
 
-use model::record::{FieldProblem, Value, check_range, is_missing_text, parse_value};
+use model::missing::is_missing_text;
+use model::record::{FieldProblem, Value, check_range, parse_value};
 use model::{FeatureKind, FeatureSpec, Schema};
 
 use crate::DataError;
-use crate::config::{DatasetConfig, RangePolicy};
+use crate::config::{DatasetConfig, FeatureConfig, RangePolicy};
 
 /// Whether the file must contain the target column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,13 +163,82 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
         .map(|byte| format!("{byte:02x}"))
         .collect::<String>();
     let records = split_records(&bytes, path)?;
-    let path_buf = || path.to_path_buf();
     let Some((header, rows)) = records.split_first() else {
-        return Err(DataError::Empty { path: path_buf() });
+        return Err(DataError::Empty {
+            path: path.to_path_buf(),
+        });
     };
     if rows.is_empty() {
-        return Err(DataError::HeaderOnly { path: path_buf() });
+        return Err(DataError::HeaderOnly {
+            path: path.to_path_buf(),
+        });
     }
+    let columns_found = check_header(config, path, header, labels)?;
+    for record in rows {
+        let n_fields = split_fields(&record.text).len();
+        if n_fields != columns_found.len() {
+            return Err(DataError::FieldCount {
+                path: path.to_path_buf(),
+                line: record.line,
+                found: n_fields,
+                expected: columns_found.len(),
+            });
+        }
+    }
+    let mut warnings = unused_columns(config, path, &columns_found);
+    let frame = parse_frame(path, &records)?;
+    let cells = Cells {
+        frame: &frame,
+        path,
+        lines: rows.iter().map(|record| record.line).collect(),
+    };
+    let (features, raw) = convert_features(config, &cells, &mut warnings)?;
+    let target = if columns_found.contains(&config.target) {
+        convert_target(config, &cells, labels)?
+    } else {
+        None
+    };
+    let ids = match config.id_columns.first() {
+        Some(id_column) if columns_found.contains(id_column) => Some(
+            cells
+                .column(id_column)?
+                .into_iter()
+                .map(|cell| cell.unwrap_or_default().trim().to_owned())
+                .collect(),
+        ),
+        _ => None,
+    };
+    let mut dataset = Dataset {
+        path: path.to_path_buf(),
+        sha256,
+        features,
+        raw,
+        target,
+        ids,
+        lines: cells.lines,
+        n_rows_read: rows.len(),
+        n_duplicates: 0,
+        duplicates_dropped: false,
+        columns_found,
+        warnings,
+    };
+    dataset.handle_duplicates(config.drop_duplicates);
+    if dataset.raw.nrows() == 0 {
+        return Err(DataError::HeaderOnly {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(dataset)
+}
+
+/// The header's column names, after checking for repeated names and absent configured columns
+/// (the target only when labels are required).
+fn check_header(
+    config: &DatasetConfig,
+    path: &Path,
+    header: &Record,
+    labels: Labels,
+) -> Result<Vec<String>, DataError> {
     let columns_found: Vec<String> = split_fields(&header.text)
         .into_iter()
         .map(|name| name.trim().to_owned())
@@ -176,14 +246,13 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
     for (idx, name) in columns_found.iter().enumerate() {
         if let Some(first) = columns_found[..idx].iter().position(|other| other == name) {
             return Err(DataError::DuplicateColumn {
-                path: path_buf(),
+                path: path.to_path_buf(),
                 column: name.clone(),
                 first: first + 1,
                 second: idx + 1,
             });
         }
     }
-    let has_target = columns_found.contains(&config.target);
     let mut expected: Vec<&str> = config.features.iter().map(|f| f.name.as_str()).collect();
     if labels == Labels::Required {
         expected.push(&config.target);
@@ -193,32 +262,25 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
         .filter(|name| !columns_found.iter().any(|found| found == *name))
         .map(|name| (*name).to_owned())
         .collect();
-    if !missing.is_empty() {
-        if missing == [config.target.clone()] {
-            return Err(DataError::MissingTarget {
-                path: path_buf(),
-                column: config.target.clone(),
-            });
-        }
-        return Err(DataError::MissingColumns {
-            path: path_buf(),
-            missing,
-            expected: expected.iter().map(|name| (*name).to_owned()).collect(),
-            found: columns_found,
+    if missing.is_empty() {
+        return Ok(columns_found);
+    }
+    if missing == [config.target.clone()] {
+        return Err(DataError::MissingTarget {
+            path: path.to_path_buf(),
+            column: config.target.clone(),
         });
     }
-    for record in rows {
-        let n_fields = split_fields(&record.text).len();
-        if n_fields != columns_found.len() {
-            return Err(DataError::FieldCount {
-                path: path_buf(),
-                line: record.line,
-                found: n_fields,
-                expected: columns_found.len(),
-            });
-        }
-    }
-    let mut warnings = Vec::new();
+    Err(DataError::MissingColumns {
+        path: path.to_path_buf(),
+        missing,
+        expected: expected.iter().map(|name| (*name).to_owned()).collect(),
+        found: columns_found,
+    })
+}
+
+/// A warning for every column of the file that the config does not mention.
+fn unused_columns(config: &DatasetConfig, path: &Path, columns_found: &[String]) -> Vec<String> {
     let known: HashSet<&str> = config
         .features
         .iter()
@@ -227,17 +289,22 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
         .chain(config.drop.iter().map(|dropped| dropped.column.as_str()))
         .chain(std::iter::once(config.target.as_str()))
         .collect();
-    for column in &columns_found {
-        if !known.contains(column.as_str()) {
-            warnings.push(format!(
+    columns_found
+        .iter()
+        .filter(|column| !known.contains(column.as_str()))
+        .map(|column| {
+            format!(
                 "`{}`: column `{column}` is not in the config and is ignored",
                 path.display()
-            ));
-        }
-    }
+            )
+        })
+        .collect()
+}
 
-    // Polars parses the normalised text; every column is read as a string so that each cell
-    // is converted below with a precise error.
+/// Polars parses the normalised records with every column as a string, so that each cell is
+/// converted afterwards with a precise error.
+fn parse_frame(path: &Path, records: &[Record]) -> Result<DataFrame, DataError> {
+    let n_rows = records.len().saturating_sub(1);
     let normalised: String = records
         .iter()
         .map(|record| record.text.as_str())
@@ -249,60 +316,56 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
         .into_reader_with_file_handle(Cursor::new(normalised.into_bytes()))
         .finish()
         .map_err(|error| DataError::Csv {
-            path: path_buf(),
+            path: path.to_path_buf(),
             reason: error.to_string(),
         })?;
-    if frame.height() != rows.len() {
+    if frame.height() != n_rows {
         return Err(DataError::Csv {
-            path: path_buf(),
+            path: path.to_path_buf(),
             reason: format!(
-                "polars read {} rows where {} records were found",
-                frame.height(),
-                rows.len()
+                "polars read {} rows where {n_rows} records were found",
+                frame.height()
             ),
         });
     }
-    let lines: Vec<usize> = rows.iter().map(|record| record.line).collect();
-    let n_rows = rows.len();
+    Ok(frame)
+}
 
+/// The parsed text cells, with what errors need to locate a cell.
+struct Cells<'a> {
+    frame: &'a DataFrame,
+    path: &'a Path,
+    /// Editor line of each row.
+    lines: Vec<usize>,
+}
+
+impl Cells<'_> {
+    fn column(&self, name: &str) -> Result<Vec<Option<String>>, DataError> {
+        string_column(self.frame, name, self.path)
+    }
+}
+
+/// Converts and validates every feature column into the raw matrix; out-of-range values are
+/// errors or warnings as the config says.
+fn convert_features(
+    config: &DatasetConfig,
+    cells: &Cells<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<FeatureSpec>, Array2<f64>), DataError> {
+    let n_rows = cells.lines.len();
     let mut features = Vec::with_capacity(config.features.len());
     let mut raw = Array2::<f64>::from_elem((n_rows, config.features.len()), f64::NAN);
     for (feature_idx, feature_config) in config.features.iter().enumerate() {
-        let cells = string_column(&frame, &feature_config.name, path)?;
-        let categories = match (&feature_config.categories, feature_config.kind) {
-            (Some(categories), _) => categories.clone(),
-            (None, FeatureKind::Categorical) => {
-                let mut categories: Vec<String> = cells
-                    .iter()
-                    .flatten()
-                    .filter(|cell| !is_missing_text(cell))
-                    .map(|cell| cell.trim().to_owned())
-                    .collect();
-                categories.sort();
-                categories.dedup();
-                categories
-            }
-            (None, _) => Vec::new(),
-        };
-        let mut spec = FeatureSpec {
-            name: feature_config.name.clone(),
-            kind: feature_config.kind,
-            description: feature_config.description.clone(),
-            unit: feature_config.unit.clone(),
-            zero_is_missing: feature_config.zero_is_missing,
-            valid_range: feature_config.range.map(|[min, max]| (min, max)),
-            training_range: None,
-            categories,
-            allow_missing: feature_config.allow_missing,
-        };
-        for (row_idx, cell) in cells.iter().enumerate() {
+        let column = cells.column(&feature_config.name)?;
+        let mut spec = feature_spec(feature_config, &column);
+        for (row_idx, cell) in column.iter().enumerate() {
             let value = match cell {
                 None => Value::Missing,
                 Some(text) => Value::Text(text.clone()),
             };
             let bad_value = |problem: FieldProblem| DataError::BadValue {
-                path: path.to_path_buf(),
-                line: lines[row_idx],
+                path: cells.path.to_path_buf(),
+                line: cells.lines[row_idx],
                 column: spec.name.clone(),
                 value: cell.clone().unwrap_or_default(),
                 problem: problem.to_string(),
@@ -313,8 +376,8 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
                     RangePolicy::Error => return Err(bad_value(problem)),
                     RangePolicy::Warn => warnings.push(format!(
                         "`{}` line {}, column `{}`: {problem}",
-                        path.display(),
-                        lines[row_idx],
+                        cells.path.display(),
+                        cells.lines[row_idx],
                         spec.name
                     )),
                 }
@@ -324,84 +387,75 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
         spec.training_range = observed_range(&spec, raw.column(feature_idx).iter().copied());
         features.push(spec);
     }
+    Ok((features, raw))
+}
 
-    let target = if has_target {
-        let cells = string_column(&frame, &config.target, path)?;
-        let mut target = Vec::with_capacity(n_rows);
-        for (row_idx, cell) in cells.iter().enumerate() {
-            let text = cell.as_deref().map(str::trim).unwrap_or("");
-            if is_missing_text(text) {
-                if labels == Labels::Required {
-                    return Err(DataError::MissingLabel {
-                        path: path_buf(),
-                        line: lines[row_idx],
-                        column: config.target.clone(),
-                    });
-                }
-                // An unlabelled row in an optional-label file makes the whole target unusable.
-                target.clear();
-                break;
-            }
-            match config.classes.iter().position(|class| class == text) {
-                Some(class_idx) => target.push(class_idx),
-                None => {
-                    return Err(DataError::UnknownLabel {
-                        path: path_buf(),
-                        line: lines[row_idx],
-                        column: config.target.clone(),
-                        value: text.to_owned(),
-                        expected: config.classes.clone(),
-                    });
-                }
-            }
-        }
-        (target.len() == n_rows).then_some(target)
-    } else {
-        None
-    };
-    let ids = match config.id_columns.first() {
-        Some(id_column) if columns_found.contains(id_column) => Some(
-            string_column(&frame, id_column, path)?
-                .into_iter()
-                .map(|cell| cell.unwrap_or_default().trim().to_owned())
-                .collect(),
-        ),
-        _ => None,
-    };
-
-    let mut dataset = Dataset {
-        path: path_buf(),
-        sha256,
-        features,
-        raw,
-        target,
-        ids,
-        lines,
-        n_rows_read: n_rows,
-        n_duplicates: 0,
-        duplicates_dropped: false,
-        columns_found,
-        warnings,
-    };
-    let duplicates = dataset.duplicate_rows();
-    dataset.n_duplicates = duplicates.iter().filter(|duplicate| **duplicate).count();
-    if config.drop_duplicates && dataset.n_duplicates > 0 {
-        dataset.keep_rows(
-            &duplicates
+/// A feature's spec from its config, with categories discovered from the column when the
+/// config does not list them.
+fn feature_spec(feature_config: &FeatureConfig, column: &[Option<String>]) -> FeatureSpec {
+    let categories = match (&feature_config.categories, feature_config.kind) {
+        (Some(categories), _) => categories.clone(),
+        (None, FeatureKind::Categorical) => {
+            let mut categories: Vec<String> = column
                 .iter()
-                .map(|duplicate| !duplicate)
-                .collect::<Vec<_>>(),
-        );
-        dataset.duplicates_dropped = true;
-        for (feature_idx, spec) in dataset.features.iter_mut().enumerate() {
-            spec.training_range =
-                observed_range(spec, dataset.raw.column(feature_idx).iter().copied());
+                .flatten()
+                .filter(|cell| !is_missing_text(cell))
+                .map(|cell| cell.trim().to_owned())
+                .collect();
+            categories.sort();
+            categories.dedup();
+            categories
+        }
+        (None, _) => Vec::new(),
+    };
+    FeatureSpec {
+        name: feature_config.name.clone(),
+        kind: feature_config.kind,
+        description: feature_config.description.clone(),
+        unit: feature_config.unit.clone(),
+        zero_is_missing: feature_config.zero_is_missing,
+        valid_range: feature_config.range.map(|[min, max]| (min, max)),
+        training_range: None,
+        categories,
+        allow_missing: feature_config.allow_missing,
+    }
+}
+
+/// The class index of every row; `None` when labels are optional and a row has none.
+fn convert_target(
+    config: &DatasetConfig,
+    cells: &Cells<'_>,
+    labels: Labels,
+) -> Result<Option<Vec<usize>>, DataError> {
+    let column = cells.column(&config.target)?;
+    let mut target = Vec::with_capacity(column.len());
+    for (row_idx, cell) in column.iter().enumerate() {
+        let text = cell.as_deref().map(str::trim).unwrap_or("");
+        if is_missing_text(text) {
+            if labels == Labels::Required {
+                return Err(DataError::MissingLabel {
+                    path: cells.path.to_path_buf(),
+                    line: cells.lines[row_idx],
+                    column: config.target.clone(),
+                });
+            }
+            // An unlabelled row in an optional-label file makes the whole target unusable.
+            return Ok(None);
+        }
+        match config.classes.iter().position(|class| class == text) {
+            Some(class_idx) => target.push(class_idx),
+            None => {
+                return Err(DataError::UnknownLabel {
+                    path: cells.path.to_path_buf(),
+                    line: cells.lines[row_idx],
+                    column: config.target.clone(),
+                    value: text.to_owned(),
+                    expected: config.classes.clone(),
+                });
+            }
         }
     }
-    if dataset.raw.nrows() == 0 {
-        return Err(DataError::HeaderOnly { path: path_buf() });
-    }
-    Ok(dataset)
+    Ok(Some(target))
 }
 
 /// A column's cells as optional strings (None = null).
@@ -422,7 +476,7 @@ fn string_column(
 /// Smallest and largest non-missing value (configured zeros excluded).
 fn observed_range(spec: &FeatureSpec, values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values
-        .filter(|value| !(value.is_nan() || spec.zero_is_missing && *value == 0.0))
+        .filter(|value| !spec.is_missing(*value))
         .fold(None, |range, value| match range {
             None => Some((value, value)),
             Some((min, max)) => Some((f64::min(min, value), f64::max(max, value))),
@@ -445,6 +499,26 @@ impl Dataset {
                 !seen.insert(key)
             })
             .collect()
+    }
+
+    /// Counts exact duplicate rows and, when asked, drops them (recomputing training ranges).
+    fn handle_duplicates(&mut self, drop: bool) {
+        let duplicates = self.duplicate_rows();
+        self.n_duplicates = duplicates.iter().filter(|duplicate| **duplicate).count();
+        if !drop || self.n_duplicates == 0 {
+            return;
+        }
+        self.keep_rows(
+            &duplicates
+                .iter()
+                .map(|duplicate| !duplicate)
+                .collect::<Vec<_>>(),
+        );
+        self.duplicates_dropped = true;
+        for (feature_idx, spec) in self.features.iter_mut().enumerate() {
+            spec.training_range =
+                observed_range(spec, self.raw.column(feature_idx).iter().copied());
+        }
     }
 
     /// Keeps only the rows where `keep` is true.

@@ -13,20 +13,22 @@
 //! The codec is used only in this file, so it can be swapped in one place.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use bincode::Options;
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::Classifier;
+use crate::atomic::write_atomically;
+use crate::metric::Metric;
 use crate::pipeline::Pipeline;
 use crate::schema::{FeatureKind, Schema, Task};
 
 /// First bytes of every artifact.
 pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 /// Version of the layout and payload types; bump it when either changes.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 records how each fill value was computed and names metrics by enum.
+pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
 
@@ -105,12 +107,49 @@ pub enum ArtifactError {
 /// Mean and standard deviation of one metric over cross-validation folds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSummary {
-    /// snake_case metric name (`roc_auc`, `recall`, ...).
-    pub name: String,
+    /// Which metric.
+    pub metric: Metric,
     /// Mean over folds.
     pub mean: f64,
     /// Standard deviation over folds.
     pub std: f64,
+}
+
+/// Serialises metric summaries as a map from metric name to `{"mean": .., "std": ..}` (the
+/// shape of the leaderboard files, `model.json` and the model card); non-finite values become
+/// `null` in JSON.
+pub struct MetricMap<'a>(pub &'a [MetricSummary]);
+
+impl Serialize for MetricMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+
+        #[derive(Serialize)]
+        struct MeanStd {
+            mean: f64,
+            std: f64,
+        }
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for summary in self.0 {
+            map.serialize_entry(
+                summary.metric.name(),
+                &MeanStd {
+                    mean: summary.mean,
+                    std: summary.std,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// Serialises name/value pairs (hyperparameters) as a map, in their order.
+pub struct PairMap<'a>(pub &'a [(String, String)]);
+
+impl Serialize for PairMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(name, value)| (name, value)))
+    }
 }
 
 /// One model's cross-validated results.
@@ -125,12 +164,12 @@ pub struct LeaderboardEntry {
 }
 
 impl LeaderboardEntry {
-    /// The mean of a metric by name.
-    pub fn metric(&self, name: &str) -> Option<f64> {
+    /// The mean of a metric, if reported.
+    pub fn metric(&self, metric: Metric) -> Option<f64> {
         self.metrics
             .iter()
-            .find(|metric| metric.name == name)
-            .map(|metric| metric.mean)
+            .find(|summary| summary.metric == metric)
+            .map(|summary| summary.mean)
     }
 }
 
@@ -284,11 +323,13 @@ impl Artifact {
         Self::from_bytes(&bytes, path)
     }
 
-    /// Writes the artifact atomically: a temporary file in the same folder, fsync, rename.
-    ///
-    /// A crash at any point leaves either the previous artifact or the new one, never a mix.
+    /// Writes the artifact crash-safely (see [`crate::atomic`]): a crash at any point leaves
+    /// either the previous artifact or the new one, never a mix.
     pub fn save(&self, path: &Path) -> Result<(), ArtifactError> {
-        write_atomically(path, &self.to_bytes()?)
+        write_atomically(path, &self.to_bytes()?).map_err(|source| ArtifactError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
     }
 
     /// Checks that the parts agree, so that a decoded artifact cannot make prediction panic.
@@ -343,14 +384,7 @@ impl Artifact {
         if produced != n_inputs {
             return Err("preprocessing output names do not match its columns".into());
         }
-        let stated_inputs = match &pipeline.classifier {
-            Classifier::Logistic(linear) => Some(linear.n_inputs),
-            Classifier::Knn(knn) => Some(knn.n_inputs),
-            Classifier::NaiveBayes(naive_bayes) => Some(naive_bayes.n_inputs),
-            Classifier::Svm(machines) => machines.first().map(|machine| machine.n_inputs),
-            _ => None,
-        };
-        if let Some(stated) = stated_inputs
+        if let Some(stated) = pipeline.classifier.stated_inputs()
             && stated != n_inputs
         {
             return Err(format!(
@@ -374,38 +408,4 @@ pub fn checksum(bytes: &[u8]) -> u32 {
 /// The payload codec: bincode 1.3, fixed-width integers, no trailing bytes allowed.
 fn codec() -> impl Options {
     bincode::DefaultOptions::new().with_fixint_encoding()
-}
-
-/// Writes bytes to `path` through a temporary sibling file, fsync and rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
-    let io_error = |source| ArtifactError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&folder).map_err(io_error)?;
-    let file_name = path
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "artifact".into());
-    let temporary = folder.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&temporary, path)?;
-        // Persist the rename itself; not every platform can open a folder, hence `ok()`.
-        if let Ok(directory) = fs::File::open(&folder) {
-            directory.sync_all().ok();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        fs::remove_file(&temporary).ok();
-    }
-    result.map_err(io_error)
 }

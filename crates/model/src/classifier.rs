@@ -209,8 +209,8 @@ pub enum Classifier {
     Logistic(Linear),
     /// A single classification tree.
     DecisionTree(FlatTree),
-    /// Averaged class frequencies of many trees.
-    RandomForest(Vec<FlatTree>),
+    /// Averaged class frequencies of many trees (random forest, extra trees).
+    Forest(Vec<FlatTree>),
     /// Gradient-boosted trees.
     GradientBoosting(Boosting),
     /// k-nearest neighbours.
@@ -248,16 +248,30 @@ pub fn softmax_in_place(logits: &mut [f64]) {
 }
 
 impl Classifier {
-    /// Short stable name, as used on the command line (`lr`, `dt`, ...).
-    pub fn short_name(&self) -> &'static str {
+    /// The inference type's name (several training families can share one: random forest and
+    /// extra trees are both a `forest`).
+    pub fn type_name(&self) -> &'static str {
         match self {
-            Classifier::Logistic(_) => "lr",
-            Classifier::DecisionTree(_) => "dt",
-            Classifier::RandomForest(_) => "rf",
-            Classifier::GradientBoosting(_) => "gbm",
+            Classifier::Logistic(_) => "linear",
+            Classifier::DecisionTree(_) => "tree",
+            Classifier::Forest(_) => "forest",
+            Classifier::GradientBoosting(_) => "boosting",
             Classifier::Knn(_) => "knn",
             Classifier::Svm(_) => "svm",
-            Classifier::NaiveBayes(_) => "nb",
+            Classifier::NaiveBayes(_) => "naive_bayes",
+        }
+    }
+
+    /// How many model inputs the classifier says it takes, where it records that.
+    pub fn stated_inputs(&self) -> Option<usize> {
+        match self {
+            Classifier::Logistic(linear) => Some(linear.n_inputs),
+            Classifier::Knn(knn) => Some(knn.n_inputs),
+            Classifier::NaiveBayes(naive_bayes) => Some(naive_bayes.n_inputs),
+            Classifier::Svm(machines) => machines.first().map(|machine| machine.n_inputs),
+            Classifier::DecisionTree(_)
+            | Classifier::Forest(_)
+            | Classifier::GradientBoosting(_) => None,
         }
     }
 
@@ -301,7 +315,7 @@ impl Classifier {
                 }
             }
             Classifier::DecisionTree(tree) => copy_distribution(tree.leaf(input), probabilities),
-            Classifier::RandomForest(trees) => {
+            Classifier::Forest(trees) => {
                 probabilities.iter_mut().for_each(|value| *value = 0.0);
                 for_each_leaf(trees, input, |leaf| {
                     for (total, value) in probabilities.iter_mut().zip(leaf) {

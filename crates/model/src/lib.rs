@@ -6,19 +6,25 @@
 //! what training evaluated.
 
 pub mod artifact;
+pub mod atomic;
 pub mod classifier;
+pub mod metric;
+pub mod missing;
 pub mod pipeline;
 pub mod preprocessing;
 pub mod record;
 pub mod schema;
+pub mod stats;
 
 pub use artifact::{
-    Artifact, ArtifactError, Decision, LeaderboardEntry, MetricSummary, Provenance,
-    write_atomically,
+    Artifact, ArtifactError, Decision, LeaderboardEntry, MetricMap, MetricSummary, PairMap,
+    Provenance,
 };
+pub use atomic::{AtomicFile, write_atomically};
 pub use classifier::Classifier;
+pub use metric::Metric;
 pub use pipeline::{Calibration, Pipeline, argmax, decide};
-pub use preprocessing::{ColumnTransform, FittedPreprocessor};
+pub use preprocessing::{ColumnTransform, FillRule, FittedPreprocessor};
 pub use record::{FieldError, FieldProblem, Value};
 pub use schema::{FeatureKind, FeatureSpec, Schema, Task};
 

@@ -26,6 +26,14 @@ pub enum Calibration {
 }
 
 impl Calibration {
+    /// The method's name, as options and model cards spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Calibration::Platt { .. } => "platt",
+            Calibration::Isotonic { .. } => "isotonic",
+        }
+    }
+
     /// Applies the calibration to a positive-class probability.
     pub fn apply(&self, probability: f64) -> f64 {
         match self {
@@ -87,12 +95,26 @@ impl Pipeline {
         self.preprocessor.transform_into(raw, inputs);
         self.classifier
             .predict_proba(inputs, self.n_classes, self.positive_class, probabilities);
-        if let (Some(calibration), 2) = (&self.calibration, self.n_classes) {
-            let calibrated = calibration
-                .apply(probabilities[self.positive_class])
-                .clamp(0.0, 1.0);
-            probabilities[self.positive_class] = calibrated;
-            probabilities[1 - self.positive_class] = 1.0 - calibrated;
+        self.calibrate(probabilities);
+    }
+
+    /// The calibration's name, or `none`.
+    pub fn calibration_name(&self) -> &'static str {
+        self.calibration.as_ref().map_or("none", Calibration::name)
+    }
+
+    /// Turns the classifier's class probabilities into the pipeline's, in place, by applying the
+    /// calibration (binary tasks; a no-op without one).
+    ///
+    /// Training calls this on out-of-fold probabilities, so that thresholds, plots and reports
+    /// see exactly what the server will return.
+    pub fn calibrate(&self, probabilities: &mut [f64]) {
+        if let (Some(calibration), 2, 2) = (&self.calibration, self.n_classes, probabilities.len())
+        {
+            let positive = self.positive_class.min(1);
+            let calibrated = calibration.apply(probabilities[positive]).clamp(0.0, 1.0);
+            probabilities[positive] = calibrated;
+            probabilities[1 - positive] = 1.0 - calibrated;
         }
     }
 }

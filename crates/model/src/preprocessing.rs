@@ -5,6 +5,34 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::missing::is_missing_value;
+
+/// Where a column's fill value for missing inputs came from, so model cards can say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillRule {
+    /// The median of the training rows.
+    Median,
+    /// The mean of the training rows.
+    Mean,
+    /// The most frequent value (or category) of the training rows.
+    MostFrequent,
+    /// No value was observed in the training rows, so a constant 0 is used.
+    NoObservedValue,
+}
+
+impl FillRule {
+    /// Words for model cards: "training median", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            FillRule::Median => "training median",
+            FillRule::Mean => "training mean",
+            FillRule::MostFrequent => "most frequent in training",
+            FillRule::NoObservedValue => "no value was observed in training",
+        }
+    }
+}
+
 /// How one raw column becomes one or more model inputs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ColumnTransform {
@@ -14,6 +42,8 @@ pub enum ColumnTransform {
         zero_is_missing: bool,
         /// Value that replaces a missing one (median, mean or mode of the training fold).
         fill: f64,
+        /// How `fill` was computed.
+        fill_rule: FillRule,
         /// Subtracted after imputation (mean, or median for robust scaling).
         center: f64,
         /// Divides after centring (standard deviation or IQR); never zero.
@@ -27,6 +57,8 @@ pub enum ColumnTransform {
         n_categories: usize,
         /// Category code that replaces a missing value.
         fill: usize,
+        /// How `fill` was chosen.
+        fill_rule: FillRule,
     },
 }
 
@@ -62,8 +94,8 @@ impl FittedPreprocessor {
         match &self.columns[column_idx] {
             ColumnTransform::Numeric {
                 zero_is_missing, ..
-            } => value.is_nan() || (*zero_is_missing && value == 0.0),
-            ColumnTransform::OneHot { .. } => value.is_nan(),
+            } => is_missing_value(value, *zero_is_missing),
+            ColumnTransform::OneHot { .. } => is_missing_value(value, false),
         }
     }
 
@@ -90,7 +122,9 @@ impl FittedPreprocessor {
                         out.push(if missing { 1.0 } else { 0.0 });
                     }
                 }
-                ColumnTransform::OneHot { n_categories, fill } => {
+                ColumnTransform::OneHot {
+                    n_categories, fill, ..
+                } => {
                     let code = if value.is_nan() || value < 0.0 || value >= *n_categories as f64 {
                         *fill
                     } else {
@@ -120,6 +154,7 @@ mod tests {
                 ColumnTransform::Numeric {
                     zero_is_missing: true,
                     fill: 10.0,
+                    fill_rule: FillRule::Median,
                     center: 8.0,
                     scale: 2.0,
                     missing_indicator: true,
@@ -127,6 +162,7 @@ mod tests {
                 ColumnTransform::OneHot {
                     n_categories: 2,
                     fill: 1,
+                    fill_rule: FillRule::MostFrequent,
                 },
             ],
             output_names: vec!["a".into(), "a_missing".into(), "b=x".into(), "b=y".into()],

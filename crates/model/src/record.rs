@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use crate::missing::is_missing_text;
 use crate::schema::{FeatureKind, FeatureSpec, Schema};
 
 /// One untrusted input value, before it is checked against the schema.
@@ -129,15 +130,6 @@ pub fn quoted_list(names: &[String]) -> String {
         .join(", ")
 }
 
-/// Whether text counts as a missing value: empty, `NA`, `NaN`, `null` (any case).
-pub fn is_missing_text(text: &str) -> bool {
-    let trimmed = text.trim();
-    trimmed.is_empty()
-        || trimmed.eq_ignore_ascii_case("na")
-        || trimmed.eq_ignore_ascii_case("nan")
-        || trimmed.eq_ignore_ascii_case("null")
-}
-
 /// Parses one value for a feature into its raw encoding (NaN = missing, category = code).
 ///
 /// Range checks are separate ([`check_range`]) because training may only warn about them.
@@ -202,7 +194,7 @@ pub fn parse_value(feature: &FeatureSpec, value: &Value) -> Result<f64, FieldPro
 ///
 /// Missing values and configured zeros are exempt: they are imputed, not measured.
 pub fn check_range(feature: &FeatureSpec, raw: f64) -> Result<(), FieldProblem> {
-    if raw.is_nan() || (feature.zero_is_missing && raw == 0.0) {
+    if feature.is_missing(raw) {
         return Ok(());
     }
     match feature.valid_range {

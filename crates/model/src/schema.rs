@@ -80,6 +80,13 @@ pub struct Schema {
     pub positive_class: Option<usize>,
 }
 
+impl FeatureSpec {
+    /// Whether a raw value of this feature is missing (see [`crate::missing`]).
+    pub fn is_missing(&self, value: f64) -> bool {
+        crate::missing::is_missing_value(value, self.zero_is_missing)
+    }
+}
+
 impl Schema {
     /// Position of a feature by name.
     pub fn feature_index(&self, name: &str) -> Option<usize> {

@@ -3,7 +3,8 @@
 use model::classifier::{Boosting, FlatTree, GaussianNb, Knn, Linear, SvmBinary, TreeNode};
 use model::{
     Artifact, ArtifactError, Classifier, ColumnTransform, Decision, FeatureKind, FeatureSpec,
-    FittedPreprocessor, LeaderboardEntry, MetricSummary, Pipeline, Provenance, Schema, Task, Value,
+    FillRule, FittedPreprocessor, LeaderboardEntry, Metric, MetricSummary, Pipeline, Provenance,
+    Schema, Task, Value,
 };
 
 fn stump(n_values: usize) -> FlatTree {
@@ -42,7 +43,7 @@ fn all_classifiers() -> Vec<Classifier> {
             n_inputs: 2,
         }),
         Classifier::DecisionTree(stump(2)),
-        Classifier::RandomForest(vec![stump(2), stump(2)]),
+        Classifier::Forest(vec![stump(2), stump(2)]),
         Classifier::GradientBoosting(Boosting {
             base_scores: vec![0.2],
             learning_rate: 0.1,
@@ -88,6 +89,7 @@ fn artifact(classifier: Classifier) -> Artifact {
     let numeric = ColumnTransform::Numeric {
         zero_is_missing: false,
         fill: 0.5,
+        fill_rule: FillRule::Mean,
         center: 0.0,
         scale: 1.0,
         missing_indicator: false,
@@ -123,7 +125,7 @@ fn artifact(classifier: Classifier) -> Artifact {
         leaderboard: vec![LeaderboardEntry {
             model: "test".into(),
             metrics: vec![MetricSummary {
-                name: "roc_auc".into(),
+                metric: Metric::RocAuc,
                 mean: 0.8,
                 std: 0.01,
             }],
@@ -145,7 +147,7 @@ fn artifact(classifier: Classifier) -> Artifact {
 fn every_classifier_round_trips_and_predicts_identically() {
     let rows = [[0.3, -0.2], [-1.0, 2.0], [f64::NAN, 0.0], [0.0, 5.0]];
     for classifier in all_classifiers() {
-        let name = classifier.short_name();
+        let name = classifier.type_name();
         let original = artifact(classifier);
         let bytes = original.to_bytes().unwrap();
         let decoded = Artifact::from_bytes(&bytes, "mem.bin".as_ref()).unwrap();

@@ -24,17 +24,6 @@ pub enum Balance {
 }
 
 impl Balance {
-    /// Parses the command-line spelling (`none`, `oversample`, `smote`, `class-weight`).
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "none" => Some(Balance::None),
-            "oversample" => Some(Balance::Oversample),
-            "smote" => Some(Balance::Smote { k: 5 }),
-            "class-weight" | "class_weight" => Some(Balance::ClassWeight),
-            _ => None,
-        }
-    }
-
     /// The command-line spelling.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -42,6 +31,23 @@ impl Balance {
             Balance::Oversample => "oversample",
             Balance::Smote { .. } => "smote",
             Balance::ClassWeight => "class-weight",
+        }
+    }
+}
+
+impl std::str::FromStr for Balance {
+    type Err = String;
+
+    /// Parses the command-line spelling (`none`, `oversample`, `smote`, `class-weight`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "none" => Ok(Balance::None),
+            "oversample" => Ok(Balance::Oversample),
+            "smote" => Ok(Balance::Smote { k: 5 }),
+            "class-weight" | "class_weight" => Ok(Balance::ClassWeight),
+            other => Err(format!(
+                "unknown balance `{other}`, expected `none`, `oversample`, `smote` or `class-weight`"
+            )),
         }
     }
 }

@@ -7,7 +7,8 @@ pub mod split;
 
 use ndarray::{Array2, ArrayView2};
 
-use model::{ColumnTransform, FeatureKind, FeatureSpec, FittedPreprocessor};
+use model::stats::quantile;
+use model::{ColumnTransform, FeatureKind, FeatureSpec, FillRule, FittedPreprocessor};
 
 pub use balance::{Balance, class_weights, oversample, smote};
 pub use split::{Fold, stratified_folds};
@@ -50,6 +51,33 @@ pub enum Imputation {
     MostFrequent,
 }
 
+impl Imputation {
+    /// What the artifact records about a fill value computed this way.
+    pub fn fill_rule(self) -> FillRule {
+        match self {
+            Imputation::Median => FillRule::Median,
+            Imputation::Mean => FillRule::Mean,
+            Imputation::MostFrequent => FillRule::MostFrequent,
+        }
+    }
+}
+
+impl std::str::FromStr for Imputation {
+    type Err = String;
+
+    /// Parses `median`, `mean` or `most-frequent`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "median" => Ok(Imputation::Median),
+            "mean" => Ok(Imputation::Mean),
+            "most-frequent" | "most_frequent" => Ok(Imputation::MostFrequent),
+            other => Err(format!(
+                "unknown imputation `{other}`, expected `median`, `mean` or `most-frequent`"
+            )),
+        }
+    }
+}
+
 /// How numeric columns are scaled after imputation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scaling {
@@ -59,6 +87,22 @@ pub enum Scaling {
     Robust,
     /// Leave values as they are.
     None,
+}
+
+impl std::str::FromStr for Scaling {
+    type Err = String;
+
+    /// Parses `standard`, `robust` or `none`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "standard" => Ok(Scaling::Standard),
+            "robust" => Ok(Scaling::Robust),
+            "none" => Ok(Scaling::None),
+            other => Err(format!(
+                "unknown scaling `{other}`, expected `standard`, `robust` or `none`"
+            )),
+        }
+    }
 }
 
 /// Preprocessing hyperparameters (unchecked).
@@ -122,7 +166,6 @@ impl ValidPreprocessParams {
         if raw.nrows() == 0 {
             return Err(PreprocessError::NoRows);
         }
-        let params = &self.0;
         let mut columns = Vec::with_capacity(features.len());
         let mut output_names = Vec::new();
         for (feature_idx, spec) in features.iter().enumerate() {
@@ -130,17 +173,12 @@ impl ValidPreprocessParams {
                 .column(feature_idx)
                 .iter()
                 .copied()
-                .filter(|value| !(value.is_nan() || (spec.zero_is_missing && *value == 0.0)))
+                .filter(|value| !spec.is_missing(*value))
                 .collect();
             present.sort_by(f64::total_cmp);
-            let any_missing = present.len() < raw.nrows();
+            let n_missing = raw.nrows() - present.len();
             if spec.kind == FeatureKind::Categorical {
-                let n_categories = spec.categories.len();
-                let fill = most_frequent(&present).map_or(0, |code| code as usize);
-                columns.push(ColumnTransform::OneHot {
-                    n_categories,
-                    fill: fill.min(n_categories.saturating_sub(1)),
-                });
+                columns.push(fit_one_hot(spec, &present));
                 output_names.extend(
                     spec.categories
                         .iter()
@@ -148,61 +186,94 @@ impl ValidPreprocessParams {
                 );
                 continue;
             }
-            let imputation = match spec.kind {
-                FeatureKind::Numeric => params.numeric_imputation,
-                FeatureKind::Integer => Imputation::Median,
-                _ => Imputation::MostFrequent,
-            };
-            // A column with no observed value in this fold is imputed with 0 and not scaled.
-            let fill = match imputation {
-                Imputation::Median => median(&present),
-                Imputation::Mean => mean(&present),
-                Imputation::MostFrequent => most_frequent(&present),
-            }
-            .unwrap_or(0.0);
-            let n_rows = raw.nrows() as f64;
-            let imputed_missing = raw.nrows() - present.len();
-            let (center, scale) = match params.scaling {
-                Scaling::None => (0.0, 1.0),
-                Scaling::Standard => {
-                    // Statistics of the imputed column, as scikit-learn's pipeline computes them.
-                    let total = present.iter().sum::<f64>() + fill * imputed_missing as f64;
-                    let mean = total / n_rows;
-                    let squares = present.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()
-                        + (fill - mean) * (fill - mean) * imputed_missing as f64;
-                    (mean, (squares / n_rows).sqrt())
-                }
-                Scaling::Robust => {
-                    let mut imputed = present.clone();
-                    imputed.extend(std::iter::repeat_n(fill, imputed_missing));
-                    imputed.sort_by(f64::total_cmp);
-                    let median = quantile(&imputed, 0.5);
-                    (median, quantile(&imputed, 0.75) - quantile(&imputed, 0.25))
-                }
-            };
-            // A constant column would divide by zero; leave it unscaled instead.
-            let scale = if scale.is_finite() && scale > 1e-12 {
-                scale
-            } else {
-                1.0
-            };
-            let missing_indicator = params.missing_indicator && any_missing;
-            columns.push(ColumnTransform::Numeric {
-                zero_is_missing: spec.zero_is_missing,
-                fill,
-                center,
-                scale,
-                missing_indicator,
-            });
+            let column = self.fit_numeric(spec, &present, n_missing);
             output_names.push(spec.name.clone());
-            if missing_indicator {
+            if let ColumnTransform::Numeric {
+                missing_indicator: true,
+                ..
+            } = column
+            {
                 output_names.push(format!("{}_missing", spec.name));
             }
+            columns.push(column);
         }
         Ok(FittedPreprocessor {
             columns,
             output_names,
         })
+    }
+
+    /// Imputation and scaling of one numeric, integer or binary column from its observed
+    /// (sorted) values and the number of missing ones.
+    fn fit_numeric(
+        &self,
+        spec: &FeatureSpec,
+        present: &[f64],
+        n_missing: usize,
+    ) -> ColumnTransform {
+        let params = &self.0;
+        let imputation = match spec.kind {
+            FeatureKind::Numeric => params.numeric_imputation,
+            FeatureKind::Integer => Imputation::Median,
+            _ => Imputation::MostFrequent,
+        };
+        let fill = match imputation {
+            Imputation::Median => median(present),
+            Imputation::Mean => mean(present),
+            Imputation::MostFrequent => most_frequent(present),
+        };
+        // A column with no observed value in this fold is imputed with 0 and not scaled.
+        let (fill, fill_rule) = match fill {
+            Some(fill) => (fill, imputation.fill_rule()),
+            None => (0.0, FillRule::NoObservedValue),
+        };
+        let n_rows = (present.len() + n_missing) as f64;
+        let (center, scale) = match params.scaling {
+            Scaling::None => (0.0, 1.0),
+            Scaling::Standard => {
+                // Statistics of the imputed column, as scikit-learn's pipeline computes them.
+                let total = present.iter().sum::<f64>() + fill * n_missing as f64;
+                let mean = total / n_rows;
+                let squares = present.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()
+                    + (fill - mean) * (fill - mean) * n_missing as f64;
+                (mean, (squares / n_rows).sqrt())
+            }
+            Scaling::Robust => {
+                let mut imputed = present.to_vec();
+                imputed.extend(std::iter::repeat_n(fill, n_missing));
+                imputed.sort_by(f64::total_cmp);
+                let median = quantile(&imputed, 0.5);
+                (median, quantile(&imputed, 0.75) - quantile(&imputed, 0.25))
+            }
+        };
+        // A constant column would divide by zero; leave it unscaled instead.
+        let scale = if scale.is_finite() && scale > 1e-12 {
+            scale
+        } else {
+            1.0
+        };
+        ColumnTransform::Numeric {
+            zero_is_missing: spec.zero_is_missing,
+            fill,
+            fill_rule,
+            center,
+            scale,
+            missing_indicator: params.missing_indicator && n_missing > 0,
+        }
+    }
+}
+
+/// Most-frequent imputation and one-hot encoding of a categorical column.
+fn fit_one_hot(spec: &FeatureSpec, present: &[f64]) -> ColumnTransform {
+    let n_categories = spec.categories.len();
+    let (fill, fill_rule) = match most_frequent(present) {
+        Some(code) => (code as usize, FillRule::MostFrequent),
+        None => (0, FillRule::NoObservedValue),
+    };
+    ColumnTransform::OneHot {
+        n_categories,
+        fill: fill.min(n_categories.saturating_sub(1)),
+        fill_rule,
     }
 }
 
@@ -221,16 +292,6 @@ pub fn transform(preprocessor: &FittedPreprocessor, raw: ArrayView2<'_, f64>) ->
         }
     }
     out
-}
-
-/// Linear-interpolated quantile of sorted values.
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let position = q * (sorted.len() - 1) as f64;
-    let (lower, upper) = (position.floor() as usize, position.ceil() as usize);
-    sorted[lower] + (sorted[upper] - sorted[lower]) * (position - lower as f64)
 }
 
 fn median(sorted: &[f64]) -> Option<f64> {
@@ -310,7 +371,8 @@ mod tests {
             fitted.columns[1],
             ColumnTransform::OneHot {
                 n_categories: 2,
-                fill: 1
+                fill: 1,
+                fill_rule: FillRule::MostFrequent,
             }
         );
         let out = transform(&fitted, raw.view());
@@ -346,6 +408,40 @@ mod tests {
                 expected: 1,
                 found: 2
             }
+        );
+    }
+
+    #[test]
+    fn fill_rules_record_how_each_fill_was_computed() {
+        let features = vec![
+            spec("measured", FeatureKind::Numeric, false),
+            spec("count", FeatureKind::Integer, false),
+            spec("never", FeatureKind::Numeric, true),
+        ];
+        let raw = array![[1.0, 1.0, 0.0], [2.0, 5.0, f64::NAN], [6.0, 6.0, 0.0]];
+        let params = PreprocessParams {
+            numeric_imputation: Imputation::Mean,
+            ..PreprocessParams::default()
+        };
+        let fitted = params.check().unwrap().fit(&features, raw.view()).unwrap();
+        let rules: Vec<(f64, FillRule)> = fitted
+            .columns
+            .iter()
+            .map(|column| match column {
+                ColumnTransform::Numeric {
+                    fill, fill_rule, ..
+                } => (*fill, *fill_rule),
+                ColumnTransform::OneHot { .. } => panic!("numeric expected"),
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            vec![
+                (3.0, FillRule::Mean),
+                (5.0, FillRule::Median),
+                (0.0, FillRule::NoObservedValue)
+            ],
+            "numeric columns follow `--impute`, integer ones always use the median"
         );
     }
 

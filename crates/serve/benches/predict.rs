@@ -5,7 +5,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use serve::AppState;
+use serve::ServedModel;
+use serve::body::{Body, Record};
 
 /// Microseconds per call: the fastest of seven timed batches, so that interruptions by the
 /// rest of the machine do not count.
@@ -31,9 +32,9 @@ fn main() {
         "artifact", "parse µs", "validate µs", "model µs", "handler µs"
     );
     for dataset in ["sepsis", "heart_failure", "wine_quality"] {
-        let state = AppState::load(
+        let state = ServedModel::load(
             &root.join(dataset).join("model.bin"),
-            serve::Limits::default(),
+            &serve::Limits::default(),
         )
         .unwrap();
         let example = serde_json::Value::Object(serve::api::example_record(&state.artifact));
@@ -56,22 +57,14 @@ fn main() {
             .encode_record(values.iter().map(|(name, value)| (name.as_str(), value)))
             .unwrap();
         let parse = time_per_call(20_000, || {
-            black_box(serde_json::from_str::<serde_json::Value>(black_box(&body)).unwrap());
+            black_box(serde_json::from_str::<Body>(black_box(&body)).unwrap());
         });
         let model = time_per_call(20_000, || {
             black_box(state.artifact.predict_raw(black_box(&raw)));
         });
-        let object = example.as_object().unwrap().clone();
+        let record = Record::from_fields(example.as_object().unwrap().clone());
         let handler = time_per_call(20_000, || {
-            black_box(
-                serve::predict_object(
-                    &state.artifact,
-                    &state.model_version,
-                    black_box(&object),
-                    None,
-                )
-                .unwrap(),
-            );
+            black_box(state.predict(black_box(&record), None).unwrap());
         });
         println!(
             "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2}",

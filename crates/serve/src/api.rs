@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use model::{Artifact, ColumnTransform, FeatureKind, Task};
+use model::{
+    Artifact, ColumnTransform, FeatureKind, Metric, MetricMap, MetricSummary, PairMap, Task,
+};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -55,20 +57,20 @@ pub fn example_record(artifact: &Artifact) -> Map<String, Value> {
     record
 }
 
-/// How a feature's missing values are handled, in words.
+/// How a feature's missing values are handled, in words, from the fitted imputer.
 pub fn missing_rule(artifact: &Artifact, feature_idx: usize) -> String {
     let feature = &artifact.schema.features[feature_idx];
-    let fill = fill_value(artifact, feature_idx).unwrap_or(f64::NAN);
-    let filled_with = match feature.kind {
-        FeatureKind::Categorical => feature
-            .categories
-            .get(fill as usize)
-            .map_or("the most frequent category".to_owned(), |c| {
-                format!("`{c}` (most frequent in training)")
-            }),
-        FeatureKind::Numeric => format!("{fill} (training median)"),
-        FeatureKind::Integer => format!("{fill} (training median)"),
-        FeatureKind::Binary => format!("{fill} (most frequent in training)"),
+    let filled_with = match artifact.pipeline.preprocessor.columns.get(feature_idx) {
+        Some(ColumnTransform::OneHot {
+            fill, fill_rule, ..
+        }) => match feature.categories.get(*fill) {
+            Some(category) => format!("`{category}` ({})", fill_rule.describe()),
+            None => "the most frequent category".to_owned(),
+        },
+        Some(ColumnTransform::Numeric {
+            fill, fill_rule, ..
+        }) => format!("{fill} ({})", fill_rule.describe()),
+        None => "the training imputer's value".to_owned(),
     };
     match (feature.allow_missing, feature.zero_is_missing) {
         (true, true) => format!("`null` or `0` means not measured; imputed with {filled_with}"),
@@ -84,26 +86,11 @@ fn range_json(range: Option<(f64, f64)>) -> Value {
     range.map_or(Value::Null, |(min, max)| json!({"min": min, "max": max}))
 }
 
-fn metrics_json(metrics: &[model::MetricSummary]) -> Value {
-    let mut map = Map::new();
-    for metric in metrics {
-        let finite = |value: f64| {
-            if value.is_finite() {
-                json!(value)
-            } else {
-                Value::Null
-            }
-        };
-        map.insert(
-            metric.name.clone(),
-            json!({"mean": finite(metric.mean), "std": finite(metric.std)}),
-        );
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Binary => "binary",
+        Task::Multiclass => "multiclass",
     }
-    Value::Object(map)
-}
-
-fn pairs_json(pairs: &[(String, String)]) -> Value {
-    Value::Object(pairs.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
 }
 
 /// The model card served at `GET /model`.
@@ -131,10 +118,10 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
     let decision = &artifact.decision;
     json!({
         "dataset": schema.dataset,
-        "task": match schema.task { Task::Binary => "binary", Task::Multiclass => "multiclass" },
+        "task": task_name(schema.task),
         "model": artifact.model_name,
         "model_version": model_version,
-        "params": pairs_json(&artifact.params),
+        "params": PairMap(&artifact.params),
         "features": features,
         "id_columns": schema.id_columns,
         "target": schema.target,
@@ -150,16 +137,12 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
             "oof_sensitivity": decision.oof_sensitivity,
             "oof_specificity": decision.oof_specificity,
         },
-        "calibration": match &artifact.pipeline.calibration {
-            None => "none",
-            Some(model::Calibration::Platt { .. }) => "platt",
-            Some(model::Calibration::Isotonic { .. }) => "isotonic",
-        },
-        "cv_metrics": metrics_json(artifact.chosen_metrics()),
+        "calibration": artifact.pipeline.calibration_name(),
+        "cv_metrics": MetricMap(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,
-            "metrics": metrics_json(&entry.metrics),
-            "params": pairs_json(&entry.params),
+            "metrics": MetricMap(&entry.metrics),
+            "params": PairMap(&entry.params),
         })).collect::<Vec<_>>(),
         "provenance": {
             "trainer_version": artifact.provenance.trainer_version,
@@ -174,34 +157,34 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
 }
 
 /// The chosen model's cross-validated metrics worth a headline (whichever the task reports).
-pub fn headline_metrics(artifact: &Artifact) -> impl Iterator<Item = &model::MetricSummary> {
-    const HEADLINE: [&str; 8] = [
-        "roc_auc",
-        "pr_auc",
-        "accuracy",
-        "recall",
-        "specificity",
-        "brier",
-        "macro_f1",
-        "roc_auc_ovr",
+pub fn headline_metrics(artifact: &Artifact) -> impl Iterator<Item = &MetricSummary> {
+    const HEADLINE: [Metric; 8] = [
+        Metric::RocAuc,
+        Metric::PrAuc,
+        Metric::Accuracy,
+        Metric::Recall,
+        Metric::Specificity,
+        Metric::Brier,
+        Metric::MacroF1,
+        Metric::RocAucOvr,
     ];
     artifact
         .chosen_metrics()
         .iter()
-        .filter(|metric| HEADLINE.contains(&metric.name.as_str()))
+        .filter(|summary| HEADLINE.contains(&summary.metric))
 }
 
 /// Service information served at `GET /`.
 pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
     let schema = &artifact.schema;
     let headline: Map<String, Value> = headline_metrics(artifact)
-        .map(|metric| (metric.name.clone(), json!(metric.mean)))
+        .map(|summary| (summary.metric.name().to_owned(), json!(summary.mean)))
         .collect();
     json!({
         "name": "vigil",
         "version": env!("CARGO_PKG_VERSION"),
         "dataset": schema.dataset,
-        "task": match schema.task { Task::Binary => "binary", Task::Multiclass => "multiclass" },
+        "task": task_name(schema.task),
         "model": artifact.model_name,
         "model_version": model_version,
         "classes": schema.classes,

@@ -4,6 +4,7 @@
 //! artifact's schema. The binary only wires this library to a listener.
 
 pub mod api;
+pub mod body;
 pub mod error;
 pub mod metrics;
 pub mod openapi;
@@ -23,11 +24,13 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder};
+use arc_swap::ArcSwap;
 use futures_core::Stream;
 use model::{Artifact, ArtifactError, FeatureKind, Value};
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 use api::PredictionResponse;
+use body::{Body, Item};
 use error::{ApiError, ValidationItem};
 
 /// Limits that protect the server from oversized requests.
@@ -48,14 +51,13 @@ impl Default for Limits {
     }
 }
 
-/// Everything handlers share: the artifact and what is pre-rendered from it.
-pub struct AppState {
-    /// The loaded model.
+/// A loaded model and everything pre-rendered from it. Handlers take one snapshot of it per
+/// request ([`AppState::model`]), so a request never mixes two models.
+pub struct ServedModel {
+    /// The artifact.
     pub artifact: Artifact,
     /// `<model>@<crc32 of the file>`.
     pub model_version: String,
-    /// Request limits.
-    pub limits: Limits,
     /// Pre-rendered `GET /openapi.json`.
     openapi: Bytes,
     /// Pre-rendered `GET /model`.
@@ -64,18 +66,13 @@ pub struct AppState {
     info: Bytes,
     /// Pre-rendered `GET /ui`.
     page: Bytes,
-    /// Swagger UI configuration pointing at our document.
-    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
     /// Whether the start-up self-test prediction succeeded.
     ready: bool,
-    /// Request counters.
-    pub metrics: metrics::Metrics,
-    next_request_id: AtomicU64,
 }
 
-impl AppState {
-    /// Builds the state from an artifact already in memory.
-    pub fn new(artifact: Artifact, model_version: String, limits: Limits) -> Self {
+impl ServedModel {
+    /// Renders what the endpoints serve and self-tests an artifact already in memory.
+    pub fn new(artifact: Artifact, model_version: String, limits: &Limits) -> Self {
         let openapi = serde_json::to_vec(&openapi::document(
             &artifact,
             &model_version,
@@ -87,28 +84,26 @@ impl AppState {
         let info =
             serde_json::to_vec(&api::service_info(&artifact, &model_version)).unwrap_or_default();
         let page = page::render(&artifact, &model_version);
-        // Self-test: the documented example must predict finite probabilities.
-        let example = api::example_record(&artifact);
-        let ready = predict_object(&artifact, &model_version, &example, None)
-            .map(|prediction| prediction.probabilities.values().all(|p| p.is_finite()))
-            .unwrap_or(false);
-        AppState {
+        let mut served = ServedModel {
             artifact,
             model_version,
-            limits,
             openapi: Bytes::from(openapi),
             model_card: Bytes::from(model_card),
             info: Bytes::from(info),
             page: Bytes::from(page),
-            swagger: Arc::new(utoipa_swagger_ui::Config::from("/openapi.json")),
-            ready,
-            metrics: metrics::Metrics::default(),
-            next_request_id: AtomicU64::new(1),
-        }
+            ready: false,
+        };
+        // Self-test: the documented example must predict finite probabilities.
+        let example = body::Record::from_fields(api::example_record(&served.artifact));
+        served.ready = served
+            .predict(&example, None)
+            .map(|prediction| prediction.probabilities.values().all(|p| p.is_finite()))
+            .unwrap_or(false);
+        served
     }
 
     /// Loads an artifact file, refusing anything missing, damaged or of another version.
-    pub fn load(path: &Path, limits: Limits) -> Result<Self, ArtifactError> {
+    pub fn load(path: &Path, limits: &Limits) -> Result<Self, ArtifactError> {
         let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
             path: path.to_path_buf(),
             source,
@@ -120,6 +115,54 @@ impl AppState {
             model::artifact::checksum(&bytes)
         );
         Ok(Self::new(artifact, model_version, limits))
+    }
+
+    /// Whether the self-test prediction succeeded.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+}
+
+/// The server's own state, and the model it serves behind an atomically swappable pointer.
+pub struct AppState {
+    /// Request limits.
+    pub limits: Limits,
+    /// Request counters.
+    pub metrics: metrics::Metrics,
+    /// The model now serving; replaced whole, never changed in place.
+    model: ArcSwap<ServedModel>,
+    /// Swagger UI configuration pointing at our document.
+    swagger: Arc<utoipa_swagger_ui::Config<'static>>,
+    next_request_id: AtomicU64,
+}
+
+impl AppState {
+    /// State serving `model`.
+    pub fn new(model: ServedModel, limits: Limits) -> Self {
+        AppState {
+            limits,
+            metrics: metrics::Metrics::default(),
+            model: ArcSwap::from_pointee(model),
+            swagger: Arc::new(utoipa_swagger_ui::Config::from("/openapi.json")),
+            next_request_id: AtomicU64::new(1),
+        }
+    }
+
+    /// State serving the artifact at `path`.
+    pub fn load(path: &Path, limits: Limits) -> Result<Self, ArtifactError> {
+        Ok(Self::new(ServedModel::load(path, &limits)?, limits))
+    }
+
+    /// A snapshot of the model now serving. A handler takes one per request and uses it
+    /// throughout, so a swap mid-request cannot mix two models in one answer.
+    pub fn model(&self) -> Arc<ServedModel> {
+        self.model.load_full()
+    }
+
+    /// Serves `model` from now on; requests in flight finish with the snapshot they took.
+    /// Returns the model it replaces.
+    pub fn replace_model(&self, model: ServedModel) -> Arc<ServedModel> {
+        self.model.swap(Arc::new(model))
     }
 }
 
@@ -182,7 +225,7 @@ fn json_bytes(bytes: &Bytes) -> HttpResponse {
 }
 
 async fn info(state: web::Data<AppState>) -> HttpResponse {
-    json_bytes(&state.info)
+    json_bytes(&state.model().info)
 }
 
 async fn health() -> HttpResponse {
@@ -190,8 +233,9 @@ async fn health() -> HttpResponse {
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    if state.ready {
-        HttpResponse::Ok().json(json!({"status": "ready", "model": state.artifact.model_name, "model_version": state.model_version}))
+    let model = state.model();
+    if model.ready {
+        HttpResponse::Ok().json(json!({"status": "ready", "model": model.artifact.model_name, "model_version": model.model_version}))
     } else {
         HttpResponse::ServiceUnavailable()
             .json(json!({"status": "not ready", "detail": "the self-test prediction failed"}))
@@ -199,18 +243,19 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn model_card(state: web::Data<AppState>) -> HttpResponse {
-    json_bytes(&state.model_card)
+    json_bytes(&state.model().model_card)
 }
 
 async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
-    json_bytes(&state.openapi)
+    json_bytes(&state.model().openapi)
 }
 
 async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
+    let model = state.model();
     let text = state.metrics.render(
-        &state.artifact.model_name,
-        &state.model_version,
-        &state.artifact.schema.dataset,
+        &model.artifact.model_name,
+        &model.model_version,
+        &model.artifact.schema.dataset,
     );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -220,7 +265,7 @@ async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
 async fn ui_page(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
-        .body(state.page.clone())
+        .body(state.model().page.clone())
 }
 
 async fn docs_redirect() -> HttpResponse {
@@ -248,12 +293,13 @@ async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound(request.path().to_owned()))
 }
 
-/// Reads a JSON body: checks Content-Type (415), size (413) and syntax (400).
+/// Reads a JSON body: checks Content-Type (415), size (413) and syntax (400), keeping every
+/// object's keys in order and noting repeated ones (see [`body`]).
 async fn read_json(
     request: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
-) -> Result<Json, ApiError> {
+) -> Result<Body, ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -323,81 +369,103 @@ fn to_model_value(kind: Option<FeatureKind>, value: &Json) -> Value {
     }
 }
 
-/// Validates and predicts one JSON object; errors are located under `["body", index?, field]`.
-pub fn predict_object(
-    artifact: &Artifact,
-    model_version: &str,
-    object: &Map<String, Json>,
-    index: Option<usize>,
-) -> Result<PredictionResponse, Vec<ValidationItem>> {
-    let schema = &artifact.schema;
-    let location = |field: &str| {
-        let mut loc = vec![json!("body")];
-        if let Some(index) = index {
-            loc.push(json!(index));
-        }
-        loc.push(json!(field));
-        loc
-    };
-    let mut errors = Vec::new();
-    let mut id = None;
-    let mut values: Vec<(&str, Value)> = Vec::with_capacity(object.len());
-    for (name, value) in object {
-        if schema.id_columns.iter().any(|column| column == name) {
-            match value {
-                Json::String(text) => id = Some(text.clone()),
-                Json::Number(number) if number.is_i64() || number.is_u64() => {
-                    id = Some(number.to_string())
-                }
-                // JSON Schema calls any integral number an integer, however large.
-                Json::Number(number) if number.as_f64().is_some_and(|f| f.fract() == 0.0) => {
-                    id = number.as_f64().map(|f| format!("{f:.0}"))
-                }
-                Json::Null => {}
-                _ => errors.push(ValidationItem {
-                    loc: location(name),
-                    msg: "expected a string or integer id".into(),
-                    kind: "type_error".into(),
-                }),
-            }
-            continue;
-        }
-        let kind = schema
-            .feature_index(name)
-            .map(|feature_idx| schema.features[feature_idx].kind);
-        values.push((name.as_str(), to_model_value(kind, value)));
+/// The location of a field: `["body", index?, field]`.
+fn location(index: Option<usize>, field: &str) -> Vec<Json> {
+    let mut loc = vec![json!("body")];
+    if let Some(index) = index {
+        loc.push(json!(index));
     }
-    let prediction = artifact.predict_record(values.iter().map(|(name, value)| (*name, value)));
-    match prediction {
-        Ok(prediction) if errors.is_empty() => {
-            let label = schema.classes[prediction.label_idx].clone();
-            let probability = match schema.positive_class {
-                Some(positive) if schema.classes.len() == 2 => prediction.probabilities[positive],
-                _ => prediction.probabilities[prediction.label_idx],
-            };
-            Ok(PredictionResponse {
-                id,
-                label,
-                probability,
-                probabilities: schema
-                    .classes
-                    .iter()
-                    .cloned()
-                    .zip(prediction.probabilities.iter().copied())
-                    .collect(),
-                threshold: artifact.decision.threshold,
-                model: artifact.model_name.clone(),
-                model_version: model_version.to_owned(),
-            })
+    loc.push(json!(field));
+    loc
+}
+
+/// A record's id field: a string or an integral number, echoed as text.
+fn parse_id(value: &Json) -> Result<Option<String>, ()> {
+    match value {
+        Json::String(text) => Ok(Some(text.clone())),
+        Json::Number(number) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
+        // JSON Schema calls any integral number an integer, however large.
+        Json::Number(number) if number.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+            Ok(number.as_f64().map(|f| format!("{f:.0}")))
         }
-        Ok(_) => Err(errors),
-        Err(field_errors) => {
-            errors.extend(field_errors.into_iter().map(|error| ValidationItem {
-                loc: location(&error.field),
-                msg: error.problem.to_string(),
-                kind: error.problem.code().to_owned(),
-            }));
-            Err(errors)
+        Json::Null => Ok(None),
+        _ => Err(()),
+    }
+}
+
+impl ServedModel {
+    /// Validates and predicts one record; errors are located under `["body", index?, field]`.
+    pub fn predict(
+        &self,
+        record: &body::Record,
+        index: Option<usize>,
+    ) -> Result<PredictionResponse, Vec<ValidationItem>> {
+        let schema = &self.artifact.schema;
+        let mut errors: Vec<ValidationItem> = record
+            .duplicates
+            .iter()
+            .map(|name| ValidationItem {
+                loc: location(index, name),
+                msg: format!("duplicate key: `{name}` appears more than once"),
+                kind: "duplicate_key".into(),
+            })
+            .collect();
+        let mut id = None;
+        let mut values: Vec<(&str, Value)> = Vec::with_capacity(record.fields.len());
+        for (name, value) in &record.fields {
+            if schema.id_columns.iter().any(|column| column == name) {
+                match parse_id(value) {
+                    Ok(parsed) => id = parsed,
+                    Err(()) => errors.push(ValidationItem {
+                        loc: location(index, name),
+                        msg: "expected a string or integer id".into(),
+                        kind: "type_error".into(),
+                    }),
+                }
+                continue;
+            }
+            let kind = schema
+                .feature_index(name)
+                .map(|feature_idx| schema.features[feature_idx].kind);
+            values.push((name.as_str(), to_model_value(kind, value)));
+        }
+        let prediction = self
+            .artifact
+            .predict_record(values.iter().map(|(name, value)| (*name, value)));
+        match prediction {
+            Ok(prediction) if errors.is_empty() => Ok(self.response(id, &prediction)),
+            Ok(_) => Err(errors),
+            Err(field_errors) => {
+                errors.extend(field_errors.into_iter().map(|error| ValidationItem {
+                    loc: location(index, &error.field),
+                    msg: error.problem.to_string(),
+                    kind: error.problem.code().to_owned(),
+                }));
+                Err(errors)
+            }
+        }
+    }
+
+    /// The JSON answer for a prediction.
+    fn response(&self, id: Option<String>, prediction: &model::Prediction) -> PredictionResponse {
+        let schema = &self.artifact.schema;
+        let probability = match schema.positive_class {
+            Some(positive) if schema.classes.len() == 2 => prediction.probabilities[positive],
+            _ => prediction.probabilities[prediction.label_idx],
+        };
+        PredictionResponse {
+            id,
+            label: schema.classes[prediction.label_idx].clone(),
+            probability,
+            probabilities: schema
+                .classes
+                .iter()
+                .cloned()
+                .zip(prediction.probabilities.iter().copied())
+                .collect(),
+            threshold: self.artifact.decision.threshold,
+            model: self.artifact.model_name.clone(),
+            model_version: self.model_version.clone(),
         }
     }
 }
@@ -407,16 +475,15 @@ async fn predict(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_json(&request, payload, state.limits.body_limit).await?;
-    let Json::Object(object) = body else {
+    let model = state.model();
+    let Body::Object(record) = read_json(&request, payload, state.limits.body_limit).await? else {
         return Err(ApiError::validation(
             vec![json!("body")],
             "expected a JSON object keyed by column name",
             "model_attributes_type",
         ));
     };
-    let prediction = predict_object(&state.artifact, &state.model_version, &object, None)
-        .map_err(ApiError::Validation)?;
+    let prediction = model.predict(&record, None).map_err(ApiError::Validation)?;
     state
         .metrics
         .record_predictions([prediction.label.as_str()]);
@@ -428,36 +495,34 @@ async fn predict_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = read_json(&request, payload, state.limits.body_limit).await?;
-    let Json::Array(records) = body else {
+    let model = state.model();
+    let Body::Array(items) = read_json(&request, payload, state.limits.body_limit).await? else {
         return Err(ApiError::validation(
             vec![json!("body")],
             "expected a JSON array of records",
             "list_type",
         ));
     };
-    if records.len() > state.limits.max_batch {
+    if items.len() > state.limits.max_batch {
         return Err(ApiError::validation(
             vec![json!("body")],
             format!(
                 "at most {} records per request, found {}",
                 state.limits.max_batch,
-                records.len()
+                items.len()
             ),
             "too_long",
         ));
     }
-    let mut predictions = Vec::with_capacity(records.len());
+    let mut predictions = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
-    for (index, record) in records.iter().enumerate() {
-        match record {
-            Json::Object(object) => {
-                match predict_object(&state.artifact, &state.model_version, object, Some(index)) {
-                    Ok(prediction) => predictions.push(prediction),
-                    Err(items) => errors.extend(items),
-                }
-            }
-            _ => errors.push(ValidationItem {
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Item::Record(record) => match model.predict(record, Some(index)) {
+                Ok(prediction) => predictions.push(prediction),
+                Err(items) => errors.extend(items),
+            },
+            Item::Other(_) => errors.push(ValidationItem {
                 loc: vec![json!("body"), json!(index)],
                 msg: "expected a JSON object keyed by column name".into(),
                 kind: "model_attributes_type".into(),

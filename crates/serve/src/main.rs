@@ -28,14 +28,20 @@ enum Command {
 }
 
 #[derive(Debug, Args)]
-struct ServerArgs {
-    /// Model artifact to serve.
+struct ModelArgs {
+    /// Model artifact to serve or score with.
     #[arg(
         long,
         env = "VIGIL_MODEL",
         default_value = "artifacts/sepsis/model.bin"
     )]
     model: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ServerArgs {
+    #[command(flatten)]
+    artifact: ModelArgs,
     /// Address to listen on.
     #[arg(long, env = "VIGIL_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -55,18 +61,14 @@ struct ServerArgs {
 
 #[derive(Debug, Args)]
 struct ScoreArgs {
-    /// Model artifact to score with.
-    #[arg(
-        long,
-        env = "VIGIL_MODEL",
-        default_value = "artifacts/sepsis/model.bin"
-    )]
-    model: PathBuf,
-    /// CSV file to score (a header row with the model's feature columns; BOM and LF, CRLF or
-    /// CR-only line endings are fine).
+    #[command(flatten)]
+    artifact: ModelArgs,
+    /// CSV file to score, or `-` for standard input (a header row with the model's feature
+    /// columns; BOM and LF, CRLF or CR-only line endings are fine).
     #[arg(long)]
     input: PathBuf,
-    /// Where to write the scores [default: standard output].
+    /// File to write the scores to, replaced only once scoring succeeds; `-` or no option
+    /// writes to standard output.
     #[arg(long)]
     output: Option<PathBuf>,
 }
@@ -104,10 +106,11 @@ fn run_server(args: &ServerArgs) -> Result<()> {
         max_batch: args.max_batch,
     };
     let state = web::Data::new(
-        AppState::load(&args.model, limits)
-            .with_context(|| format!("cannot serve `{}`", args.model.display()))?,
+        AppState::load(&args.artifact.model, limits)
+            .with_context(|| format!("cannot serve `{}`", args.artifact.model.display()))?,
     );
-    tracing::info!(model = %state.model_version, dataset = %state.artifact.schema.dataset, "model loaded");
+    let model = state.model();
+    tracing::info!(model = %model.model_version, dataset = %model.artifact.schema.dataset, "model loaded");
     let app_state = state.clone();
     let mut server = HttpServer::new(move || {
         App::new()
@@ -135,8 +138,8 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 }
 
 fn run_score(args: &ScoreArgs) -> Result<()> {
-    let artifact = model::Artifact::load(&args.model)
-        .with_context(|| format!("cannot score with `{}`", args.model.display()))?;
+    let artifact = model::Artifact::load(&args.artifact.model)
+        .with_context(|| format!("cannot score with `{}`", args.artifact.model.display()))?;
     let summary = serve::score::score_file(&artifact, &args.input, args.output.as_deref())
         .with_context(|| format!("scoring `{}` failed", args.input.display()))?;
     if !summary.ignored_columns.is_empty() {

@@ -5,15 +5,9 @@
 use std::fmt::Write as _;
 
 use model::{Artifact, FeatureKind};
+use report::escape;
 
 use crate::api::example_record;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// Renders the page for an artifact.
 pub fn render(artifact: &Artifact, model_version: &str) -> String {
@@ -122,7 +116,7 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
         );
     }
     let metric_line = crate::api::headline_metrics(artifact)
-        .map(|metric| format!("{} {:.3}", metric.name, metric.mean))
+        .map(|summary| format!("{} {:.3}", summary.metric, summary.mean))
         .collect::<Vec<_>>()
         .join(" · ");
     let threshold = artifact

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use model::{Artifact, Value};
+use model::{Artifact, Schema, Value};
 
 /// Errors from batch scoring; each names the file and, for row problems, the line and column.
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,7 @@ pub enum ScoreError {
     /// The output could not be written.
     #[error("cannot write `{path}`")]
     Write {
-        /// The output (or `-` for standard output).
+        /// The output file, or `standard output`.
         path: PathBuf,
         /// The cause.
         #[source]
@@ -48,6 +48,18 @@ pub enum ScoreError {
         /// The header as found.
         found: Vec<String>,
     },
+    /// Two header columns share a name: which one holds the feature would be a guess.
+    #[error("`{path}` line 1: column `{column}` appears twice (columns {first} and {second})")]
+    DuplicateColumn {
+        /// The input file.
+        path: PathBuf,
+        /// The repeated name.
+        column: String,
+        /// 1-based position of the first.
+        first: usize,
+        /// 1-based position of the second.
+        second: usize,
+    },
     /// A cell does not fit the model's schema.
     #[error("`{path}` line {line}, column `{column}`: {problem}")]
     BadValue {
@@ -71,29 +83,106 @@ pub struct ScoreSummary {
     pub ignored_columns: Vec<String>,
 }
 
+/// Where the model's columns sit in an input file.
+struct Layout {
+    /// Input column of each feature, in schema order.
+    feature_columns: Vec<usize>,
+    /// The first id column present: its name and input column.
+    id_column: Option<(String, usize)>,
+    /// Input columns that are neither features nor ids.
+    ignored_columns: Vec<String>,
+}
+
+impl Layout {
+    /// Maps a header (BOM and surrounding spaces removed) onto the schema.
+    fn from_header(schema: &Schema, header: Vec<String>, path: &Path) -> Result<Self, ScoreError> {
+        for (idx, name) in header.iter().enumerate() {
+            if let Some(first) = header[..idx].iter().position(|other| other == name) {
+                return Err(ScoreError::DuplicateColumn {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    first: first + 1,
+                    second: idx + 1,
+                });
+            }
+        }
+        let position = |wanted: &str| header.iter().position(|name| name == wanted);
+        let missing: Vec<String> = schema
+            .features
+            .iter()
+            .filter(|feature| position(&feature.name).is_none())
+            .map(|feature| feature.name.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(ScoreError::MissingColumns {
+                path: path.to_path_buf(),
+                missing,
+                found: header,
+            });
+        }
+        Ok(Layout {
+            feature_columns: schema
+                .features
+                .iter()
+                .filter_map(|feature| position(&feature.name))
+                .collect(),
+            id_column: schema
+                .id_columns
+                .iter()
+                .find_map(|id| position(id).map(|idx| (id.clone(), idx))),
+            ignored_columns: header
+                .iter()
+                .filter(|name| {
+                    schema.feature_index(name).is_none() && !schema.id_columns.contains(name)
+                })
+                .cloned()
+                .collect(),
+        })
+    }
+
+    /// The output header: id (if any), one probability per class, label.
+    fn output_header(&self, schema: &Schema) -> Vec<String> {
+        self.id_column
+            .iter()
+            .map(|(name, _)| name.clone())
+            .chain(
+                schema
+                    .classes
+                    .iter()
+                    .map(|class| format!("probability_{class}")),
+            )
+            .chain(std::iter::once("label".to_owned()))
+            .collect()
+    }
+}
+
 /// Scores `input`'s rows into `output` as CSV: id (if the file has one), one probability per
-/// class, and the label.
+/// class, and the label. `input_path` and `output_path` name the two in errors.
 pub fn score(
     artifact: &Artifact,
     input_path: &Path,
     input: impl Read,
+    output_path: &Path,
     output: impl Write,
 ) -> Result<ScoreSummary, ScoreError> {
     let schema = &artifact.schema;
-    let read_error = |source| ScoreError::Read {
-        path: input_path.to_path_buf(),
-        source,
-    };
     let csv_error = |error: csv::Error| {
         let line = error.position().map_or(0, |position| position.line());
         match error.into_kind() {
-            csv::ErrorKind::Io(source) => read_error(source),
+            csv::ErrorKind::Io(source) => ScoreError::Read {
+                path: input_path.to_path_buf(),
+                source,
+            },
             kind => ScoreError::Csv {
                 path: input_path.to_path_buf(),
                 line,
                 reason: csv_reason(kind),
             },
         }
+    };
+    let write_error = |error: csv::Error| ScoreError::Write {
+        path: output_path.to_path_buf(),
+        source: std::io::Error::other(error),
     };
     // The csv crate splits CR-only records but counts lines only at `\n`; normalising the
     // endings on the fly keeps line numbers right in errors. The BOM is stripped below.
@@ -105,113 +194,80 @@ pub fn score(
         .headers()
         .map_err(csv_error)?
         .iter()
-        .enumerate()
-        .map(|(idx, name)| {
-            if idx == 0 {
-                name.trim_start_matches('\u{feff}').trim().to_owned()
-            } else {
-                name.trim().to_owned()
-            }
-        })
+        .map(|name| name.trim_start_matches('\u{feff}').trim().to_owned())
         .collect();
-    let feature_columns: Vec<Option<usize>> = schema
-        .features
-        .iter()
-        .map(|feature| header.iter().position(|name| *name == feature.name))
-        .collect();
-    let missing: Vec<String> = schema
-        .features
-        .iter()
-        .zip(&feature_columns)
-        .filter(|(_, column)| column.is_none())
-        .map(|(feature, _)| feature.name.clone())
-        .collect();
-    if !missing.is_empty() {
-        return Err(ScoreError::MissingColumns {
-            path: input_path.to_path_buf(),
-            missing,
-            found: header,
-        });
-    }
-    let id_column = schema.id_columns.iter().find_map(|id| {
-        header
-            .iter()
-            .position(|name| name == id)
-            .map(|idx| (id.clone(), idx))
-    });
-    let ignored_columns: Vec<String> = header
-        .iter()
-        .filter(|name| schema.feature_index(name).is_none() && !schema.id_columns.contains(name))
-        .cloned()
-        .collect();
-
-    let write_error = |source| ScoreError::Write {
-        path: PathBuf::from("output"),
-        source,
-    };
+    let layout = Layout::from_header(schema, header, input_path)?;
     let mut writer = csv::Writer::from_writer(BufWriter::new(output));
-    let mut out_header: Vec<String> = Vec::new();
-    if let Some((name, _)) = &id_column {
-        out_header.push(name.clone());
-    }
-    out_header.extend(
-        schema
-            .classes
-            .iter()
-            .map(|class| format!("probability_{class}")),
-    );
-    out_header.push("label".into());
     writer
-        .write_record(&out_header)
-        .map_err(|error| write_error(std::io::Error::other(error)))?;
-
+        .write_record(layout.output_header(schema))
+        .map_err(write_error)?;
     let mut record = csv::StringRecord::new();
     let mut values: Vec<Value> = Vec::with_capacity(schema.features.len());
+    let mut row_out: Vec<String> = Vec::new();
     let mut n_rows = 0;
-    let mut row_out: Vec<String> = Vec::with_capacity(out_header.len());
     while reader.read_record(&mut record).map_err(csv_error)? {
-        let line = record.position().map_or(0, |position| position.line());
         values.clear();
-        values.extend(feature_columns.iter().map(|column| {
-            let cell = column.and_then(|idx| record.get(idx)).unwrap_or("");
-            Value::Text(cell.to_owned())
-        }));
+        values.extend(
+            layout
+                .feature_columns
+                .iter()
+                .map(|idx| Value::Text(record.get(*idx).unwrap_or("").to_owned())),
+        );
         let fields = schema
             .features
             .iter()
             .map(|feature| feature.name.as_str())
             .zip(values.iter());
-        let prediction = artifact.predict_record(fields).map_err(|errors| {
-            let first = &errors[0];
-            let cell = schema
-                .feature_index(&first.field)
-                .and_then(|feature_idx| feature_columns[feature_idx])
-                .and_then(|idx| record.get(idx))
-                .unwrap_or("");
-            ScoreError::BadValue {
-                path: input_path.to_path_buf(),
-                line,
-                column: first.field.clone(),
-                problem: format!("invalid value `{cell}`: {}", first.problem),
-            }
-        })?;
+        let prediction = artifact
+            .predict_record(fields)
+            .map_err(|errors| bad_value(schema, &layout, &record, input_path, &errors))?;
         row_out.clear();
-        if let Some((_, idx)) = &id_column {
+        if let Some((_, idx)) = &layout.id_column {
             row_out.push(record.get(*idx).unwrap_or("").trim().to_owned());
         }
         // `Display` for f64 is the shortest text that parses back to the same value.
         row_out.extend(prediction.probabilities.iter().map(|p| p.to_string()));
         row_out.push(schema.classes[prediction.label_idx].clone());
-        writer
-            .write_record(&row_out)
-            .map_err(|error| write_error(std::io::Error::other(error)))?;
+        writer.write_record(&row_out).map_err(write_error)?;
         n_rows += 1;
     }
-    writer.flush().map_err(write_error)?;
+    writer.flush().map_err(|source| ScoreError::Write {
+        path: output_path.to_path_buf(),
+        source,
+    })?;
     Ok(ScoreSummary {
         n_rows,
-        ignored_columns,
+        ignored_columns: layout.ignored_columns,
     })
+}
+
+/// The error for a row that fails validation: its line, the first bad column and its cell.
+fn bad_value(
+    schema: &Schema,
+    layout: &Layout,
+    record: &csv::StringRecord,
+    path: &Path,
+    errors: &[model::FieldError],
+) -> ScoreError {
+    let line = record.position().map_or(0, |position| position.line());
+    let Some(first) = errors.first() else {
+        return ScoreError::Csv {
+            path: path.to_path_buf(),
+            line,
+            reason: "the row was refused".into(),
+        };
+    };
+    let cell = schema
+        .feature_index(&first.field)
+        .and_then(|feature_idx| layout.feature_columns.get(feature_idx))
+        .and_then(|idx| record.get(*idx))
+        .unwrap_or("");
+    ScoreError::BadValue {
+        path: path.to_path_buf(),
+        line,
+        column: first.field.clone(),
+        problem: format!("invalid value `{cell}`: {}", first.problem),
+    }
 }
 
 /// A reader that turns CR and CRLF line endings into LF, streaming, in constant memory.
@@ -268,46 +324,57 @@ fn csv_reason(kind: csv::ErrorKind) -> String {
     }
 }
 
-/// Scores `input` into the file `output`, written to a temporary sibling and renamed on success,
-/// so a failed run never leaves a partial output file; `None` writes to standard output.
+/// The name standard input and output go by in messages.
+pub const STDIN: &str = "standard input";
+/// See [`STDIN`].
+pub const STDOUT: &str = "standard output";
+
+/// Whether a command-line path means standard input or output.
+fn is_dash(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Scores the file `input` (`-`: standard input) into `output` (`None` or `-`: standard
+/// output). A file output is written crash-safely ([`model::AtomicFile`]): a failed or
+/// interrupted run leaves any previous file untouched and no partial one.
 pub fn score_file(
     artifact: &Artifact,
     input: &Path,
     output: Option<&Path>,
 ) -> Result<ScoreSummary, ScoreError> {
+    if is_dash(input) {
+        let stdin = std::io::stdin();
+        return score_into(artifact, Path::new(STDIN), stdin.lock(), output);
+    }
     let file = File::open(input).map_err(|source| ScoreError::Read {
         path: input.to_path_buf(),
         source,
     })?;
-    let Some(output) = output else {
+    score_into(artifact, input, file, output)
+}
+
+fn score_into(
+    artifact: &Artifact,
+    input_path: &Path,
+    input: impl Read,
+    output: Option<&Path>,
+) -> Result<ScoreSummary, ScoreError> {
+    let Some(output) = output.filter(|path| !is_dash(path)) else {
         let stdout = std::io::stdout();
-        return score(artifact, input, file, stdout.lock());
+        return score(
+            artifact,
+            input_path,
+            input,
+            Path::new(STDOUT),
+            stdout.lock(),
+        );
     };
     let write_error = |source| ScoreError::Write {
         path: output.to_path_buf(),
         source,
     };
-    let folder = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "scores.csv".into());
-    let temporary = folder.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let target = File::create(&temporary).map_err(write_error)?;
-        let summary = score(artifact, input, file, &target).map_err(|error| match error {
-            ScoreError::Write { source, .. } => write_error(source),
-            other => other,
-        })?;
-        target.sync_all().map_err(write_error)?;
-        std::fs::rename(&temporary, output).map_err(write_error)?;
-        Ok(summary)
-    })();
-    if result.is_err() {
-        std::fs::remove_file(&temporary).ok();
-    }
-    result
+    let mut target = model::AtomicFile::create(output).map_err(write_error)?;
+    let summary = score(artifact, input_path, input, output, &mut target)?;
+    target.commit().map_err(write_error)?;
+    Ok(summary)
 }

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, test, web};
 use serde_json::{Value, json};
-use serve::{AppState, Limits};
+use serve::{AppState, Limits, ServedModel};
 
 fn artifact_path(dataset: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -35,18 +35,24 @@ fn patient() -> Value {
     json!({"PRG": 6, "PL": 148, "PR": 72, "SK": 35, "TS": 0, "M11": 33.6, "BD2": 0.627, "Age": 50, "Insurance": 0})
 }
 
-/// Posts JSON and returns the status and the JSON body.
-macro_rules! post_json {
-    ($app:expr, $path:expr, $body:expr) => {{
+/// Posts JSON text (which may repeat keys) and returns the status and the JSON body.
+macro_rules! post_text {
+    ($app:expr, $path:expr, $text:expr) => {{
         let request = test::TestRequest::post()
             .uri($path)
-            .set_json($body)
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .set_payload($text)
             .to_request();
         let response = test::call_service($app, request).await;
         let status = response.status();
         let body: Value = test::read_body_json(response).await;
         (status, body)
     }};
+}
+
+/// Posts a JSON value and returns the status and the JSON body.
+macro_rules! post_json {
+    ($app:expr, $path:expr, $body:expr) => {{ post_text!($app, $path, serde_json::to_string($body).unwrap()) }};
 }
 
 #[actix_web::test]
@@ -188,8 +194,7 @@ async fn null_and_json_types_follow_the_schema() {
     let mut artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
     artifact.schema.features[1].allow_missing = false;
     let app = app!(web::Data::new(AppState::new(
-        artifact,
-        "test".into(),
+        ServedModel::new(artifact, "test".into(), &Limits::default()),
         Limits::default()
     )));
     let mut record = patient();
@@ -482,4 +487,79 @@ async fn openapi_document_describes_what_the_server_accepts() {
         let (status, _) = post_json!(&app, "/predict", &body);
         assert_eq!(status == StatusCode::OK, nullable, "{name}: null");
     }
+}
+
+#[actix_web::test]
+async fn a_repeated_key_is_a_validation_error_naming_it() {
+    let app = app!(state("sepsis", Limits::default()));
+    let text = patient().to_string();
+    let repeated = text.replacen("{", "{\"PL\": 0, ", 1);
+    let (status, body) = post_text!(&app, "/predict", repeated.clone());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "PL"]));
+    assert_eq!(body["detail"][0]["type"], "duplicate_key");
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("`PL` appears more than once")
+    );
+    let (status, body) = post_text!(&app, "/predict/batch", format!("[{text}, {repeated}]"));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", 1, "PL"]));
+    let (status, _) = post_text!(&app, "/predict", text);
+    assert_eq!(status, StatusCode::OK, "the same record without the repeat");
+}
+
+#[actix_web::test]
+async fn the_served_model_can_be_swapped_between_requests() {
+    let state = state("sepsis", Limits::default());
+    let app = app!(state.clone());
+    let (status, body) = post_json!(&app, "/predict", &patient());
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["probabilities"].get("Positive").is_some());
+    let wine = ServedModel::load(&artifact_path("wine_quality"), &Limits::default()).unwrap();
+    let example = Value::Object(serve::api::example_record(&wine.artifact));
+    let replaced = state.replace_model(wine);
+    assert_eq!(replaced.artifact.schema.dataset, "sepsis");
+    // The next requests see the new model everywhere: predictions, card and documents.
+    let (status, body) = post_json!(&app, "/predict", &example);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("threshold").is_none());
+    let (status, _) = post_json!(&app, "/predict", &patient());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let card: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/model").to_request())
+            .await;
+    assert_eq!(card["dataset"], "wine_quality");
+    // The replaced model lives on for whoever still holds a snapshot.
+    assert!(replaced.is_ready());
+}
+
+#[actix_web::test]
+async fn the_model_card_names_how_each_fill_value_was_computed() {
+    let mut artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
+    let pl = artifact.schema.feature_index("PL").unwrap();
+    let age = artifact.schema.feature_index("Age").unwrap();
+    if let model::ColumnTransform::Numeric { fill_rule, .. } =
+        &mut artifact.pipeline.preprocessor.columns[pl]
+    {
+        *fill_rule = model::FillRule::Mean;
+    }
+    let app = app!(web::Data::new(AppState::new(
+        ServedModel::new(artifact, "test".into(), &Limits::default()),
+        Limits::default()
+    )));
+    let card: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/model").to_request())
+            .await;
+    let rule = |idx: usize| {
+        card["features"][idx]["missing_values"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(rule(pl).contains("(training mean)"), "{}", rule(pl));
+    assert!(rule(age).contains("(training median)"), "{}", rule(age));
 }

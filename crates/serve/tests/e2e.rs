@@ -16,6 +16,25 @@ fn artifact_path(dataset: &str) -> PathBuf {
         .join("model.bin")
 }
 
+/// Runs a command that must exit by itself; a server that starts instead of refusing is
+/// killed after ten seconds and fails the test rather than hanging it.
+fn output_within(command: &mut Command, what: &str) -> std::process::Output {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("{what}: still running after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
 /// A running server that is stopped (SIGTERM, then kill) when dropped.
 struct Server {
     child: Child,
@@ -239,7 +258,8 @@ fn refuses_to_start_on_a_bad_artifact_with_one_line() {
     let middle = flipped.len() / 2;
     flipped[middle] ^= 0x40;
     let mut other_version = good.clone();
-    other_version[8] = 2;
+    // An artifact of the previous format (version 1) is refused, naming both versions.
+    other_version[8] = 1;
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "truncated.bin",
@@ -247,19 +267,24 @@ fn refuses_to_start_on_a_bad_artifact_with_one_line() {
             "truncated",
         ),
         ("flipped.bin", flipped, "corrupted"),
-        ("version.bin", other_version, "format version 2"),
+        (
+            "version.bin",
+            other_version,
+            "format version 1, this build reads version 2",
+        ),
         ("text.bin", b"hello".to_vec(), "not a vigil model artifact"),
         ("empty.bin", Vec::new(), "not a vigil model artifact"),
     ];
     for (name, bytes, expected) in cases {
         let path = folder.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let output = Command::new(env!("CARGO_BIN_EXE_serve"))
-            .arg("--model")
-            .arg(&path)
-            .args(["--port", "0"])
-            .output()
-            .unwrap();
+        let output = output_within(
+            Command::new(env!("CARGO_BIN_EXE_serve"))
+                .arg("--model")
+                .arg(&path)
+                .args(["--port", "0"]),
+            name,
+        );
         assert!(!output.status.success(), "{name}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         let error_lines: Vec<&str> = stderr
@@ -290,16 +315,7 @@ fn predict_batch_and_score_agree_exactly() {
     let input = folder.path().join("rows.csv");
     std::fs::write(&input, ROWS).unwrap();
     let output = folder.path().join("scores.csv");
-    let status = Command::new(env!("CARGO_BIN_EXE_serve"))
-        .args(["score", "--model"])
-        .arg(artifact_path("sepsis"))
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .status()
-        .unwrap();
-    assert!(status.success());
+    assert!(score_file(&input, &output).status.success());
     let scored = std::fs::read_to_string(&output).unwrap();
     let mut lines = scored.lines();
     assert_eq!(
@@ -375,15 +391,7 @@ fn score_names_the_line_and_column_of_a_bad_row_and_writes_nothing() {
     let input = folder.path().join("bad.csv");
     std::fs::write(&input, ROWS.replace("P3,8,183", "P3,8,1x3")).unwrap();
     let output = folder.path().join("scores.csv");
-    let result = Command::new(env!("CARGO_BIN_EXE_serve"))
-        .args(["score", "--model"])
-        .arg(artifact_path("sepsis"))
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .output()
-        .unwrap();
+    let result = score_file(&input, &output);
     assert!(!result.status.success());
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(
@@ -391,9 +399,81 @@ fn score_names_the_line_and_column_of_a_bad_row_and_writes_nothing() {
         "{stderr}"
     );
     assert!(!output.exists(), "no partial output");
+    // A repeated column is refused, as the training loader refuses it.
+    std::fs::write(&input, ROWS.replacen("SK,TS", "SK,PL", 1)).unwrap();
+    let result = score_file(&input, &output);
+    assert!(!result.status.success());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("line 1: column `PL` appears twice (columns 3 and 6)"),
+        "{stderr}"
+    );
+    assert!(!output.exists());
     assert_eq!(
         std::fs::read_dir(folder.path()).unwrap().count(),
         1,
         "no temporary files left"
+    );
+}
+
+/// Runs `serve score` with sepsis from `input` into `output`.
+fn score_file(input: &std::path::Path, output: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["score", "--model"])
+        .arg(artifact_path("sepsis"))
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap()
+}
+
+/// Runs `serve score` with sepsis, `args`, and `input` on standard input.
+fn score_stdin(args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["score", "--model"])
+        .arg(artifact_path("sepsis"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn score_reads_standard_input_and_writes_standard_output_for_a_dash() {
+    let scored_to = |args: &[&str]| {
+        let output = score_stdin(args, ROWS);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let with_dashes = scored_to(&["--input", "-", "--output", "-"]);
+    assert_eq!(with_dashes.lines().count(), 6, "{with_dashes}");
+    assert!(with_dashes.starts_with("ID,probability_Negative,probability_Positive,label\n"));
+    assert_eq!(
+        scored_to(&["--input", "-"]),
+        with_dashes,
+        "no --output is standard output"
+    );
+    // A bad row read from standard input is located there.
+    let output = score_stdin(&["--input", "-"], &ROWS.replace("P3,8,183", "P3,8,1x3"));
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("`standard input` line 4, column `PL`"),
+        "{stderr}"
     );
 }

@@ -1,6 +1,9 @@
-//! The `train` command: `train [options]` trains and evaluates, `train eda` explores a dataset.
+//! The `train` command: `train [options]` trains and evaluates, `train eda` explores a dataset,
+//! `train models` lists the model families.
 
-use std::path::PathBuf;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -10,13 +13,15 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use data::eda::Summary;
 use data::{DatasetConfig, Labels};
+use model::Metric;
 use preprocess::{Balance, Imputation, PreprocessParams, Scaling};
 use train::learners::ModelKind;
+use train::sink::{FileSink, RunEvent, RunSink, Sinks};
 use train::threshold::{CalibrationKind, ThresholdRule};
-use train::{TrainOptions, report};
+use train::{TrainError, TrainOptions, TrainOutcome, report};
 
-/// Train, cross-validate and compare seven classifiers on a clinical table, then save the best
-/// as a versioned artifact that `serve` loads.
+/// Train, cross-validate and compare classifiers on a clinical table, then save the best as a
+/// versioned artifact that `serve` loads.
 #[derive(Debug, Parser)]
 #[command(name = "train", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
@@ -30,6 +35,8 @@ struct Cli {
 enum Command {
     /// Explore a dataset: print a summary and write an HTML report with plots.
     Eda(EdaArgs),
+    /// List the model families: names, defaults and what `--tune` searches.
+    Models,
 }
 
 #[derive(Debug, Args)]
@@ -59,7 +66,7 @@ struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Random seed: same seed and data give a byte-identical artifact.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = train::DEFAULT_SEED)]
     seed: u64,
     /// Cross-validation folds (stratified).
     #[arg(long, default_value_t = 5)]
@@ -67,16 +74,18 @@ struct TrainArgs {
     /// Cross-validation repeats, each with a fresh shuffle.
     #[arg(long, default_value_t = 1)]
     repeats: usize,
-    /// Metric that ranks models [default: the config's, else roc_auc (binary) or accuracy].
+    /// Metric that ranks models, e.g. `roc_auc`, `pr_auc`, `brier` (binary) or `accuracy`,
+    /// `macro_f1` (multiclass) [default: the config's, else roc_auc or accuracy].
     #[arg(long)]
-    metric: Option<String>,
+    metric: Option<Metric>,
     /// Class balancing of training folds: none, oversample, smote or class-weight
     /// [default: the config's, else none].
     #[arg(long)]
-    balance: Option<String>,
-    /// Models to train, comma-separated: lr, dt, rf, gbm, knn, svm, nb.
-    #[arg(long, value_delimiter = ',', default_value = "lr,dt,rf,gbm,knn,svm,nb")]
-    models: Vec<String>,
+    balance: Option<Balance>,
+    /// Models to train, comma-separated (`train models` lists them) [default: every family
+    /// except `et`].
+    #[arg(long, value_delimiter = ',')]
+    models: Vec<ModelKind>,
     /// Random-search candidates per model, scored by inner 3-fold CV inside each outer fold
     /// (nested CV, with successive halving: the best third of the candidates after one inner
     /// fold see all three), so the leaderboard stays honest. 0 trains default hyperparameters.
@@ -85,23 +94,32 @@ struct TrainArgs {
     /// Decision-threshold rule for binary tasks: `sensitivity>=0.80`, `max_f1`, `youden` or
     /// `fixed:0.5` [default: the config's, else youden].
     #[arg(long)]
-    threshold: Option<String>,
+    threshold: Option<ThresholdRule>,
     /// Calibration of the chosen model's probabilities, fitted on out-of-fold predictions:
     /// none, platt or isotonic.
     #[arg(long, default_value = "none")]
-    calibration: String,
-    /// Imputation of numeric features: median, mean or most-frequent.
+    calibration: CalibrationKind,
+    /// Imputation of numeric features: median, mean or most-frequent (integer features always
+    /// use the median, binary and categorical ones the most frequent value).
     #[arg(long, default_value = "median")]
-    impute: String,
+    impute: Imputation,
     /// Scaling: standard, robust or none.
     #[arg(long, default_value = "standard")]
-    scaling: String,
+    scaling: Scaling,
     /// Add a 0/1 "was missing" input for every numeric column with missing values.
     #[arg(long)]
     missing_indicator: bool,
     /// No progress bar or table: only errors (for scripts).
     #[arg(long)]
     quiet: bool,
+}
+
+/// Writes to standard output; a reader that went away (`train models | head`) is not an error.
+fn emit(text: &str) -> std::io::Result<()> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error),
+        _ => Ok(()),
+    }
 }
 
 fn load_config(args: &DatasetArgs) -> Result<(DatasetConfig, PathBuf)> {
@@ -124,7 +142,7 @@ fn run_eda(args: &EdaArgs) -> Result<()> {
         eprintln!("warning: {warning}");
     }
     let summary = Summary::compute(&config, &dataset);
-    print!("{}", summary.to_text());
+    emit(&summary.to_text()).context("cannot write to standard output")?;
     let out = args
         .out
         .clone()
@@ -132,168 +150,167 @@ fn run_eda(args: &EdaArgs) -> Result<()> {
     let report = summary
         .write_report(&dataset, &out)
         .with_context(|| format!("cannot write the EDA report to `{}`", out.display()))?;
-    println!("report: {}", report.display());
-    Ok(())
+    emit(&format!("report: {}\n", report.display())).context("cannot write to standard output")
 }
 
-fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
-    let (config, data_path) = load_config(&args.dataset)?;
-    let metric = args
-        .metric
-        .clone()
-        .or_else(|| config.training.metric.clone())
-        .unwrap_or_else(|| match config.task {
-            model::Task::Binary => "roc_auc".into(),
-            model::Task::Multiclass => "accuracy".into(),
-        });
-    let balance_text = args
-        .balance
-        .clone()
-        .or_else(|| config.training.balance.clone())
-        .unwrap_or_else(|| "none".into());
-    let Some(balance) = Balance::parse(&balance_text) else {
-        bail!(
-            "unknown balance `{balance_text}`, expected `none`, `oversample`, `smote` or `class-weight`"
+fn list_models() -> Result<()> {
+    let mut out = String::new();
+    for kind in ModelKind::all() {
+        let info = kind.info();
+        let _ = writeln!(
+            out,
+            "{:<6} {:<22} {}{}",
+            info.short,
+            info.name,
+            info.description,
+            if info.in_default_run {
+                ""
+            } else {
+                " [not in the default run]"
+            }
         );
-    };
-    let mut models = Vec::new();
-    for name in &args.models {
-        let Some(kind) = ModelKind::parse(name.trim()) else {
-            bail!(
-                "unknown model `{name}`, expected some of `lr`, `dt`, `rf`, `gbm`, `knn`, `svm`, `nb`"
-            );
-        };
-        if !models.contains(&kind) {
-            models.push(kind);
+        let defaults: Vec<String> = kind
+            .default_params()
+            .pairs()
+            .into_iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let _ = writeln!(out, "       defaults: {}", defaults.join(", "));
+        for (name, range) in kind.search_space() {
+            let _ = writeln!(out, "       --tune searches {name}: {range}");
         }
     }
-    let threshold_text = args
-        .threshold
-        .clone()
-        .or_else(|| config.training.threshold.clone())
-        .unwrap_or_else(|| "youden".into());
-    let threshold = ThresholdRule::parse(&threshold_text)
-        .map_err(anyhow::Error::msg)
-        .context("invalid `--threshold`")?;
-    let Some(calibration) = CalibrationKind::parse(&args.calibration) else {
-        bail!(
-            "unknown calibration `{}`, expected `none`, `platt` or `isotonic`",
-            args.calibration
-        );
-    };
-    let numeric_imputation = match args.impute.as_str() {
-        "median" => Imputation::Median,
-        "mean" => Imputation::Mean,
-        "most-frequent" => Imputation::MostFrequent,
-        other => {
-            bail!("unknown imputation `{other}`, expected `median`, `mean` or `most-frequent`")
+    emit(&out).context("cannot write to standard output")
+}
+
+/// The config's defaults, overridden by whatever the command line gives.
+fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
+    let (config, data_path) = load_config(&args.dataset)?;
+    let mut options = TrainOptions::from_config(config, args.dataset.config.clone(), data_path)?;
+    options.seed = args.seed;
+    options.folds = args.folds;
+    options.repeats = args.repeats;
+    options.metric = args.metric.unwrap_or(options.metric);
+    options.balance = args.balance.unwrap_or(options.balance);
+    if !args.models.is_empty() {
+        options.models.clear();
+        for kind in &args.models {
+            if !options.models.contains(kind) {
+                options.models.push(*kind);
+            }
         }
-    };
-    let scaling = match args.scaling.as_str() {
-        "standard" => Scaling::Standard,
-        "robust" => Scaling::Robust,
-        "none" => Scaling::None,
-        other => bail!("unknown scaling `{other}`, expected `standard`, `robust` or `none`"),
-    };
-    let preprocess = PreprocessParams {
-        numeric_imputation,
-        scaling,
+    }
+    options.tune = args.tune;
+    options.threshold = args.threshold.unwrap_or(options.threshold);
+    options.calibration = args.calibration;
+    options.preprocess = PreprocessParams {
+        numeric_imputation: args.impute,
+        scaling: args.scaling,
         missing_indicator: args.missing_indicator,
     }
     .check()?;
-    if args.repeats == 0 {
-        bail!("`--repeats` must be at least 1");
+    options.validate()?;
+    Ok(options)
+}
+
+/// The terminal: a progress bar over the cross-validation fits while the run goes, then the
+/// warnings, the leaderboard and what was written (unless `--quiet`).
+struct TerminalSink<'a> {
+    bar: ProgressBar,
+    quiet: bool,
+    options: &'a TrainOptions,
+    out_dir: &'a Path,
+    started: Instant,
+}
+
+impl RunSink for TerminalSink<'_> {
+    fn event(&self, event: &RunEvent<'_>) {
+        match event {
+            RunEvent::Stage(stage) => self.bar.set_message(stage.label()),
+            RunEvent::Planned { fits, .. } => self.bar.set_length(*fits as u64),
+            RunEvent::FoldFinished { kind, .. } => {
+                self.bar.set_message(kind.name());
+                self.bar.inc(1);
+            }
+            RunEvent::Warning(_) | RunEvent::ModelFinished(_) => {}
+        }
     }
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| train::default_out_dir(&config));
-    Ok(TrainOptions {
-        config_path: args.dataset.config.clone(),
-        config,
-        data_path,
-        out_dir,
-        seed: args.seed,
-        folds: args.folds,
-        repeats: args.repeats,
-        metric,
-        balance,
-        models,
-        tune: args.tune,
-        threshold,
-        calibration,
-        preprocess,
-    })
+
+    fn finished(&self, outcome: &TrainOutcome) -> Result<(), TrainError> {
+        self.bar.finish_and_clear();
+        if self.quiet {
+            return Ok(());
+        }
+        for warning in &outcome.warnings {
+            eprintln!("warning: {warning}");
+        }
+        let options = self.options;
+        let mut out = format!(
+            "{}: {} rows, {}-fold stratified CV{}, seed {}\n",
+            options.config.name,
+            outcome.artifact.provenance.n_training_rows,
+            options.folds,
+            if options.repeats > 1 {
+                format!(" x {} repeats", options.repeats)
+            } else {
+                String::new()
+            },
+            options.seed
+        );
+        out.push_str(&report::leaderboard_table(
+            &outcome.results,
+            outcome.metrics,
+            options.metric,
+        ));
+        let _ = writeln!(
+            out,
+            "chosen: {} by {}; decision: {}",
+            outcome.artifact.model_name,
+            options.metric,
+            report::decision_summary(&outcome.artifact.decision)
+        );
+        let _ = writeln!(
+            out,
+            "wrote {} and reports in {} ({:.2} s)",
+            self.out_dir.join("model.bin").display(),
+            self.out_dir.display(),
+            self.started.elapsed().as_secs_f64()
+        );
+        emit(&out).map_err(|source| TrainError::Write {
+            path: PathBuf::from("standard output"),
+            source,
+        })
+    }
 }
 
 fn run_train(args: &TrainArgs) -> Result<()> {
     let options = parse_options(args)?;
-    let started = Instant::now();
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| train::default_out_dir(&options.config));
     let bar = if args.quiet {
         ProgressBar::hidden()
     } else {
-        let bar = ProgressBar::new(options.models.len() as u64 + 1);
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        );
-        bar
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template(
+                "{spinner} [{bar:30}] {pos}/{len} fits, {msg} ({elapsed})",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        )
     };
-    let progress = |stage: &str| {
-        if !bar.message().is_empty() {
-            bar.inc(1);
-        }
-        bar.set_message(stage.to_owned());
+    let terminal = TerminalSink {
+        bar,
+        quiet: args.quiet,
+        options: &options,
+        out_dir: &out_dir,
+        started: Instant::now(),
     };
-    let outcome = train::run(&options, &progress)
+    // Files first: the terminal reports what was written only once it is.
+    let files = FileSink::new(&out_dir);
+    train::run(&options, &Sinks(vec![&files, &terminal]))
         .with_context(|| format!("training on `{}` failed", options.data_path.display()))?;
-    bar.finish_and_clear();
-    if args.quiet {
-        return Ok(());
-    }
-    for warning in &outcome.warnings {
-        eprintln!("warning: {warning}");
-    }
-    println!(
-        "{}: {} rows, {}-fold stratified CV{}, seed {}",
-        options.config.name,
-        outcome.artifact.provenance.n_training_rows,
-        options.folds,
-        if options.repeats > 1 {
-            format!(" x {} repeats", options.repeats)
-        } else {
-            String::new()
-        },
-        options.seed
-    );
-    print!(
-        "{}",
-        report::leaderboard_table(&outcome.results, &outcome.metric_names, &options.metric)
-    );
-    let decision = &outcome.artifact.decision;
-    print!(
-        "chosen: {} by {}",
-        outcome.artifact.model_name, options.metric
-    );
-    if let (Some(threshold), Some(sensitivity), Some(specificity)) = (
-        decision.threshold,
-        decision.oof_sensitivity,
-        decision.oof_specificity,
-    ) {
-        print!(
-            "; threshold {threshold:.4} ({}): out-of-fold sensitivity {sensitivity:.3}, specificity {specificity:.3}",
-            decision.rule
-        );
-    }
-    println!();
-    let model_path = options.out_dir.join("model.bin");
-    println!(
-        "wrote {} and reports in {} ({:.2} s)",
-        model_path.display(),
-        options.out_dir.display(),
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
 
@@ -301,6 +318,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Eda(args)) => run_eda(args),
+        Some(Command::Models) => list_models(),
         None => run_train(&cli.train),
     };
     match result {

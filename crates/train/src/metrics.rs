@@ -1,38 +1,7 @@
-//! Classification metrics, written to match scikit-learn's definitions.
+//! Classification metrics, written to match scikit-learn's definitions. Which metrics a task
+//! reports, and their names, come from [`model::Metric`].
 
-/// Metric names reported for binary tasks, in leaderboard order.
-pub const BINARY_METRICS: [&str; 13] = [
-    "roc_auc",
-    "pr_auc",
-    "accuracy",
-    "balanced_accuracy",
-    "precision",
-    "recall",
-    "specificity",
-    "f1",
-    "cohen_kappa",
-    "mcc",
-    "brier",
-    "log_loss",
-    "fit_time_ms",
-];
-
-/// Metric names reported for multiclass tasks, in leaderboard order.
-pub const MULTICLASS_METRICS: [&str; 8] = [
-    "accuracy",
-    "balanced_accuracy",
-    "macro_f1",
-    "weighted_f1",
-    "roc_auc_ovr",
-    "cohen_kappa",
-    "log_loss",
-    "fit_time_ms",
-];
-
-/// Whether a smaller value of the metric is better.
-pub fn lower_is_better(metric: &str) -> bool {
-    matches!(metric, "brier" | "log_loss" | "fit_time_ms")
-}
+use model::Metric;
 
 /// ROC-AUC by the rank-sum (Mann–Whitney) formula, ties counted half. NaN without both classes.
 pub fn roc_auc(scores: &[f64], positive: &[bool]) -> f64 {
@@ -115,7 +84,7 @@ fn ratio(numerator: f64, denominator: f64) -> f64 {
     }
 }
 
-/// Binary metrics for one fold, in [`BINARY_METRICS`] order (without `fit_time_ms`).
+/// Binary metrics for one fold, aligned with [`Metric::BINARY`].
 ///
 /// Threshold-dependent metrics use 0.5, as scikit-learn's `predict` does; the deployed
 /// threshold is chosen and reported separately.
@@ -125,64 +94,71 @@ pub fn binary_metrics(scores: &[f64], positive: &[bool]) -> Vec<f64> {
     let precision = ratio(tp, tp + fp);
     let recall = ratio(tp, tp + fn_);
     let specificity = ratio(tn, tn + fp);
-    let f1 = ratio(2.0 * precision * recall, precision + recall);
     let accuracy = ratio(tp + tn, n);
     let expected = ((tp + fp) * (tp + fn_) + (tn + fn_) * (tn + fp)) / (n * n);
-    let kappa = if (1.0 - expected).abs() > 0.0 {
+    Metric::BINARY
+        .iter()
+        .map(|metric| match metric {
+            Metric::RocAuc => roc_auc(scores, positive),
+            Metric::PrAuc => average_precision(scores, positive),
+            Metric::Accuracy => accuracy,
+            Metric::BalancedAccuracy => (recall + specificity) / 2.0,
+            Metric::Precision => precision,
+            Metric::Recall => recall,
+            Metric::Specificity => specificity,
+            Metric::F1 => ratio(2.0 * precision * recall, precision + recall),
+            Metric::CohenKappa => kappa(accuracy, expected),
+            Metric::Mcc => ratio(
+                tp * tn - fp * fn_,
+                ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt(),
+            ),
+            Metric::Brier => {
+                scores
+                    .iter()
+                    .zip(positive)
+                    .map(|(s, p)| (s - f64::from(u8::from(*p))).powi(2))
+                    .sum::<f64>()
+                    / n.max(1.0)
+            }
+            Metric::LogLoss => {
+                scores
+                    .iter()
+                    .zip(positive)
+                    .map(|(s, p)| {
+                        let s = s.clamp(1e-15, 1.0 - 1e-15);
+                        if *p { -s.ln() } else { -(1.0 - s).ln() }
+                    })
+                    .sum::<f64>()
+                    / n.max(1.0)
+            }
+            Metric::MacroF1 | Metric::WeightedF1 | Metric::RocAucOvr => f64::NAN,
+        })
+        .collect()
+}
+
+/// Cohen's kappa from observed and chance agreement.
+fn kappa(accuracy: f64, expected: f64) -> f64 {
+    if (1.0 - expected).abs() > 0.0 {
         (accuracy - expected) / (1.0 - expected)
     } else {
         0.0
-    };
-    let mcc_denominator = ((tp + fp) * (tp + fn_) * (tn + fp) * (tn + fn_)).sqrt();
-    let mcc = ratio(tp * tn - fp * fn_, mcc_denominator);
-    let brier = scores
-        .iter()
-        .zip(positive)
-        .map(|(s, p)| (s - f64::from(u8::from(*p))).powi(2))
-        .sum::<f64>()
-        / n.max(1.0);
-    let log_loss = scores
-        .iter()
-        .zip(positive)
-        .map(|(s, p)| {
-            let s = s.clamp(1e-15, 1.0 - 1e-15);
-            if *p { -s.ln() } else { -(1.0 - s).ln() }
-        })
-        .sum::<f64>()
-        / n.max(1.0);
-    vec![
-        roc_auc(scores, positive),
-        average_precision(scores, positive),
-        accuracy,
-        (recall + specificity) / 2.0,
-        precision,
-        recall,
-        specificity,
-        f1,
-        kappa,
-        mcc,
-        brier,
-        log_loss,
-    ]
+    }
 }
 
-/// Multiclass metrics for one fold, in [`MULTICLASS_METRICS`] order (without `fit_time_ms`).
-/// `probabilities` holds one row of `n_classes` values per sample.
+/// Multiclass metrics for one fold, aligned with [`Metric::MULTICLASS`]. `probabilities`
+/// holds one row of `n_classes` values per sample.
 pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: usize) -> Vec<f64> {
     let n = y.len() as f64;
-    let predicted: Vec<usize> = probabilities.iter().map(|p| model::argmax(p)).collect();
     let mut confusion = vec![vec![0.0; n_classes]; n_classes];
-    for (truth, guess) in y.iter().zip(&predicted) {
-        confusion[*truth][*guess] += 1.0;
+    for (truth, row) in y.iter().zip(probabilities) {
+        confusion[*truth][model::argmax(row)] += 1.0;
     }
     let accuracy = (0..n_classes).map(|c| confusion[c][c]).sum::<f64>() / n;
     let support: Vec<f64> = confusion.iter().map(|row| row.iter().sum()).collect();
     let predicted_count: Vec<f64> = (0..n_classes)
         .map(|c| confusion.iter().map(|row| row[c]).sum())
         .collect();
-    let mut f1s = Vec::new();
-    let mut weighted_f1 = 0.0;
-    let mut recalls = Vec::new();
+    let (mut f1s, mut recalls, mut weighted_f1) = (Vec::new(), Vec::new(), 0.0);
     for class_idx in 0..n_classes {
         if support[class_idx] == 0.0 && predicted_count[class_idx] == 0.0 {
             continue;
@@ -197,42 +173,43 @@ pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: us
             recalls.push(recall);
         }
     }
-    let macro_f1 = f1s.iter().sum::<f64>() / f1s.len().max(1) as f64;
-    let balanced_accuracy = recalls.iter().sum::<f64>() / recalls.len().max(1) as f64;
+    let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
     let expected = (0..n_classes)
         .map(|c| support[c] * predicted_count[c])
         .sum::<f64>()
         / (n * n);
-    let kappa = if expected < 1.0 {
-        (accuracy - expected) / (1.0 - expected)
-    } else {
-        0.0
-    };
-    // One-vs-rest AUC, averaged over classes present with both outcomes in this fold.
-    let aucs: Vec<f64> = (0..n_classes)
-        .map(|class_idx| {
-            let scores: Vec<f64> = probabilities.iter().map(|p| p[class_idx]).collect();
-            let positive: Vec<bool> = y.iter().map(|truth| *truth == class_idx).collect();
-            roc_auc(&scores, &positive)
-        })
-        .filter(|auc| !auc.is_nan())
-        .collect();
-    let roc_auc_ovr = aucs.iter().sum::<f64>() / aucs.len().max(1) as f64;
-    let log_loss = probabilities
+    Metric::MULTICLASS
         .iter()
-        .zip(y)
-        .map(|(p, truth)| -p[*truth].clamp(1e-15, 1.0).ln())
-        .sum::<f64>()
-        / n;
-    vec![
-        accuracy,
-        balanced_accuracy,
-        macro_f1,
-        weighted_f1,
-        roc_auc_ovr,
-        kappa,
-        log_loss,
-    ]
+        .map(|metric| match metric {
+            Metric::Accuracy => accuracy,
+            Metric::BalancedAccuracy => mean(&recalls),
+            Metric::MacroF1 => mean(&f1s),
+            Metric::WeightedF1 => weighted_f1,
+            Metric::CohenKappa => kappa(accuracy, expected),
+            Metric::RocAucOvr => {
+                // Averaged over classes present with both outcomes in this fold.
+                let aucs: Vec<f64> = (0..n_classes)
+                    .map(|class_idx| {
+                        let scores: Vec<f64> = probabilities.iter().map(|p| p[class_idx]).collect();
+                        let positive: Vec<bool> =
+                            y.iter().map(|truth| *truth == class_idx).collect();
+                        roc_auc(&scores, &positive)
+                    })
+                    .filter(|auc| !auc.is_nan())
+                    .collect();
+                mean(&aucs)
+            }
+            Metric::LogLoss => {
+                probabilities
+                    .iter()
+                    .zip(y)
+                    .map(|(p, truth)| -p[*truth].clamp(1e-15, 1.0).ln())
+                    .sum::<f64>()
+                    / n
+            }
+            _ => f64::NAN,
+        })
+        .collect()
 }
 
 /// ROC curve points (false positive rate, true positive rate), from (0,0) to (1,1).
@@ -287,12 +264,15 @@ mod tests {
     #[test]
     fn binary_metrics_at_one_half() {
         let metrics = binary_metrics(&[0.9, 0.8, 0.3, 0.6], &[true, false, false, true]);
-        let get = |name: &str| metrics[BINARY_METRICS.iter().position(|m| *m == name).unwrap()];
-        assert_eq!(get("accuracy"), 0.75);
-        assert_eq!(get("recall"), 1.0);
-        assert_eq!(get("specificity"), 0.5);
-        assert!((get("precision") - 2.0 / 3.0).abs() < 1e-12);
-        assert!((get("mcc") - 1.0 / 3f64.sqrt()).abs() < 1e-12);
+        let get =
+            |metric: Metric| metrics[Metric::BINARY.iter().position(|m| *m == metric).unwrap()];
+        assert_eq!(get(Metric::Accuracy), 0.75);
+        assert_eq!(get(Metric::Recall), 1.0);
+        assert_eq!(get(Metric::Specificity), 0.5);
+        assert!((get(Metric::Precision) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((get(Metric::Mcc) - 1.0 / 3f64.sqrt()).abs() < 1e-12);
+        assert_eq!(metrics.len(), Metric::BINARY.len());
+        assert!(metrics.iter().all(|value| value.is_finite()));
     }
 
     #[test]
@@ -303,7 +283,9 @@ mod tests {
             vec![0.6, 0.3, 0.1],
         ];
         let metrics = multiclass_metrics(&probabilities, &[0, 1, 1], 3);
+        assert_eq!(Metric::MULTICLASS[0], Metric::Accuracy);
         assert!((metrics[0] - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(metrics.len(), Metric::MULTICLASS.len());
         assert!(metrics.iter().all(|m| m.is_finite()));
     }
 }

@@ -1,106 +1,139 @@
-//! Leaderboard files, `model.json`, the terminal table and the evaluation plots.
+//! The run's reports, rendered in memory: leaderboard files, `model.json`, the evaluation
+//! plots, and the terminal table. Nothing here touches the file system; a sink writes them.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use ::report::plot;
+use ndarray::Array2;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
 use data::Dataset;
-use data::plot;
-use model::{Artifact, Task};
-use serde_json::{Map, Value, json};
+use model::{Artifact, Metric, MetricMap, PairMap, Task};
 
-use crate::{ModelResult, TrainError, TrainOptions};
+use crate::{ModelResult, TrainOptions};
 
-fn write_file(path: PathBuf, contents: &str) -> Result<PathBuf, TrainError> {
-    model::write_atomically(&path, contents.as_bytes()).map_err(|error| TrainError::Write {
-        path: path.clone(),
-        source: std::io::Error::other(error.to_string()),
-    })?;
-    Ok(path)
+/// One rendered report file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportFile {
+    /// Path relative to the output folder.
+    pub path: PathBuf,
+    /// The file's text.
+    pub contents: String,
 }
 
-/// The leaderboard as the documented JSON array.
-pub fn leaderboard_json(results: &[ModelResult], names: &[&str]) -> Value {
+/// Everything the reports describe.
+pub struct ReportInput<'a> {
+    /// The run's options.
+    pub options: &'a TrainOptions,
+    /// The training data.
+    pub dataset: &'a Dataset,
+    /// Class index per row.
+    pub y: &'a [usize],
+    /// Results per model, best first.
+    pub results: &'a [ModelResult],
+    /// The artifact.
+    pub artifact: &'a Artifact,
+    /// Its encoded bytes.
+    pub artifact_bytes: &'a [u8],
+    /// The chosen model's out-of-fold probabilities as its pipeline returns them.
+    pub chosen_oof: &'a Array2<f64>,
+}
+
+impl ReportInput<'_> {
+    fn metrics(&self) -> &'static [Metric] {
+        Metric::for_task(self.options.config.task)
+    }
+}
+
+/// Renders every report file.
+pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
+    let file = |path: &str, contents: String| ReportFile {
+        path: PathBuf::from(path),
+        contents,
+    };
+    let json_text = |value: &Value| serde_json::to_string_pretty(value).unwrap_or_default() + "\n";
+    let (roc, calibration) = match input.options.config.task {
+        Task::Binary => (binary_roc_plot(input), binary_calibration_plot(input)),
+        Task::Multiclass => (
+            multiclass_roc_plot(input),
+            multiclass_calibration_plot(input),
+        ),
+    };
+    vec![
+        file(
+            "leaderboard.json",
+            json_text(&leaderboard_json(
+                input.results,
+                input.metrics(),
+                input.options,
+            )),
+        ),
+        file("leaderboard.csv", leaderboard_csv(input)),
+        file("leaderboard.md", leaderboard_markdown(input)),
+        file("model.json", json_text(&model_json(input))),
+        file("plots/confusion_matrix.svg", confusion_plot(input)),
+        file("plots/roc_curves.svg", roc),
+        file("plots/calibration.svg", calibration),
+    ]
+}
+
+/// The leaderboard as the documented JSON array: model, metrics (mean and std over folds),
+/// fit time, and parameters.
+pub fn leaderboard_json(
+    results: &[ModelResult],
+    metrics: &[Metric],
+    options: &TrainOptions,
+) -> Value {
     Value::Array(
         results
             .iter()
             .map(|result| {
-                let mut metrics = Map::new();
-                for summary in result.summaries(names) {
-                    metrics.insert(
-                        summary.name.clone(),
-                        json!({"mean": finite(summary.mean), "std": finite(summary.std)}),
-                    );
-                }
-                let mut params = Map::new();
-                for (name, value) in result.params.pairs() {
-                    params.insert(name, Value::String(value));
-                }
-                params.insert("balance".into(), Value::String(result.balance_note.clone()));
-                json!({"model": result.kind.name(), "metrics": metrics, "params": params})
+                let (fit_mean, fit_std) = result.fit_time_ms();
+                json!({
+                    "model": result.kind.name(),
+                    "metrics": MetricMap(&result.summaries(metrics)),
+                    "fit_time_ms": {"mean": fit_mean, "std": fit_std},
+                    "params": PairMap(&result.params_with_balance(options.balance)),
+                })
             })
             .collect(),
     )
 }
 
-fn finite(value: f64) -> Value {
-    if value.is_finite() {
-        json!(value)
-    } else {
-        Value::Null
-    }
+fn params_text(result: &ModelResult, options: &TrainOptions, separator: &str) -> String {
+    result
+        .params_with_balance(options.balance)
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
-/// The terminal table: one row per model, best first, main metrics as mean ± std.
-pub fn leaderboard_table(results: &[ModelResult], names: &[&str], selection: &str) -> String {
-    let shown: Vec<&str> = names.to_vec();
-    let mut out = String::new();
-    let _ = write!(out, "{:<22}", "model");
-    for name in &shown {
-        let header = if *name == selection {
-            format!("*{name}")
-        } else {
-            (*name).to_owned()
-        };
-        let _ = write!(out, " {header:>17}");
-    }
-    out.push('\n');
-    for result in results {
-        let _ = write!(out, "{:<22}", result.kind.name());
-        for summary in result.summaries(names) {
-            let cell = if summary.name == "fit_time_ms" {
-                format!("{:.1} ± {:.1}", summary.mean, summary.std)
-            } else {
-                format!("{:.3} ± {:.3}", summary.mean, summary.std)
-            };
-            let _ = write!(out, " {cell:>17}");
-        }
-        out.push('\n');
-    }
-    out
-}
-
-/// Writes leaderboard files, `model.json` and plots; returns the paths written.
-pub fn write_reports(
-    options: &TrainOptions,
-    dataset: &Dataset,
-    y: &[usize],
-    results: &[ModelResult],
-    names: &[&str],
-    artifact: &Artifact,
-) -> Result<Vec<PathBuf>, TrainError> {
-    let out = &options.out_dir;
-    let mut files = Vec::new();
-    let leaderboard = leaderboard_json(results, names);
-    files.push(write_file(
-        out.join("leaderboard.json"),
-        &(serde_json::to_string_pretty(&leaderboard).unwrap_or_default() + "\n"),
-    )?);
-
+fn leaderboard_csv(input: &ReportInput<'_>) -> String {
     let mut csv = String::from("model");
-    for name in names {
-        let _ = write!(csv, ",{name}_mean,{name}_std");
+    for metric in input.metrics() {
+        let _ = write!(csv, ",{metric}_mean,{metric}_std");
     }
-    csv.push_str(",params\n");
+    csv.push_str(",fit_time_ms_mean,fit_time_ms_std,params\n");
+    for result in input.results {
+        let _ = write!(csv, "{}", result.kind.name());
+        for summary in result.summaries(input.metrics()) {
+            let _ = write!(csv, ",{:.6},{:.6}", summary.mean, summary.std);
+        }
+        let (fit_mean, fit_std) = result.fit_time_ms();
+        let _ = writeln!(
+            csv,
+            ",{fit_mean:.3},{fit_std:.3},\"{}\"",
+            params_text(result, input.options, " ")
+        );
+    }
+    csv
+}
+
+fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
+    let options = input.options;
     let mut markdown = format!(
         "# Leaderboard: {}\n\n{}-fold stratified cross-validation{}, seed {}, sorted by `{}`. Threshold-dependent metrics use 0.5.\n\n| model |",
         options.config.name,
@@ -113,83 +146,61 @@ pub fn write_reports(
         options.seed,
         options.metric
     );
-    for name in names {
-        let _ = write!(markdown, " {name} |");
+    for metric in input.metrics() {
+        let _ = write!(markdown, " {metric} |");
     }
-    markdown.push_str(" params |\n|---|");
-    for _ in names {
+    markdown.push_str(" fit ms | params |\n|---|");
+    for _ in input.metrics() {
         markdown.push_str("---|");
     }
-    markdown.push_str("---|\n");
-    for result in results {
-        let params: Vec<String> = result
-            .params
-            .pairs()
-            .into_iter()
-            .chain(std::iter::once((
-                "balance".to_owned(),
-                result.balance_note.clone(),
-            )))
-            .map(|(name, value)| format!("{name}={value}"))
-            .collect();
-        let _ = write!(csv, "{}", result.kind.name());
+    markdown.push_str("---|---|\n");
+    for result in input.results {
         let _ = write!(markdown, "| {} |", result.kind.name());
-        for summary in result.summaries(names) {
-            let _ = write!(csv, ",{:.6},{:.6}", summary.mean, summary.std);
+        for summary in result.summaries(input.metrics()) {
             let _ = write!(markdown, " {:.3} ± {:.3} |", summary.mean, summary.std);
         }
-        let _ = writeln!(csv, ",\"{}\"", params.join(" "));
-        let _ = writeln!(markdown, " {} |", params.join(", "));
+        let (fit_mean, _) = result.fit_time_ms();
+        let _ = writeln!(
+            markdown,
+            " {fit_mean:.1} | {} |",
+            params_text(result, options, ", ")
+        );
     }
-    let decision = &artifact.decision;
+    let artifact = input.artifact;
     let _ = write!(
         markdown,
         "\nChosen model: **{}**, refitted on all {} rows. Decision: {}",
         artifact.model_name,
-        dataset.n_rows(),
-        decision.rule
+        input.dataset.n_rows(),
+        decision_summary(&artifact.decision)
     );
-    if let (Some(threshold), Some(sensitivity), Some(specificity)) = (
-        decision.threshold,
-        decision.oof_sensitivity,
-        decision.oof_specificity,
-    ) {
-        let _ = write!(
-            markdown,
-            " → threshold {threshold:.4} (out-of-fold sensitivity {sensitivity:.3}, specificity {specificity:.3})"
-        );
-    }
     markdown.push_str(".\n\n![ROC curves](plots/roc_curves.svg)\n\n![Confusion matrix](plots/confusion_matrix.svg)\n\n![Calibration](plots/calibration.svg)\n");
-    files.push(write_file(out.join("leaderboard.csv"), &csv)?);
-    files.push(write_file(out.join("leaderboard.md"), &markdown)?);
+    markdown
+}
 
-    let config_json = serde_json::to_value(&options.config).unwrap_or(Value::Null);
-    let best = &results[0];
-    let mut chosen_metrics = Map::new();
-    for summary in best.summaries(names) {
-        chosen_metrics.insert(
-            summary.name.clone(),
-            json!({"mean": finite(summary.mean), "std": finite(summary.std)}),
-        );
-    }
-    let model_json = json!({
+fn model_json(input: &ReportInput<'_>) -> Value {
+    let (options, dataset, artifact) = (input.options, input.dataset, input.artifact);
+    let decision = &artifact.decision;
+    let schema = &artifact.schema;
+    let sha256: String = Sha256::digest(input.artifact_bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    json!({
         "model": artifact.model_name,
-        "params": artifact.params.iter().map(|(name, value)| (name.clone(), Value::String(value.clone()))).collect::<Map<String, Value>>(),
-        "metrics": chosen_metrics,
+        "artifact_sha256": sha256,
+        "params": PairMap(&artifact.params),
+        "metrics": MetricMap(artifact.chosen_metrics()),
         "decision": {
             "threshold": decision.threshold,
             "rule": decision.rule,
             "oof_sensitivity": decision.oof_sensitivity,
             "oof_specificity": decision.oof_specificity,
         },
-        "calibration": match &artifact.pipeline.calibration {
-            None => "none",
-            Some(model::Calibration::Platt { .. }) => "platt",
-            Some(model::Calibration::Isotonic { .. }) => "isotonic",
-        },
-        "classes": artifact.schema.classes,
-        "positive_class": artifact.schema.positive_class.map(|idx| artifact.schema.classes[idx].clone()),
-        "features": artifact.schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
+        "calibration": artifact.pipeline.calibration_name(),
+        "classes": schema.classes,
+        "positive_class": schema.positive_class.and_then(|idx| schema.classes.get(idx)),
+        "features": schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),
         "model_inputs": artifact.pipeline.preprocessor.output_names,
         "dataset": {
             "name": options.config.name,
@@ -199,7 +210,7 @@ pub fn write_reports(
             "rows_used": dataset.n_rows(),
             "duplicates_dropped": if dataset.duplicates_dropped { dataset.n_duplicates } else { 0 },
         },
-        "config": config_json,
+        "config": serde_json::to_value(&options.config).unwrap_or(Value::Null),
         "seed": options.seed,
         "folds": options.folds,
         "repeats": options.repeats,
@@ -207,40 +218,24 @@ pub fn write_reports(
         "balance": options.balance.as_str(),
         "trainer_version": env!("CARGO_PKG_VERSION"),
         "artifact_format_version": model::artifact::FORMAT_VERSION,
-    });
-    files.push(write_file(
-        out.join("model.json"),
-        &(serde_json::to_string_pretty(&model_json).unwrap_or_default() + "\n"),
-    )?);
+    })
+}
 
-    let plots = out.join("plots");
-    std::fs::create_dir_all(&plots).map_err(|source| TrainError::Write {
-        path: plots.clone(),
-        source,
-    })?;
-    let classes = &options.config.classes;
-    let n_classes = classes.len();
-    // The confusion matrix shows what the deployed pipeline decides: calibrated scores and
-    // the chosen threshold (binary) or the most probable class (multiclass).
-    let positive_class = artifact.schema.positive_class;
-    let best_predictions: Vec<usize> = (0..dataset.n_rows())
-        .map(|row| {
-            let mut probabilities: Vec<f64> = best.oof.row(row).to_vec();
-            if let (Some(calibration), Some(positive)) =
-                (&artifact.pipeline.calibration, positive_class)
-            {
-                let p = calibration.apply(probabilities[positive]);
-                probabilities[positive] = p;
-                probabilities[1 - positive] = 1.0 - p;
-            }
-            model::decide(&probabilities, positive_class, artifact.decision.threshold)
-        })
-        .collect();
-    let mut confusion = vec![vec![0.0; n_classes]; n_classes];
-    for (truth, predicted) in y.iter().zip(&best_predictions) {
-        confusion[*truth][*predicted] += 1.0;
+/// The deployed decision on out-of-fold rows: calibrated probabilities and the chosen
+/// threshold (binary) or the most probable class (multiclass).
+fn confusion_plot(input: &ReportInput<'_>) -> String {
+    let artifact = input.artifact;
+    let classes = &input.options.config.classes;
+    let mut confusion = vec![vec![0.0; classes.len()]; classes.len()];
+    for (truth, probabilities) in input.y.iter().zip(input.chosen_oof.rows()) {
+        let predicted = model::decide(
+            &probabilities.to_vec(),
+            artifact.schema.positive_class,
+            artifact.decision.threshold,
+        );
+        confusion[*truth][predicted] += 1.0;
     }
-    let confusion_svg = plot::heatmap(
+    plot::heatmap(
         &format!(
             "{}: out-of-fold confusion matrix ({})",
             artifact.model_name, artifact.decision.rule
@@ -251,110 +246,142 @@ pub fn write_reports(
         classes,
         &confusion,
         false,
-    );
-    files.push(write_file(
-        plots.join("confusion_matrix.svg"),
-        &confusion_svg,
-    )?);
+    )
+}
 
-    match options.config.task {
-        Task::Binary => {
-            let positive_class = artifact.schema.positive_class.unwrap_or(1);
-            let positive: Vec<bool> = y
-                .iter()
-                .map(|class_idx| *class_idx == positive_class)
-                .collect();
-            let curves: Vec<(String, Vec<(f64, f64)>)> = results
-                .iter()
-                .map(|result| {
-                    let scores = result.oof.column(positive_class).to_vec();
-                    let auc = crate::metrics::roc_auc(&scores, &positive);
-                    (
-                        format!("{} ({auc:.3})", result.kind.short()),
-                        crate::metrics::roc_curve(&scores, &positive),
-                    )
-                })
-                .collect();
-            files.push(write_file(
-                plots.join("roc_curves.svg"),
-                &plot::line_chart(
-                    "Out-of-fold ROC curves (AUC)",
-                    "false positive rate (1 - specificity)",
-                    "true positive rate (sensitivity)",
-                    &curves,
-                    true,
-                ),
-            )?);
-            let scores: Vec<f64> = best.oof.column(positive_class).to_vec();
-            let calibrated: Vec<f64> = match &artifact.pipeline.calibration {
-                Some(calibration) => scores.iter().map(|s| calibration.apply(*s)).collect(),
-                None => scores,
-            };
-            let reliability = calibration_points(&calibrated, &positive, 10);
-            files.push(write_file(
-                plots.join("calibration.svg"),
-                &plot::line_chart(
-                    &format!("{}: calibration (out-of-fold)", artifact.model_name),
-                    "mean predicted probability (decile bins)",
-                    "observed positive rate",
-                    &[(artifact.model_name.clone(), reliability)],
-                    true,
-                ),
-            )?);
-        }
-        Task::Multiclass => {
-            // One-vs-rest ROC of the chosen model, one curve per class present.
-            let curves: Vec<(String, Vec<(f64, f64)>)> = (0..n_classes)
-                .filter_map(|class_idx| {
-                    let positive: Vec<bool> = y.iter().map(|c| *c == class_idx).collect();
-                    if !positive.iter().any(|p| *p) {
-                        return None;
-                    }
-                    let scores = best.oof.column(class_idx).to_vec();
-                    let auc = crate::metrics::roc_auc(&scores, &positive);
-                    Some((
-                        format!("{} ({auc:.3})", classes[class_idx]),
-                        crate::metrics::roc_curve(&scores, &positive),
-                    ))
-                })
-                .collect();
-            files.push(write_file(
-                plots.join("roc_curves.svg"),
-                &plot::line_chart(
-                    &format!("{}: one-vs-rest ROC per class (AUC)", artifact.model_name),
-                    "false positive rate",
-                    "true positive rate",
-                    &curves,
-                    true,
-                ),
-            )?);
-            // Reliability of the top-class probability: is "70% sure" right 70% of the time?
-            let (top, correct): (Vec<f64>, Vec<bool>) = (0..dataset.n_rows())
-                .map(|row| {
-                    let probabilities = best.oof.row(row).to_vec();
-                    let predicted = model::argmax(&probabilities);
-                    (probabilities[predicted], predicted == y[row])
-                })
-                .unzip();
-            files.push(write_file(
-                plots.join("calibration.svg"),
-                &plot::line_chart(
-                    &format!(
-                        "{}: top-class calibration (out-of-fold)",
-                        artifact.model_name
-                    ),
-                    "predicted probability of the chosen class",
-                    "observed accuracy",
-                    &[(
-                        artifact.model_name.clone(),
-                        calibration_points(&top, &correct, 10),
-                    )],
-                    true,
-                ),
-            )?);
-        }
+fn is_class(y: &[usize], class_idx: usize) -> Vec<bool> {
+    y.iter().map(|truth| *truth == class_idx).collect()
+}
+
+fn binary_roc_plot(input: &ReportInput<'_>) -> String {
+    let positive_class = input.artifact.schema.positive_class.unwrap_or(1);
+    let positive = is_class(input.y, positive_class);
+    let curves: Vec<(String, Vec<(f64, f64)>)> = input
+        .results
+        .iter()
+        .map(|result| {
+            let scores = result.oof.column(positive_class).to_vec();
+            let auc = crate::metrics::roc_auc(&scores, &positive);
+            (
+                format!("{} ({auc:.3})", result.kind.short()),
+                crate::metrics::roc_curve(&scores, &positive),
+            )
+        })
+        .collect();
+    plot::line_chart(
+        "Out-of-fold ROC curves (AUC)",
+        "false positive rate (1 - specificity)",
+        "true positive rate (sensitivity)",
+        &curves,
+        true,
+    )
+}
+
+fn binary_calibration_plot(input: &ReportInput<'_>) -> String {
+    let positive_class = input.artifact.schema.positive_class.unwrap_or(1);
+    let positive = is_class(input.y, positive_class);
+    let scores = input.chosen_oof.column(positive_class).to_vec();
+    let name = &input.artifact.model_name;
+    plot::line_chart(
+        &format!("{name}: calibration (out-of-fold)"),
+        "mean predicted probability (decile bins)",
+        "observed positive rate",
+        &[(name.clone(), calibration_points(&scores, &positive, 10))],
+        true,
+    )
+}
+
+/// One-vs-rest ROC of the chosen model, one curve per class present.
+fn multiclass_roc_plot(input: &ReportInput<'_>) -> String {
+    let classes = &input.options.config.classes;
+    let curves: Vec<(String, Vec<(f64, f64)>)> = (0..classes.len())
+        .filter_map(|class_idx| {
+            let positive = is_class(input.y, class_idx);
+            if !positive.iter().any(|p| *p) {
+                return None;
+            }
+            let scores = input.chosen_oof.column(class_idx).to_vec();
+            let auc = crate::metrics::roc_auc(&scores, &positive);
+            Some((
+                format!("{} ({auc:.3})", classes[class_idx]),
+                crate::metrics::roc_curve(&scores, &positive),
+            ))
+        })
+        .collect();
+    plot::line_chart(
+        &format!(
+            "{}: one-vs-rest ROC per class (AUC)",
+            input.artifact.model_name
+        ),
+        "false positive rate",
+        "true positive rate",
+        &curves,
+        true,
+    )
+}
+
+/// Reliability of the top-class probability: is "70% sure" right 70% of the time?
+fn multiclass_calibration_plot(input: &ReportInput<'_>) -> String {
+    let (top, correct): (Vec<f64>, Vec<bool>) = input
+        .chosen_oof
+        .rows()
+        .into_iter()
+        .zip(input.y)
+        .map(|(probabilities, truth)| {
+            let probabilities = probabilities.to_vec();
+            let predicted = model::argmax(&probabilities);
+            (probabilities[predicted], predicted == *truth)
+        })
+        .unzip();
+    let name = &input.artifact.model_name;
+    plot::line_chart(
+        &format!("{name}: top-class calibration (out-of-fold)"),
+        "predicted probability of the chosen class",
+        "observed accuracy",
+        &[(name.clone(), calibration_points(&top, &correct, 10))],
+        true,
+    )
+}
+
+/// The decision rule and, for a threshold, what it achieved out of fold: `sensitivity>=0.80:
+/// threshold 0.2966, out-of-fold sensitivity 0.803, specificity 0.714`.
+pub fn decision_summary(decision: &model::Decision) -> String {
+    match (
+        decision.threshold,
+        decision.oof_sensitivity,
+        decision.oof_specificity,
+    ) {
+        (Some(threshold), Some(sensitivity), Some(specificity)) => format!(
+            "{}: threshold {threshold:.4}, out-of-fold sensitivity {sensitivity:.3}, specificity {specificity:.3}",
+            decision.rule
+        ),
+        _ => decision.rule.clone(),
     }
-    Ok(files)
+}
+
+/// The terminal table: one row per model, best first, metrics as mean ± std, then fit time.
+pub fn leaderboard_table(results: &[ModelResult], metrics: &[Metric], selection: Metric) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{:<22}", "model");
+    for metric in metrics {
+        let header = if *metric == selection {
+            format!("*{metric}")
+        } else {
+            metric.name().to_owned()
+        };
+        let _ = write!(out, " {header:>17}");
+    }
+    let _ = writeln!(out, " {:>14}", "fit ms");
+    for result in results {
+        let _ = write!(out, "{:<22}", result.kind.name());
+        for summary in result.summaries(metrics) {
+            let cell = format!("{:.3} ± {:.3}", summary.mean, summary.std);
+            let _ = write!(out, " {cell:>17}");
+        }
+        let (fit_mean, fit_std) = result.fit_time_ms();
+        let _ = writeln!(out, " {:>14}", format!("{fit_mean:.1} ± {fit_std:.1}"));
+    }
+    out
 }
 
 /// Mean prediction and observed rate in equal-count bins.

@@ -15,9 +15,11 @@ pub enum ThresholdRule {
     Fixed(f64),
 }
 
-impl ThresholdRule {
+impl std::str::FromStr for ThresholdRule {
+    type Err = String;
+
     /// Parses `sensitivity>=0.80`, `max_f1`, `youden` or `fixed:0.5`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
         let probability = |value: &str| -> Result<f64, String> {
             match value.trim().parse::<f64>() {
@@ -39,7 +41,9 @@ impl ThresholdRule {
             ))
         }
     }
+}
 
+impl ThresholdRule {
     /// The canonical spelling.
     pub fn describe(&self) -> String {
         match self {
@@ -106,14 +110,29 @@ pub enum CalibrationKind {
     Isotonic,
 }
 
-impl CalibrationKind {
+impl std::str::FromStr for CalibrationKind {
+    type Err = String;
+
     /// Parses `none`, `platt` or `isotonic`.
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "none" => Some(CalibrationKind::None),
-            "platt" => Some(CalibrationKind::Platt),
-            "isotonic" => Some(CalibrationKind::Isotonic),
-            _ => None,
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "none" => Ok(CalibrationKind::None),
+            "platt" => Ok(CalibrationKind::Platt),
+            "isotonic" => Ok(CalibrationKind::Isotonic),
+            other => Err(format!(
+                "unknown calibration `{other}`, expected `none`, `platt` or `isotonic`"
+            )),
+        }
+    }
+}
+
+impl CalibrationKind {
+    /// The command-line spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalibrationKind::None => "none",
+            CalibrationKind::Platt => "platt",
+            CalibrationKind::Isotonic => "isotonic",
         }
     }
 
@@ -213,12 +232,19 @@ mod tests {
     #[test]
     fn rules_parse_and_reject_nonsense() {
         assert_eq!(
-            ThresholdRule::parse("sensitivity>=0.8"),
+            "sensitivity>=0.8".parse(),
             Ok(ThresholdRule::MinSensitivity(0.8))
         );
-        assert_eq!(ThresholdRule::parse("youden"), Ok(ThresholdRule::Youden));
-        assert!(ThresholdRule::parse("fixed:1.5").is_err());
-        assert!(ThresholdRule::parse("best").is_err());
+        assert_eq!("youden".parse(), Ok(ThresholdRule::Youden));
+        assert!("fixed:1.5".parse::<ThresholdRule>().is_err());
+        assert!("best".parse::<ThresholdRule>().is_err());
+        assert_eq!("platt".parse(), Ok(CalibrationKind::Platt));
+        assert!(
+            "sigmoid"
+                .parse::<CalibrationKind>()
+                .unwrap_err()
+                .contains("`sigmoid`")
+        );
     }
 
     #[test]

@@ -7,7 +7,11 @@ use model::Classifier;
 use ndarray::{Array1, Array2};
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use train::learners::{FitData, ModelKind, ModelParams, fit, predict_inputs};
+use train::learners::decision_tree::{DecisionTree, TreeParams};
+use train::learners::knn::{KNearestNeighbours, KnnParams};
+use train::learners::naive_bayes::{NaiveBayes, NaiveBayesParams};
+use train::learners::svm::{Svm, SvmParams};
+use train::learners::{FitData, ModelKind, ModelParams, predict_inputs};
 
 /// Two overlapping Gaussian blobs in 3 dimensions; class 1 is a 30% minority.
 fn blobs(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
@@ -24,6 +28,21 @@ fn blobs(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
     (x, y)
 }
 
+/// Binary training data over all rows, unweighted.
+fn binary<'a>(x: &'a Array2<f64>, y: &'a [usize], positive_class: usize) -> FitData<'a> {
+    FitData {
+        x: x.view(),
+        y,
+        weights: None,
+        n_classes: 2,
+        positive_class,
+    }
+}
+
+fn kind(short: &str) -> ModelKind {
+    short.parse().unwrap()
+}
+
 fn auc(classifier: &Classifier, x: &Array2<f64>, y: &[usize], positive_class: usize) -> f64 {
     let probabilities = predict_inputs(classifier, x.view(), 2, positive_class);
     let scores: Vec<f64> = probabilities.column(positive_class).to_vec();
@@ -34,16 +53,10 @@ fn auc(classifier: &Classifier, x: &Array2<f64>, y: &[usize], positive_class: us
 #[test]
 fn every_model_ranks_the_positive_class_first_whichever_class_it_is() {
     let (x, y) = blobs(300, 1);
-    for kind in ModelKind::ALL {
+    for kind in ModelKind::all() {
         for positive_class in [0, 1] {
-            let data = FitData {
-                x: x.view(),
-                y: &y,
-                weights: None,
-                n_classes: 2,
-                positive_class,
-            };
-            let classifier = fit(&kind.default_params(), &data, 3).unwrap();
+            let data = binary(&x, &y, positive_class);
+            let classifier = kind.fit(&kind.default_params(), &data, 3).unwrap();
             let score = auc(&classifier, &x, &y, positive_class);
             // On training data every sensible model is far above 0.5; a flipped one is far below.
             assert!(
@@ -66,22 +79,15 @@ fn svm_conversion_matches_linfa_platt_probabilities() {
         .gaussian_kernel(n_inputs)
         .fit(&dataset)
         .unwrap();
-    let data = FitData {
-        x: x.view(),
-        y: &y,
-        weights: None,
-        n_classes: 2,
-        positive_class: 1,
-    };
-    let ours = fit(
-        &ModelParams::Svm {
+    let data = binary(&x, &y, 1);
+    let params = ModelParams::new::<Svm>(
+        kind("svm"),
+        SvmParams {
             c: 1.0,
             gamma_scale: 1.0,
         },
-        &data,
-        0,
-    )
-    .unwrap();
+    );
+    let ours = params.kind().fit(&params, &data, 0).unwrap();
     let probabilities = predict_inputs(&ours, x.view(), 2, 1);
     for (row_idx, row) in x.rows().into_iter().enumerate() {
         let expected = f64::from(*reference.predict(row));
@@ -99,21 +105,14 @@ fn naive_bayes_conversion_matches_linfa_predictions() {
     let dataset = Dataset::new(x.clone(), Array1::from(y.clone()));
     let reference = linfa_bayes::GaussianNb::params().fit(&dataset).unwrap();
     let expected = reference.predict(&x);
-    let data = FitData {
-        x: x.view(),
-        y: &y,
-        weights: None,
-        n_classes: 2,
-        positive_class: 1,
-    };
-    let ours = fit(
-        &ModelParams::NaiveBayes {
+    let data = binary(&x, &y, 1);
+    let params = ModelParams::new::<NaiveBayes>(
+        kind("nb"),
+        NaiveBayesParams {
             var_smoothing: 1e-9,
         },
-        &data,
-        0,
-    )
-    .unwrap();
+    );
+    let ours = params.kind().fit(&params, &data, 0).unwrap();
     let probabilities = predict_inputs(&ours, x.view(), 2, 1);
     for row_idx in 0..x.nrows() {
         let predicted = model::argmax(&probabilities.row(row_idx).to_vec());
@@ -129,22 +128,15 @@ fn knn_uses_the_same_neighbours_as_linfa_nn() {
     let index = CommonNearestNeighbour::KdTree
         .from_batch(&x, L2Dist)
         .unwrap();
-    let data = FitData {
-        x: x.view(),
-        y: &y,
-        weights: None,
-        n_classes: 2,
-        positive_class: 1,
-    };
-    let ours = fit(
-        &ModelParams::Knn {
+    let data = binary(&x, &y, 1);
+    let params = ModelParams::new::<KNearestNeighbours>(
+        kind("knn"),
+        KnnParams {
             k,
             distance_weighted: false,
         },
-        &data,
-        0,
-    )
-    .unwrap();
+    );
+    let ours = params.kind().fit(&params, &data, 0).unwrap();
     let probabilities = predict_inputs(&ours, queries.view(), 2, 1);
     for (query_idx, query) in queries.rows().into_iter().enumerate() {
         let neighbours = index.k_nearest(query, k).unwrap();
@@ -170,22 +162,15 @@ fn knn_uses_the_same_neighbours_as_linfa_nn() {
 #[test]
 fn decision_tree_leaves_hold_class_frequencies() {
     let (x, y) = blobs(200, 6);
-    let data = FitData {
-        x: x.view(),
-        y: &y,
-        weights: None,
-        n_classes: 2,
-        positive_class: 1,
-    };
-    let tree = fit(
-        &ModelParams::DecisionTree {
+    let data = binary(&x, &y, 1);
+    let params = ModelParams::new::<DecisionTree>(
+        kind("dt"),
+        TreeParams {
             max_depth: Some(3),
             min_weight_leaf: 10.0,
         },
-        &data,
-        0,
-    )
-    .unwrap();
+    );
+    let tree = params.kind().fit(&params, &data, 0).unwrap();
     let Classifier::DecisionTree(flat) = &tree else {
         panic!("a tree")
     };

@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use data::{DatasetConfig, Labels};
-use model::{Artifact, Value};
-use preprocess::{Balance, PreprocessParams};
+use model::{Artifact, Metric, Value};
+use preprocess::Balance;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
+use sha2::Digest;
 use train::learners::ModelKind;
+use train::sink::{FileSink, MemorySink, Recorded, Stage};
 use train::threshold::{CalibrationKind, ThresholdRule};
-use train::{TrainOptions, run};
+use train::{TrainError, TrainOptions, TrainOutcome, run};
 
 const BINARY_CONFIG: &str = r#"
 name = "synthetic"
@@ -77,26 +79,37 @@ fn write_binary(dir: &Path, n_rows: usize, positive_share: f64, seed: u64) -> (P
     (config, data)
 }
 
-fn options(config: &Path, data: &Path, out: &Path) -> TrainOptions {
-    TrainOptions {
-        config: DatasetConfig::load(config).unwrap(),
-        config_path: config.to_path_buf(),
-        data_path: data.to_path_buf(),
-        out_dir: out.to_path_buf(),
-        seed: 7,
-        folds: 5,
-        repeats: 1,
-        metric: "roc_auc".into(),
-        balance: Balance::None,
-        models: ModelKind::ALL.to_vec(),
-        tune: 0,
-        threshold: ThresholdRule::MinSensitivity(0.8),
-        calibration: CalibrationKind::None,
-        preprocess: PreprocessParams::default().check().unwrap(),
+fn kind(short: &str) -> ModelKind {
+    short.parse().unwrap()
+}
+
+fn options(config: &Path, data: &Path) -> TrainOptions {
+    let mut options = TrainOptions::from_config(
+        DatasetConfig::load(config).unwrap(),
+        config.to_path_buf(),
+        data.to_path_buf(),
+    )
+    .unwrap();
+    options.seed = 7;
+    options
+}
+
+/// Asserts that every model on the leaderboard scores above `bound` on `metric`.
+fn assert_every_model_above(outcome: &TrainOutcome, metric: Metric, bound: f64, context: &str) {
+    for entry in &outcome.artifact.leaderboard {
+        let value = entry.metric(metric).unwrap();
+        assert!(
+            value > bound,
+            "{context}: {} has {metric} {value:.3}",
+            entry.model
+        );
     }
 }
 
-fn quiet(_: &str) {}
+/// Trains and writes the artifact and reports into `out`, as the `train` command does.
+fn train_into(options: &TrainOptions, out: &Path) -> Result<TrainOutcome, TrainError> {
+    run(options, &FileSink::new(out))
+}
 
 #[test]
 fn every_model_learns_with_probabilities_pointing_at_the_positive_class() {
@@ -105,16 +118,9 @@ fn every_model_learns_with_probabilities_pointing_at_the_positive_class() {
     for (share, seed) in [(0.3, 1), (0.7, 2)] {
         let dir = tempfile::tempdir().unwrap();
         let (config, data) = write_binary(dir.path(), 400, share, seed);
-        let outcome = run(&options(&config, &data, &dir.path().join("out")), &quiet).unwrap();
+        let outcome = train_into(&options(&config, &data), &dir.path().join("out")).unwrap();
         assert_eq!(outcome.results.len(), 7);
-        for entry in &outcome.artifact.leaderboard {
-            let auc = entry.metric("roc_auc").unwrap();
-            assert!(
-                auc > 0.75,
-                "share {share}: {} has ROC-AUC {auc:.3}",
-                entry.model
-            );
-        }
+        assert_every_model_above(&outcome, Metric::RocAuc, 0.75, &format!("share {share}"));
         let decision = &outcome.artifact.decision;
         assert!(decision.oof_sensitivity.unwrap() >= 0.8, "{decision:?}");
         let threshold = decision.threshold.unwrap();
@@ -128,17 +134,17 @@ fn artifact_and_reports_are_written_and_reproducible() {
     let (config, data) = write_binary(dir.path(), 300, 0.35, 3);
     let first = dir.path().join("first");
     let second = dir.path().join("second");
-    run(&options(&config, &data, &first), &quiet).unwrap();
-    run(&options(&config, &data, &second), &quiet).unwrap();
+    train_into(&options(&config, &data), &first).unwrap();
+    train_into(&options(&config, &data), &second).unwrap();
     let bytes = std::fs::read(first.join("model.bin")).unwrap();
     assert_eq!(
         bytes,
         std::fs::read(second.join("model.bin")).unwrap(),
         "same seed, same bytes"
     );
-    let mut other_seed = options(&config, &data, &dir.path().join("third"));
+    let mut other_seed = options(&config, &data);
     other_seed.seed = 8;
-    run(&other_seed, &quiet).unwrap();
+    train_into(&other_seed, &dir.path().join("third")).unwrap();
     assert_ne!(
         bytes,
         std::fs::read(dir.path().join("third/model.bin")).unwrap()
@@ -170,17 +176,28 @@ fn artifact_and_reports_are_written_and_reproducible() {
             "mcc",
             "brier",
             "log_loss",
-            "fit_time_ms",
         ] {
             assert!(entry["metrics"][metric]["mean"].is_number(), "{metric}");
             assert!(entry["metrics"][metric]["std"].is_number(), "{metric}");
         }
+        // Timing is reported beside the metrics, never among them.
+        assert!(entry["metrics"].get("fit_time_ms").is_none());
+        assert!(entry["fit_time_ms"]["mean"].as_f64().unwrap() >= 0.0);
         assert!(entry["params"].is_object());
     }
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(first.join("model.json")).unwrap()).unwrap();
     assert_eq!(card["dataset"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(card["seed"], 7);
+    let sha256: String = sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    assert_eq!(
+        card["artifact_sha256"],
+        sha256.as_str(),
+        "the card names its model"
+    );
 }
 
 #[test]
@@ -189,13 +206,14 @@ fn every_fitted_model_round_trips_through_the_artifact() {
     let (config_path, data) = write_binary(dir.path(), 150, 0.4, 9);
     let config = DatasetConfig::load(&config_path).unwrap();
     let dataset = data::load(&config, &data, Labels::Required).unwrap();
-    for kind in ModelKind::ALL {
-        let mut opts = options(&config_path, &data, &dir.path().join(kind.short()));
+    for kind in ModelKind::all() {
+        let mut opts = options(&config_path, &data);
         opts.models = vec![kind];
-        let outcome = run(&opts, &quiet).unwrap();
-        let loaded = Artifact::load(&opts.out_dir.join("model.bin")).unwrap();
+        let out = dir.path().join(kind.short());
+        let outcome = train_into(&opts, &out).unwrap();
+        let loaded = Artifact::load(&out.join("model.bin")).unwrap();
         assert_eq!(loaded, outcome.artifact, "{}", kind.name());
-        assert_eq!(loaded.pipeline.classifier.short_name(), kind.short());
+        assert_eq!(loaded.model_name, kind.name());
         for row in dataset.raw.rows() {
             let raw = row.to_vec();
             assert_eq!(
@@ -212,11 +230,7 @@ fn every_fitted_model_round_trips_through_the_artifact() {
 fn named_records_and_training_rows_score_identically() {
     let dir = tempfile::tempdir().unwrap();
     let (config_path, data) = write_binary(dir.path(), 200, 0.4, 4);
-    run(
-        &options(&config_path, &data, &dir.path().join("out")),
-        &quiet,
-    )
-    .unwrap();
+    train_into(&options(&config_path, &data), &dir.path().join("out")).unwrap();
     let artifact = Artifact::load(&dir.path().join("out/model.bin")).unwrap();
     let config = DatasetConfig::load(&config_path).unwrap();
     let dataset = data::load(&config, &data, Labels::Required).unwrap();
@@ -236,15 +250,25 @@ fn named_records_and_training_rows_score_identically() {
     }
 }
 
-#[test]
-fn multiclass_copes_with_a_tiny_class_and_more_folds_than_its_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+/// Three grades in two numeric features and a categorical one. With `tiny_class`, grade "c"
+/// has only 5 rows, like wine quality 9; otherwise the grades take turns. `spread` sets how far
+/// apart the grades' centres are.
+fn write_grades(
+    dir: &Path,
+    n_rows: usize,
+    tiny_class: bool,
+    spread: f64,
+    seed: u64,
+) -> (PathBuf, PathBuf) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut csv = String::from("kind,x1,x2,grade\n");
-    for row in 0..305 {
-        // Grade "c" has only 5 rows, like wine quality 9.
-        let grade = if row < 5 { 2 } else { row % 2 };
-        let center = [0.0, 2.0, 4.0][grade];
+    for row in 0..n_rows {
+        let grade = match (tiny_class, row) {
+            (true, 0..5) => 2,
+            (true, _) => row % 2,
+            (false, _) => row % 3,
+        };
+        let center = [0.0, 1.0, 2.0][grade] * spread;
         let x1 = center + rng.gen_range(-1.5..1.5f64);
         let x2 = if rng.gen_bool(0.05) {
             String::new()
@@ -254,29 +278,40 @@ fn multiclass_copes_with_a_tiny_class_and_more_folds_than_its_rows() {
         let kind = if rng.gen_bool(0.5) { "red" } else { "white" };
         let _ = writeln!(csv, "{kind},{x1:.3},{x2},{}", ["a", "b", "c"][grade]);
     }
-    let data = dir.path().join("grades.csv");
-    std::fs::write(&data, csv).unwrap();
-    let config = dir.path().join("grades.toml");
-    std::fs::write(
-        &config,
-        "name = \"grades\"\npath = \"x.csv\"\ntask = \"multiclass\"\ntarget = \"grade\"\nclasses = [\"a\", \"b\", \"c\"]\n\
+    write_fixture(
+        dir,
+        "grades",
+        &csv,
+        "task = \"multiclass\"\ntarget = \"grade\"\nclasses = [\"a\", \"b\", \"c\"]\n\
          [[features]]\nname = \"kind\"\nkind = \"categorical\"\n[[features]]\nname = \"x1\"\nkind = \"numeric\"\n[[features]]\nname = \"x2\"\nkind = \"numeric\"\n",
     )
+}
+
+/// Writes `NAME.csv` and a config `NAME.toml` (name and path, then `config`); returns both.
+fn write_fixture(dir: &Path, name: &str, csv: &str, config: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join(format!("{name}.csv"));
+    std::fs::write(&data, csv).unwrap();
+    let config_path = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config_path,
+        format!("name = \"{name}\"\npath = \"x.csv\"\n{config}"),
+    )
     .unwrap();
+    (config_path, data)
+}
+
+#[test]
+fn multiclass_copes_with_a_tiny_class_and_more_folds_than_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_grades(dir.path(), 305, true, 2.0, 5);
     for folds in [5, 8] {
-        let mut opts = options(&config, &data, &dir.path().join(format!("out{folds}")));
-        opts.metric = "accuracy".into();
+        let mut opts = options(&config, &data);
+        assert_eq!(opts.metric, Metric::Accuracy, "the multiclass default");
         opts.folds = folds;
-        let outcome = run(&opts, &quiet).unwrap();
+        let out = dir.path().join(format!("out{folds}"));
+        let outcome = train_into(&opts, &out).unwrap();
         assert_eq!(outcome.results.len(), 7, "folds {folds}");
-        for entry in &outcome.artifact.leaderboard {
-            let accuracy = entry.metric("accuracy").unwrap();
-            assert!(
-                accuracy > 0.6,
-                "folds {folds}: {} accuracy {accuracy:.3}",
-                entry.model
-            );
-        }
+        assert_every_model_above(&outcome, Metric::Accuracy, 0.6, &format!("folds {folds}"));
         assert_eq!(
             outcome
                 .warnings
@@ -287,9 +322,51 @@ fn multiclass_copes_with_a_tiny_class_and_more_folds_than_its_rows() {
             outcome.warnings
         );
         assert!(outcome.artifact.decision.threshold.is_none());
-        let artifact = Artifact::load(&opts.out_dir.join("model.bin")).unwrap();
-        let prediction = artifact.predict_raw(&[0.0, 4.0, 4.0]);
-        assert_eq!(prediction.probabilities.len(), 3);
+    }
+}
+
+#[test]
+fn multiclass_probabilities_sum_to_one_and_every_class_is_recalled_above_chance() {
+    let dir = tempfile::tempdir().unwrap();
+    // Separable: centres 6 apart with noise of half-width 1.5, 100 rows per grade.
+    let (config, data) = write_grades(dir.path(), 300, false, 6.0, 11);
+    let mut opts = options(&config, &data);
+    opts.models = ModelKind::all().collect();
+    let outcome = run(&opts, &MemorySink::default()).unwrap();
+    let loaded = train::stages::load(&opts).unwrap();
+    let n_classes = 3;
+    for result in &outcome.results {
+        let name = result.kind.name();
+        let mut recalled = vec![0usize; n_classes];
+        let mut support = vec![0usize; n_classes];
+        for (probabilities, truth) in result.oof.rows().into_iter().zip(&loaded.y) {
+            let total: f64 = probabilities.sum();
+            assert!(
+                (total - 1.0).abs() < 1e-9,
+                "{name}: probabilities sum to {total}"
+            );
+            assert!(
+                probabilities.iter().all(|p| (0.0..=1.0).contains(p)),
+                "{name}"
+            );
+            support[*truth] += 1;
+            if model::argmax(&probabilities.to_vec()) == *truth {
+                recalled[*truth] += 1;
+            }
+        }
+        for class_idx in 0..n_classes {
+            let recall = recalled[class_idx] as f64 / support[class_idx] as f64;
+            assert!(
+                recall > 1.0 / n_classes as f64,
+                "{name}: recall of class {class_idx} is {recall:.3}, not above chance"
+            );
+        }
+    }
+    // The shipped pipeline, too, on every training row.
+    for row in loaded.dataset.raw.rows() {
+        let prediction = outcome.artifact.predict_raw(&row.to_vec());
+        let total: f64 = prediction.probabilities.iter().sum();
+        assert!((total - 1.0).abs() < 1e-9, "artifact: {total}");
     }
 }
 
@@ -305,7 +382,7 @@ fn balancing_tuning_and_calibration_options_all_run() {
     .into_iter()
     .enumerate()
     {
-        let mut opts = options(&config, &data, &dir.path().join(format!("b{idx}")));
+        let mut opts = options(&config, &data);
         opts.balance = balance;
         opts.calibration = [
             CalibrationKind::Platt,
@@ -317,10 +394,17 @@ fn balancing_tuning_and_calibration_options_all_run() {
             ThresholdRule::Youden,
             ThresholdRule::Fixed(0.5),
         ][idx];
-        let outcome = run(&opts, &quiet).unwrap();
+        let outcome = run(&opts, &MemorySink::default()).unwrap();
         assert!(
-            outcome.artifact.leaderboard[0].metric("roc_auc").unwrap() > 0.75,
+            outcome.artifact.leaderboard[0]
+                .metric(Metric::RocAuc)
+                .unwrap()
+                > 0.75,
             "{balance:?}"
+        );
+        assert_eq!(
+            outcome.artifact.pipeline.calibration_name(),
+            opts.calibration.as_str()
         );
         if balance == Balance::ClassWeight {
             let lr = outcome
@@ -335,29 +419,281 @@ fn balancing_tuning_and_calibration_options_all_run() {
             )));
         }
     }
-    let mut tuned = options(&config, &data, &dir.path().join("tuned"));
-    tuned.tune = 3;
-    tuned.models = vec![ModelKind::Logistic, ModelKind::GradientBoosting];
-    let outcome = run(&tuned, &quiet).unwrap();
-    assert_eq!(outcome.results.len(), 2);
-    let mut bad_metric = options(&config, &data, &dir.path().join("bad"));
-    bad_metric.metric = "accuracy_typo".into();
-    let error = run(&bad_metric, &quiet).unwrap_err().to_string();
-    assert!(error.contains("unknown metric `accuracy_typo`"), "{error}");
+    let mut bad_metric = options(&config, &data);
+    bad_metric.metric = Metric::MacroF1;
+    let error = run(&bad_metric, &MemorySink::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("metric `macro_f1` is not reported for a binary task"),
+        "{error}"
+    );
+}
+
+/// Rows in [0, 1) whose class alternates over 64 equal stripes: a tree needs more than 32
+/// leaves (depth above 5, the default) to separate them.
+fn write_stripes(dir: &Path, n_rows: usize) -> (PathBuf, PathBuf) {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(21);
+    let mut csv = String::from("x,noise,y\n");
+    for _ in 0..n_rows {
+        let x: f64 = rng.r#gen();
+        let stripe = (x * 64.0) as usize;
+        let _ = writeln!(
+            csv,
+            "{x:.6},{:.3},{}",
+            rng.gen_range(0.0..1.0f64),
+            ["even", "odd"][stripe % 2]
+        );
+    }
+    write_fixture(
+        dir,
+        "stripes",
+        &csv,
+        "task = \"binary\"\ntarget = \"y\"\nclasses = [\"even\", \"odd\"]\npositive_class = \"odd\"\n\
+         [[features]]\nname = \"x\"\nkind = \"numeric\"\n[[features]]\nname = \"noise\"\nkind = \"numeric\"\n",
+    )
+}
+
+#[test]
+fn tuning_stays_in_the_declared_space_and_beats_a_poor_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_stripes(dir.path(), 3000);
+    let mut default = options(&config, &data);
+    default.models = vec![kind("dt")];
+    let default_run = run(&default, &MemorySink::default()).unwrap();
+    let mut tuned = default.clone();
+    tuned.tune = 12;
+    let tuned_run = run(&tuned, &MemorySink::default()).unwrap();
+    let auc = |outcome: &TrainOutcome| {
+        outcome.artifact.leaderboard[0]
+            .metric(Metric::RocAuc)
+            .unwrap()
+    };
+    let chosen = &tuned_run.results[0].params;
+    assert!(chosen.in_search_space(), "{chosen:?}");
+    assert_ne!(
+        chosen,
+        &kind("dt").default_params(),
+        "tuning kept the poor default"
+    );
+    assert!(
+        auc(&tuned_run) > auc(&default_run) + 0.1,
+        "tuned {:.3} vs default {:.3}",
+        auc(&tuned_run),
+        auc(&default_run)
+    );
+    // Every candidate a tuning run can draw lies inside the declared space.
+    for kind in ModelKind::all() {
+        for params in train::tuning::candidates(kind, 40, 5).into_iter().skip(1) {
+            assert!(params.in_search_space(), "{params:?}");
+            assert_eq!(params.kind(), kind);
+        }
+    }
+}
+
+#[test]
+fn a_family_trains_the_same_forest_whatever_else_the_run_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_binary(dir.path(), 200, 0.4, 12);
+    let default = options(&config, &data);
+    assert_eq!(default.models, ModelKind::default_run());
+    let mut alone = default.clone();
+    alone.models = vec![kind("rf")];
+    let mut reordered = default.clone();
+    reordered.models = vec![kind("rf"), kind("lr")];
+    let forest = |opts: &TrainOptions| {
+        let outcome = run(opts, &MemorySink::default()).unwrap();
+        let result = outcome
+            .results
+            .into_iter()
+            .find(|result| result.kind == kind("rf"))
+            .unwrap();
+        let loaded = train::stages::load(opts).unwrap();
+        let pipeline = train::stages::final_fit(&loaded.trainer(opts), &result, opts).unwrap();
+        (result.oof, result.fold_metrics, pipeline)
+    };
+    let (oof, fold_metrics, pipeline) = forest(&default);
+    for other in [&alone, &reordered] {
+        let (other_oof, other_metrics, other_pipeline) = forest(other);
+        assert!(
+            oof.iter()
+                .zip(&other_oof)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "out-of-fold probabilities differ: {:?}",
+            other.models
+        );
+        assert_eq!(fold_metrics, other_metrics);
+        assert_eq!(pipeline, other_pipeline, "the final forest differs");
+    }
+}
+
+#[test]
+fn a_run_reports_to_its_sink_and_writes_nothing_without_a_file_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_binary(dir.path(), 150, 0.4, 13);
+    let before: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    let mut opts = options(&config, &data);
+    opts.models = vec![kind("lr"), kind("nb")];
+    let sink = MemorySink::default();
+    let outcome = run(&opts, &sink).unwrap();
+    let after: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(before.len(), after.len(), "no file was written");
+    assert!(Artifact::from_bytes(&outcome.artifact_bytes, Path::new("memory")).is_ok());
+    assert!(
+        outcome
+            .reports
+            .iter()
+            .any(|file| file.path == Path::new("model.json"))
+    );
+    let events = sink.events();
+    let stages: Vec<Stage> = events
+        .iter()
+        .filter_map(|event| match event {
+            Recorded::Stage(stage) => Some(*stage),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        stages,
+        vec![
+            Stage::Load,
+            Stage::Profile,
+            Stage::CrossValidate,
+            Stage::Select,
+            Stage::FinalFit,
+            Stage::Decide,
+            Stage::Package
+        ]
+    );
+    assert!(events.contains(&Recorded::Planned(
+        vec!["logistic_regression", "gaussian_naive_bayes"],
+        10
+    )));
+    let folds = events
+        .iter()
+        .filter(|event| matches!(event, Recorded::Fold(..)))
+        .count();
+    assert_eq!(folds, 10, "one event per model and fold");
+    assert_eq!(
+        events.last(),
+        Some(&Recorded::Finished(
+            outcome
+                .results
+                .iter()
+                .map(|result| result.kind.name())
+                .collect()
+        ))
+    );
+}
+
+#[test]
+fn the_artifact_records_the_imputation_each_column_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_binary(dir.path(), 150, 0.4, 15);
+    let mut opts = options(&config, &data);
+    opts.models = vec![kind("lr")];
+    opts.preprocess = preprocess::PreprocessParams {
+        numeric_imputation: preprocess::Imputation::Mean,
+        ..preprocess::PreprocessParams::default()
+    }
+    .check()
+    .unwrap();
+    let outcome = run(&opts, &MemorySink::default()).unwrap();
+    let rules: Vec<model::FillRule> = outcome
+        .artifact
+        .pipeline
+        .preprocessor
+        .columns
+        .iter()
+        .map(|column| match column {
+            model::ColumnTransform::Numeric { fill_rule, .. }
+            | model::ColumnTransform::OneHot { fill_rule, .. } => *fill_rule,
+        })
+        .collect();
+    // marker (numeric), age (integer), smoker (binary), ward (categorical).
+    assert_eq!(
+        rules,
+        [
+            model::FillRule::Mean,
+            model::FillRule::Median,
+            model::FillRule::MostFrequent,
+            model::FillRule::MostFrequent
+        ]
+    );
+}
+
+#[test]
+fn invalid_hyperparameters_are_refused_naming_the_parameter() {
+    use train::learners::ensemble::{Ensemble, ForestParams, MaxFeatures};
+    let rf = kind("rf");
+    let params = train::learners::ModelParams::new::<Ensemble>(
+        rf,
+        ForestParams {
+            n_trees: 0,
+            max_depth: None,
+            min_samples_leaf: 1,
+            max_features: MaxFeatures::Sqrt,
+            bootstrap: true,
+        },
+    );
+    let x = ndarray::Array2::<f64>::zeros((4, 1));
+    let data = train::learners::FitData {
+        x: x.view(),
+        y: &[0, 1, 0, 1],
+        weights: None,
+        n_classes: 2,
+        positive_class: 1,
+    };
+    let error = rf.fit(&params, &data, 0).unwrap_err().to_string();
+    assert!(
+        error.contains("random_forest") && error.contains("`n_trees`"),
+        "{error}"
+    );
+    let error = kind("lr").fit(&params, &data, 0).unwrap_err().to_string();
+    assert!(error.contains("parameters of `random_forest`"), "{error}");
+}
+
+#[test]
+fn the_registry_names_every_family_once() {
+    let kinds: Vec<ModelKind> = ModelKind::all().collect();
+    for names in [
+        kinds.iter().map(|k| k.short()).collect::<Vec<_>>(),
+        kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+    ] {
+        let mut distinct = names.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), names.len(), "{names:?}");
+    }
+    let default: Vec<&str> = ModelKind::default_run().iter().map(|k| k.short()).collect();
+    assert_eq!(default, ["lr", "dt", "rf", "gbm", "knn", "svm", "nb"]);
+    assert_eq!(kind("extra_trees"), kind("et"));
+    assert!("xgb".parse::<ModelKind>().unwrap_err().contains("`et`"));
+}
+
+/// Runs the `train` binary with `args`, then `--config`, `--data` and `--out`.
+fn train_cli(args: &[&str], config: &Path, data: &Path, out: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
 }
 
 #[test]
 fn cli_reports_bad_rows_with_line_and_column_and_fails() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tests/fixtures");
-    let output = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args(["--quiet", "--config"])
-        .arg(fixtures.join("toy.toml"))
-        .arg("--data")
-        .arg(fixtures.join("bad_number_line57.csv"))
-        .arg("--out")
-        .arg(tempfile::tempdir().unwrap().path())
-        .output()
-        .unwrap();
+    let output = train_cli(
+        &["--quiet"],
+        &fixtures.join("toy.toml"),
+        &fixtures.join("bad_number_line57.csv"),
+        tempfile::tempdir().unwrap().path(),
+    );
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -366,15 +702,12 @@ fn cli_reports_bad_rows_with_line_and_column_and_fails() {
     );
 
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_train"))
-        .args(["eda", "--config"])
-        .arg(fixtures.join("toy.toml"))
-        .arg("--data")
-        .arg(fixtures.join("bom_cr.csv"))
-        .arg("--out")
-        .arg(out.path())
-        .output()
-        .unwrap();
+    let output = train_cli(
+        &["eda"],
+        &fixtures.join("toy.toml"),
+        &fixtures.join("bom_cr.csv"),
+        out.path(),
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -382,4 +715,44 @@ fn cli_reports_bad_rows_with_line_and_column_and_fails() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("rows: 80"));
     assert!(out.path().join("report.html").is_file());
+
+    let output = Command::new(env!("CARGO_BIN_EXE_train"))
+        .args(["--models", "lr,xgb"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown model `xgb`"), "{stderr}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_train"))
+        .arg("models")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for kind in ModelKind::all() {
+        assert!(stdout.contains(kind.name()), "{stdout}");
+    }
+    assert!(stdout.contains("et     extra_trees"), "{stdout}");
+}
+
+#[test]
+fn cli_trains_extra_trees_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_binary(dir.path(), 200, 0.4, 14);
+    let out = dir.path().join("et");
+    let output = train_cli(&["--quiet", "--models", "et"], &config, &data, &out);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let artifact = Artifact::load(&out.join("model.bin")).unwrap();
+    assert_eq!(artifact.model_name, "extra_trees");
+    assert!(
+        artifact
+            .params
+            .contains(&("bootstrap".into(), "false".into()))
+    );
+    assert!(artifact.leaderboard[0].metric(Metric::RocAuc).unwrap() > 0.75);
 }

@@ -17,6 +17,16 @@ use ndarray::ArrayView2;
 use rand::Rng;
 use rand::seq::index::sample;
 
+/// How a node chooses the split point of each candidate feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Splitter {
+    /// The best point of the feature (CART; random forest, boosting).
+    Best,
+    /// One point drawn uniformly between the node's smallest and largest value of the feature
+    /// (extra trees, Geurts et al. 2006); the best feature is still chosen by its score.
+    Random,
+}
+
 /// Growth limits shared by both tree kinds.
 #[derive(Debug, Clone, Copy)]
 pub struct Growth {
@@ -28,6 +38,8 @@ pub struct Growth {
     pub min_samples_leaf: usize,
     /// Features examined per split; `None` = all.
     pub max_features: Option<usize>,
+    /// How split points are chosen.
+    pub splitter: Splitter,
 }
 
 /// What the tree predicts.
@@ -64,6 +76,8 @@ pub struct Binned {
     n_bins: Vec<usize>,
     /// `thresholds[feature][b]` separates bin `b` (below) from bin `b + 1`.
     thresholds: Vec<Vec<f64>>,
+    /// `uppers[feature][b]` is the largest value in bin `b`.
+    uppers: Vec<Vec<f64>>,
 }
 
 impl Binned {
@@ -73,6 +87,7 @@ impl Binned {
         let mut codes = vec![0u8; n_rows * n_features];
         let mut n_bins = Vec::with_capacity(n_features);
         let mut thresholds = Vec::with_capacity(n_features);
+        let mut all_uppers = Vec::with_capacity(n_features);
         for feature in 0..n_features {
             let column = x.column(feature);
             let mut sorted: Vec<f64> = column.iter().copied().collect();
@@ -110,12 +125,14 @@ impl Binned {
             }
             n_bins.push(uppers.len());
             thresholds.push(feature_thresholds);
+            all_uppers.push(uppers);
         }
         Binned {
             codes,
             n_rows,
             n_bins,
             thresholds,
+            uppers: all_uppers,
         }
     }
 
@@ -325,18 +342,29 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
                 }
             }
             touched.sort_unstable();
-            let candidate = match &self.target {
-                Target::Classes { n_classes, .. } => best_class_split(
+            let only = match self.growth.splitter {
+                Splitter::Best => None,
+                Splitter::Random => random_bin(&self.binned.uppers[feature], touched, self.rng),
+            };
+            let candidate = match (&self.target, self.growth.splitter, only) {
+                (_, Splitter::Random, None) => None,
+                (Target::Classes { n_classes, .. }, _, _) => best_class_split(
                     histogram,
                     touched,
                     *n_classes,
                     rows.len() as f64,
                     min_leaf,
+                    only,
                     &mut self.class_totals,
                 ),
-                Target::Gradient { lambda, .. } => {
-                    best_gradient_split(histogram, touched, *lambda, rows.len() as f64, min_leaf)
-                }
+                (Target::Gradient { lambda, .. }, _, _) => best_gradient_split(
+                    histogram,
+                    touched,
+                    *lambda,
+                    rows.len() as f64,
+                    min_leaf,
+                    only,
+                ),
             };
             // Leave the scratch histogram all zero for the next feature or node.
             for bin in touched.drain(..) {
@@ -374,13 +402,33 @@ fn count_in_bin(histogram: &mut [f64], touched: &mut Vec<usize>, code: u8, strid
     base
 }
 
-/// Best Gini split over class histograms: maximises sum(L_c^2)/L + sum(R_c^2)/R.
+/// Extra trees' split point for one feature at a node: a value drawn uniformly between the
+/// node's smallest and largest bin, snapped to the bin boundary below it. Returns the last bin
+/// that goes left, or `None` when the node holds a single bin of the feature.
+///
+/// Snapping keeps thresholds at bin midpoints, so the stored tree routes the training rows
+/// exactly as the histograms that scored the split did.
+fn random_bin<R: Rng>(uppers: &[f64], touched: &[usize], rng: &mut R) -> Option<usize> {
+    let (&first, &last) = (touched.first()?, touched.last()?);
+    if first == last {
+        return None;
+    }
+    let (low, high) = (uppers[first], uppers[last]);
+    let point = low + (high - low) * rng.r#gen::<f64>();
+    // The largest touched bin whose values all lie below the point (at least `first`).
+    let position = touched.partition_point(|bin| uppers[*bin] < point);
+    Some(touched[position.saturating_sub(1).min(touched.len() - 2)])
+}
+
+/// Best Gini split over class histograms: maximises sum(L_c^2)/L + sum(R_c^2)/R. With `only`,
+/// just the split after that bin is scored.
 fn best_class_split(
     histogram: &[f64],
     touched: &[usize],
     n_classes: usize,
     n_rows: f64,
     min_leaf: f64,
+    only: Option<usize>,
     scratch: &mut Vec<f64>,
 ) -> Option<(f64, usize)> {
     let stride = 1 + n_classes;
@@ -402,6 +450,9 @@ fn best_class_split(
         for class_idx in 0..n_classes {
             left[class_idx] += histogram[base + 1 + class_idx];
             left_weight += histogram[base + 1 + class_idx];
+        }
+        if only.is_some_and(|only| only != bin) {
+            continue;
         }
         let right_rows = n_rows - left_rows;
         let right_weight = total_weight - left_weight;
@@ -426,13 +477,15 @@ fn best_class_split(
     best
 }
 
-/// Best second-order split: maximises G_L^2/(H_L+λ) + G_R^2/(H_R+λ) - G^2/(H+λ) > 0.
+/// Best second-order split: maximises G_L^2/(H_L+λ) + G_R^2/(H_R+λ) - G^2/(H+λ) > 0. With
+/// `only`, just the split after that bin is scored.
 fn best_gradient_split(
     histogram: &[f64],
     touched: &[usize],
     lambda: f64,
     n_rows: f64,
     min_leaf: f64,
+    only: Option<usize>,
 ) -> Option<(f64, usize)> {
     let (mut g_total, mut h_total) = (0.0, 0.0);
     for bin in touched {
@@ -447,7 +500,10 @@ fn best_gradient_split(
         left_rows += histogram[base];
         g_left += histogram[base + 1];
         h_left += histogram[base + 2];
-        if left_rows < min_leaf || n_rows - left_rows < min_leaf {
+        if only.is_some_and(|only| only != bin)
+            || left_rows < min_leaf
+            || n_rows - left_rows < min_leaf
+        {
             continue;
         }
         let (g_right, h_right) = (g_total - g_left, h_total - h_left);
@@ -473,6 +529,7 @@ mod tests {
             min_samples_split: 2,
             min_samples_leaf: 1,
             max_features: None,
+            splitter: Splitter::Best,
         }
     }
 
@@ -535,6 +592,58 @@ mod tests {
                 assert!((row as f64) < binned.thresholds[0][code]);
             }
         }
+    }
+
+    #[test]
+    fn random_split_points_vary_with_the_seed_and_route_rows_as_their_bins() {
+        // One feature, 200 distinct values, classes interleaved so every split point is
+        // acceptable: the best splitter always picks the same point, the random one does not.
+        let x = ndarray::Array2::from_shape_fn((200, 1), |(row, _)| row as f64);
+        let y: Vec<usize> = (0..200).map(|row| usize::from(row % 3 == 0)).collect();
+        let weights = vec![1.0; 200];
+        let binned = Binned::new(x.view());
+        let root_threshold = |splitter: Splitter, seed: u64| {
+            let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+            let tree = grow(
+                &binned,
+                (0..200).collect(),
+                Target::Classes {
+                    y: &y,
+                    n_classes: 2,
+                    weights: &weights,
+                },
+                Growth {
+                    max_depth: Some(1),
+                    splitter,
+                    ..growth()
+                },
+                &mut rng,
+            );
+            let TreeNode::Split { threshold, .. } = tree.nodes[0] else {
+                panic!("a split expected")
+            };
+            // Both sides hold the rows the threshold sends there: frequencies sum to one.
+            for leaf in tree.values.chunks(2) {
+                assert!((leaf.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            }
+            threshold
+        };
+        let best: Vec<f64> = (0..5)
+            .map(|seed| root_threshold(Splitter::Best, seed))
+            .collect();
+        assert!(best.windows(2).all(|pair| pair[0] == pair[1]));
+        let random: Vec<f64> = (0..5)
+            .map(|seed| root_threshold(Splitter::Random, seed))
+            .collect();
+        assert!(
+            random.windows(2).any(|pair| pair[0] != pair[1]),
+            "{random:?}"
+        );
+        assert!(
+            random
+                .iter()
+                .all(|t| *t > 0.0 && *t < 199.0 && t.fract() == 0.5)
+        );
     }
 
     #[test]

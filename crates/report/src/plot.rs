@@ -5,6 +5,8 @@
 
 use std::fmt::Write as _;
 
+use crate::html::escape;
+
 /// Colour-blind-friendly palette (Okabe–Ito), one colour per series.
 pub const PALETTE: [&str; 8] = [
     "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000",
@@ -16,14 +18,6 @@ const LEFT: f64 = 70.0;
 const RIGHT: f64 = 170.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 80.0;
-
-/// Escapes text for SVG/HTML.
-pub fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// About five round tick values covering `[min, max]`.
 pub fn nice_ticks(min: f64, max: f64) -> Vec<f64> {

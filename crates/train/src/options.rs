@@ -1,0 +1,125 @@
+//! What a training run is asked to do, typed. Every option is parsed once: the dataset config's
+//! `[training]` defaults first ([`TrainOptions::from_config`]), then whatever the command line
+//! overrides, then [`TrainOptions::validate`] checks the combination against the task.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use data::DatasetConfig;
+use model::Metric;
+use preprocess::{Balance, PreprocessParams, ValidPreprocessParams};
+
+use crate::TrainError;
+use crate::learners::ModelKind;
+use crate::threshold::{CalibrationKind, ThresholdRule};
+
+/// The seed a run uses unless told otherwise.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// Everything a training run needs.
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    /// The dataset config.
+    pub config: DatasetConfig,
+    /// The config's own path (for messages and provenance).
+    pub config_path: PathBuf,
+    /// CSV to train on.
+    pub data_path: PathBuf,
+    /// Random seed for splits, resampling and models.
+    pub seed: u64,
+    /// Cross-validation folds.
+    pub folds: usize,
+    /// Cross-validation repeats.
+    pub repeats: usize,
+    /// Selection metric.
+    pub metric: Metric,
+    /// Class balancing of training folds.
+    pub balance: Balance,
+    /// Models to train, in leaderboard order before sorting.
+    pub models: Vec<ModelKind>,
+    /// Random-search candidates per model (0 = defaults only).
+    pub tune: usize,
+    /// Threshold rule (binary tasks).
+    pub threshold: ThresholdRule,
+    /// Calibration of the chosen model.
+    pub calibration: CalibrationKind,
+    /// Preprocessing parameters.
+    pub preprocess: ValidPreprocessParams,
+}
+
+impl TrainOptions {
+    /// The config's `[training]` defaults, and vigil's own defaults for everything else.
+    pub fn from_config(
+        config: DatasetConfig,
+        config_path: PathBuf,
+        data_path: PathBuf,
+    ) -> Result<Self, TrainError> {
+        let training = &config.training;
+        let metric = config_default(&config_path, "metric", training.metric.as_deref())?
+            .unwrap_or(Metric::default_for(config.task));
+        let balance = config_default(&config_path, "balance", training.balance.as_deref())?
+            .unwrap_or(Balance::None);
+        let threshold = config_default(&config_path, "threshold", training.threshold.as_deref())?
+            .unwrap_or(ThresholdRule::Youden);
+        Ok(TrainOptions {
+            config,
+            config_path,
+            data_path,
+            seed: DEFAULT_SEED,
+            folds: 5,
+            repeats: 1,
+            metric,
+            balance,
+            models: ModelKind::default_run(),
+            tune: 0,
+            threshold,
+            calibration: CalibrationKind::None,
+            preprocess: PreprocessParams::default().check()?,
+        })
+    }
+
+    /// Checks the options against each other and the task; the error names the option.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let task = self.config.task;
+        let reported = Metric::for_task(task);
+        if !reported.contains(&self.metric) {
+            let names: Vec<String> = reported
+                .iter()
+                .map(|metric| metric.name().to_owned())
+                .collect();
+            return Err(TrainError::Options(format!(
+                "metric `{}` is not reported for a {} task, expected one of {}",
+                self.metric,
+                match task {
+                    model::Task::Binary => "binary",
+                    model::Task::Multiclass => "multiclass",
+                },
+                model::record::quoted_list(&names)
+            )));
+        }
+        if self.models.is_empty() {
+            return Err(TrainError::Options("no models selected".into()));
+        }
+        if self.repeats == 0 {
+            return Err(TrainError::Options("`repeats` must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Parses one `[training]` default of the config, naming the file and key on error.
+fn config_default<T: FromStr<Err = String>>(
+    config_path: &std::path::Path,
+    key: &str,
+    text: Option<&str>,
+) -> Result<Option<T>, TrainError> {
+    text.map(|text| {
+        text.parse::<T>().map_err(|reason| {
+            TrainError::Options(format!(
+                "`{}`: `[training] {key}`: {reason}",
+                config_path.display()
+            ))
+        })
+    })
+    .transpose()
+}

@@ -1,0 +1,338 @@
+//! The stages of a training run as plain functions with typed inputs and outputs. Apart from
+//! [`load`] reading the data file (the run's one input), none does file or terminal I/O: what
+//! they produce is returned, and progress goes to the [`RunSink`] they are given.
+//! [`crate::run`] calls them in order.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use data::{Dataset, Labels};
+use model::{Artifact, Decision, LeaderboardEntry, Metric, Pipeline, Provenance, Task};
+
+use crate::learners::ModelKind;
+use crate::report::{self, ReportInput};
+use crate::seeds::FamilySeeds;
+use crate::sink::{RunEvent, RunSink};
+use crate::trainer::Trainer;
+use crate::{ModelResult, TrainError, TrainOptions, TrainOutcome, tuning};
+
+/// The loaded dataset with its labels as class indices.
+pub struct Loaded {
+    /// The validated dataset.
+    pub dataset: Dataset,
+    /// Class index per row.
+    pub y: Vec<usize>,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Positive class (binary tasks; 0 otherwise).
+    pub positive_class: usize,
+}
+
+impl Loaded {
+    /// A trainer over these rows with the run's preprocessing and balancing.
+    pub fn trainer(&self, options: &TrainOptions) -> Trainer<'_> {
+        Trainer {
+            dataset: &self.dataset,
+            y: &self.y,
+            n_classes: self.n_classes,
+            positive_class: self.positive_class,
+            preprocess: options.preprocess,
+            balance: options.balance,
+        }
+    }
+
+    /// Whether each row belongs to the positive class.
+    pub fn is_positive(&self) -> Vec<bool> {
+        self.y
+            .iter()
+            .map(|class_idx| *class_idx == self.positive_class)
+            .collect()
+    }
+}
+
+/// Reads and validates the labelled data file.
+pub fn load(options: &TrainOptions) -> Result<Loaded, TrainError> {
+    let config = &options.config;
+    let dataset = data::load(config, &options.data_path, Labels::Required)?;
+    let y = dataset.target.clone().unwrap_or_default();
+    Ok(Loaded {
+        dataset,
+        y,
+        n_classes: config.classes.len(),
+        positive_class: config.positive_class_idx().unwrap_or(0),
+    })
+}
+
+/// Findings about the data worth a warning: the loader's, and classes too small for the folds.
+pub fn profile(options: &TrainOptions, loaded: &Loaded) -> Vec<String> {
+    let mut warnings = loaded.dataset.warnings.clone();
+    let counts = loaded.dataset.class_counts(loaded.n_classes);
+    for (class, count) in options.config.classes.iter().zip(&counts) {
+        if *count == 0 {
+            warnings.push(format!(
+                "class `{class}` has no rows: models can never predict it"
+            ));
+        } else if *count < options.folds {
+            warnings.push(format!(
+                "class `{class}` has {count} rows, fewer than {} folds: it is absent from some validation folds, whose per-class metrics skip it",
+                options.folds
+            ));
+        }
+    }
+    warnings
+}
+
+/// Cross-validates every requested model on the same stratified folds.
+pub fn cross_validate(
+    trainer: &Trainer<'_>,
+    options: &TrainOptions,
+    sink: &dyn RunSink,
+) -> Result<Vec<ModelResult>, TrainError> {
+    let folds = preprocess::stratified_folds(
+        trainer.y,
+        trainer.n_classes,
+        options.folds,
+        options.repeats,
+        options.seed,
+    )?;
+    sink.event(&RunEvent::Planned {
+        models: &options.models,
+        fits: options.models.len() * folds.len(),
+    });
+    options
+        .models
+        .iter()
+        .map(|kind| {
+            let result = evaluate(trainer, &folds, *kind, options, sink)?;
+            sink.event(&RunEvent::ModelFinished(&result));
+            Ok(result)
+        })
+        .collect()
+}
+
+/// What one outer fold of one model produced.
+struct FoldOutput {
+    /// Metric values, aligned with `Metric::for_task`.
+    scores: Vec<f64>,
+    /// Wall-clock seconds of the fit.
+    seconds: f64,
+    /// Probabilities of the validation rows, in their order.
+    probabilities: Vec<Vec<f64>>,
+}
+
+/// One model's cross-validation: per fold, (nested) parameter choice, fit, and scores.
+fn evaluate(
+    trainer: &Trainer<'_>,
+    folds: &[preprocess::Fold],
+    kind: ModelKind,
+    options: &TrainOptions,
+    sink: &dyn RunSink,
+) -> Result<ModelResult, TrainError> {
+    let seeds = FamilySeeds::new(options.seed, kind);
+    let candidates = tuning::candidates(kind, options.tune.max(1), seeds.candidates());
+    let choose = |rows: &[usize], seed: u64| {
+        if candidates.len() > 1 {
+            trainer.select_params(&candidates, rows, options.metric, seed)
+        } else {
+            candidates[0].clone()
+        }
+    };
+    let fold_outputs: Vec<Result<FoldOutput, TrainError>> = folds
+        .par_iter()
+        .map(|fold| {
+            let fold_seed = seeds.fold(fold.repeat, fold.fold);
+            // Nested CV: the candidate is chosen on the outer training rows only.
+            let params = choose(&fold.train, fold_seed);
+            let started = Instant::now();
+            let pipeline = trainer
+                .fit_pipeline(&params, &fold.train, fold_seed)
+                .map_err(|source| TrainError::Fit {
+                    model: kind.name(),
+                    stage: format!("repeat {} fold {}", fold.repeat + 1, fold.fold + 1),
+                    source,
+                })?;
+            let seconds = started.elapsed().as_secs_f64();
+            let probabilities = trainer.predict_rows(&pipeline, &fold.validation);
+            let scores = trainer.score(&probabilities, &fold.validation);
+            sink.event(&RunEvent::FoldFinished {
+                kind,
+                repeat: fold.repeat,
+                fold: fold.fold,
+            });
+            Ok(FoldOutput {
+                scores,
+                seconds,
+                probabilities,
+            })
+        })
+        .collect();
+    let mut fold_metrics = Vec::with_capacity(folds.len());
+    let mut fold_seconds = Vec::with_capacity(folds.len());
+    let mut oof = Array2::from_elem((trainer.y.len(), trainer.n_classes), f64::NAN);
+    for (fold, output) in folds.iter().zip(fold_outputs) {
+        let output = output?;
+        if fold.repeat == 0 {
+            for (row, probability) in fold.validation.iter().zip(&output.probabilities) {
+                oof.row_mut(*row).assign(&ndarray::aview1(probability));
+            }
+        }
+        fold_metrics.push(output.scores);
+        fold_seconds.push(output.seconds);
+    }
+    let all_rows: Vec<usize> = (0..trainer.y.len()).collect();
+    Ok(ModelResult {
+        kind,
+        params: choose(&all_rows, seeds.final_selection()),
+        fold_metrics,
+        fold_seconds,
+        oof,
+        balance: trainer.effective_balance(kind),
+    })
+}
+
+/// Orders the results best first by the selection metric (one of `metrics`, the task's);
+/// ties keep registry order.
+pub fn select(results: Vec<ModelResult>, metrics: &[Metric], metric: Metric) -> Vec<ModelResult> {
+    let metric_idx = metrics.iter().position(|m| *m == metric).unwrap_or(0);
+    let mut scored: Vec<(f64, ModelResult)> = results
+        .into_iter()
+        .map(|result| (result.summaries(metrics)[metric_idx].mean, result))
+        .collect();
+    scored.sort_by(|(a_mean, a), (b_mean, b)| {
+        metric
+            .best_first(*a_mean, *b_mean)
+            .then(a.kind.cmp(&b.kind))
+    });
+    scored.into_iter().map(|(_, result)| result).collect()
+}
+
+/// Refits the chosen model on all rows with its final parameters.
+pub fn final_fit(
+    trainer: &Trainer<'_>,
+    best: &ModelResult,
+    options: &TrainOptions,
+) -> Result<Pipeline, TrainError> {
+    let all_rows: Vec<usize> = (0..trainer.y.len()).collect();
+    let seed = FamilySeeds::new(options.seed, best.kind).final_fit();
+    trainer
+        .fit_pipeline(&best.params, &all_rows, seed)
+        .map_err(|source| TrainError::Fit {
+            model: best.kind.name(),
+            stage: "final fit on all rows".into(),
+            source,
+        })
+}
+
+/// The final pipeline with its calibration, the decision rule, and the chosen model's
+/// out-of-fold probabilities as that pipeline returns them.
+pub struct Decided {
+    /// The pipeline to ship.
+    pub pipeline: Pipeline,
+    /// Threshold (binary) or most-probable-class rule.
+    pub decision: Decision,
+    /// Calibrated out-of-fold probabilities of the chosen model.
+    pub chosen_oof: Array2<f64>,
+}
+
+/// Fits the calibration and chooses the threshold, both on out-of-fold probabilities.
+pub fn decide(
+    mut pipeline: Pipeline,
+    best: &ModelResult,
+    loaded: &Loaded,
+    options: &TrainOptions,
+) -> Decided {
+    let binary = options.config.task == Task::Binary;
+    let is_positive = loaded.is_positive();
+    if binary {
+        let scores = best.oof.column(loaded.positive_class).to_vec();
+        pipeline.calibration = options.calibration.fit(&scores, &is_positive);
+    }
+    // One calibration path: the pipeline's own, as in the server.
+    let mut chosen_oof = best.oof.clone();
+    for mut row in chosen_oof.rows_mut() {
+        let mut probabilities = row.to_vec();
+        pipeline.calibrate(&mut probabilities);
+        row.assign(&ndarray::aview1(&probabilities));
+    }
+    let decision = if binary {
+        let scores = chosen_oof.column(loaded.positive_class).to_vec();
+        let (threshold, sensitivity, specificity) = options.threshold.choose(&scores, &is_positive);
+        Decision {
+            threshold: Some(threshold),
+            rule: options.threshold.describe(),
+            oof_sensitivity: Some(sensitivity),
+            oof_specificity: Some(specificity),
+        }
+    } else {
+        Decision {
+            threshold: None,
+            rule: "most probable class".into(),
+            oof_sensitivity: None,
+            oof_specificity: None,
+        }
+    };
+    Decided {
+        pipeline,
+        decision,
+        chosen_oof,
+    }
+}
+
+/// Builds the artifact, encodes it, and renders the reports.
+pub fn package(
+    options: &TrainOptions,
+    loaded: &Loaded,
+    results: Vec<ModelResult>,
+    decided: Decided,
+    warnings: Vec<String>,
+) -> Result<TrainOutcome, TrainError> {
+    let metrics = Metric::for_task(options.config.task);
+    // Fit times vary from run to run, so they stay out of the artifact to keep it byte-stable.
+    let leaderboard = results
+        .iter()
+        .map(|result| LeaderboardEntry {
+            model: result.kind.name().to_owned(),
+            metrics: result.summaries(metrics),
+            params: result.params_with_balance(options.balance),
+        })
+        .collect();
+    let best = &results[0];
+    let artifact = Artifact {
+        schema: loaded.dataset.schema(&options.config),
+        pipeline: decided.pipeline,
+        model_name: best.kind.name().to_owned(),
+        params: best.params_with_balance(options.balance),
+        decision: decided.decision,
+        leaderboard,
+        provenance: Provenance {
+            trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
+            seed: options.seed,
+            folds: options.folds,
+            repeats: options.repeats,
+            dataset_sha256: loaded.dataset.sha256.clone(),
+            n_training_rows: loaded.dataset.n_rows(),
+            balance: options.balance.as_str().to_owned(),
+        },
+    };
+    let artifact_bytes = artifact.to_bytes()?;
+    let reports = report::render(&ReportInput {
+        options,
+        dataset: &loaded.dataset,
+        y: &loaded.y,
+        results: &results,
+        artifact: &artifact,
+        artifact_bytes: &artifact_bytes,
+        chosen_oof: &decided.chosen_oof,
+    });
+    Ok(TrainOutcome {
+        artifact,
+        artifact_bytes,
+        results,
+        metrics,
+        chosen_oof: decided.chosen_oof,
+        warnings,
+        reports,
+    })
+}

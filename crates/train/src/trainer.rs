@@ -1,0 +1,140 @@
+//! Fitting a whole pipeline (preprocessing, balancing, model) on a subset of rows, and scoring
+//! rows through the pipeline exactly as the server does. Cross-validation, tuning and the final
+//! fit all go through [`Trainer`], so every model they produce is made the same way.
+
+use ndarray::Axis;
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use data::Dataset;
+use model::{Pipeline, Task};
+use preprocess::{Balance, ValidPreprocessParams};
+
+use crate::learners::{FitData, FitError, ModelKind, ModelParams};
+use crate::metrics;
+use crate::seeds::derive_seed;
+
+/// Shared state for fitting pipelines on row subsets.
+pub struct Trainer<'a> {
+    /// The dataset.
+    pub dataset: &'a Dataset,
+    /// Class index per row.
+    pub y: &'a [usize],
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Positive class (binary) or 0.
+    pub positive_class: usize,
+    /// Preprocessing parameters.
+    pub preprocess: ValidPreprocessParams,
+    /// Balancing.
+    pub balance: Balance,
+}
+
+impl Trainer<'_> {
+    /// The task, from the number of classes.
+    pub fn task(&self) -> Task {
+        if self.n_classes == 2 {
+            Task::Binary
+        } else {
+            Task::Multiclass
+        }
+    }
+
+    /// Fits preprocessing, balancing and the model on `rows`; returns the pipeline.
+    pub fn fit_pipeline(
+        &self,
+        params: &ModelParams,
+        rows: &[usize],
+        seed: u64,
+    ) -> Result<Pipeline, FitError> {
+        let kind = params.kind();
+        let raw = self.dataset.raw.select(Axis(0), rows);
+        let preprocessor = self
+            .preprocess
+            .fit(&self.dataset.features, raw.view())
+            .map_err(|error| FitError::Library {
+                model: kind.name(),
+                reason: error.to_string(),
+            })?;
+        let x = preprocess::transform(&preprocessor, raw.view());
+        let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, &[1]));
+        let (x, y, weights) = match self.effective_balance(kind) {
+            Balance::None => (x, y, None),
+            Balance::Oversample => {
+                let (x, y) = preprocess::oversample(x.view(), &y, self.n_classes, &mut rng);
+                (x, y, None)
+            }
+            Balance::Smote { k } => {
+                let (x, y) = preprocess::smote(x.view(), &y, self.n_classes, k, &mut rng);
+                (x, y, None)
+            }
+            Balance::ClassWeight => {
+                let class_weights = preprocess::class_weights(&y, self.n_classes);
+                let weights: Vec<f64> = y
+                    .iter()
+                    .map(|class_idx| class_weights[*class_idx])
+                    .collect();
+                (x, y, Some(weights))
+            }
+        };
+        let data = FitData {
+            x: x.view(),
+            y: &y,
+            weights: weights.as_deref(),
+            n_classes: self.n_classes,
+            positive_class: self.positive_class,
+        };
+        let classifier = kind.fit(params, &data, derive_seed(seed, &[2]))?;
+        Ok(Pipeline {
+            preprocessor,
+            classifier,
+            calibration: None,
+            n_classes: self.n_classes,
+            positive_class: self.positive_class,
+        })
+    }
+
+    /// Class weights need model support; the others fall back to random oversampling.
+    pub fn effective_balance(&self, kind: ModelKind) -> Balance {
+        match self.balance {
+            Balance::ClassWeight if !kind.supports_weights() => Balance::Oversample,
+            other => other,
+        }
+    }
+
+    /// Probabilities of `rows` through the pipeline, row by row, as the server computes them.
+    pub fn predict_rows(&self, pipeline: &Pipeline, rows: &[usize]) -> Vec<Vec<f64>> {
+        let raw = self.dataset.raw.view();
+        let mut inputs = Vec::new();
+        let mut row_values = Vec::with_capacity(raw.ncols());
+        rows.iter()
+            .map(|row| {
+                row_values.clear();
+                row_values.extend(raw.row(*row).iter().copied());
+                let mut probabilities = vec![0.0; self.n_classes];
+                pipeline.predict_raw_into(&row_values, &mut inputs, &mut probabilities);
+                probabilities
+            })
+            .collect()
+    }
+
+    /// Metric values of validation predictions, aligned with `Metric::for_task`.
+    pub fn score(&self, probabilities: &[Vec<f64>], rows: &[usize]) -> Vec<f64> {
+        let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
+        match self.task() {
+            Task::Binary => {
+                let scores: Vec<f64> = probabilities
+                    .iter()
+                    .map(|p| p[self.positive_class])
+                    .collect();
+                let positive: Vec<bool> = y
+                    .iter()
+                    .map(|class_idx| *class_idx == self.positive_class)
+                    .collect();
+                metrics::binary_metrics(&scores, &positive)
+            }
+            Task::Multiclass => metrics::multiclass_metrics(probabilities, &y, self.n_classes),
+        }
+    }
+}
