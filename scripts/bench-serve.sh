@@ -3,7 +3,10 @@
 # concurrency 1, 16 and 64 for DURATION seconds each, against GET /health, POST /predict (one
 # record) and POST /predict/batch (100 records). Prints requests/s, p50, p99 and errors.
 # Targets: /predict at >= 80% of /health's requests/s; p99 <= 2 ms at concurrency 16.
-# usage: scripts/bench-serve.sh [MODEL] [DURATION_SECONDS]
+# Then the cost of monitoring: /predict at concurrency 16 with metrics and info-level logging
+# on (the defaults) against both off (`--metrics false`, RUST_LOG=warn), alternating four times;
+# target: on within 5% of off.
+# usage: scripts/bench-serve.sh [MODEL] [DURATION_SECONDS] [all|table|monitoring]
 # SERVE_BIN=path runs another build of `serve` instead of building this tree's (to compare two
 # versions on the same machine).
 # Traffic goes to 127.0.0.1 only, and every wrk run stops after DURATION seconds.
@@ -11,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 model="${1:-artifacts/sepsis/model.bin}"
 duration="${2:-10}"
+part="${3:-all}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
 command -v wrk > /dev/null || { echo "bench-serve: needs wrk (apt-get install wrk)" >&2; exit 1; }
 command -v taskset > /dev/null || { echo "bench-serve: needs taskset (util-linux)" >&2; exit 1; }
@@ -24,11 +28,18 @@ server_pid=""
 cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-RUST_LOG=warn taskset -c 0 "$serve" --model "$model" --port 0 --workers 1 > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
-base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
-[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+start_server() { # RUST_LOG level, extra arguments... -> sets $base and $server_pid
+  local level="$1"
+  shift
+  RUST_LOG="$level" taskset -c 0 "$serve" --model "$model" --port 0 --workers 1 "$@" > "$work/server.out" 2> "$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
+  base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
+  [[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+}
+stop_server() { kill "$server_pid" 2> /dev/null || true; wait "$server_pid" 2> /dev/null || true; server_pid=""; }
+
+start_server info
 
 # The documented example record is a valid request for whatever model is served.
 curl -sf "$base/openapi.json" | python3 -c '
@@ -73,6 +84,7 @@ run() { # endpoint concurrency -> "rps p50 p99 errors"
   BENCH_PATH="$path" BENCH_BODY="$body" taskset -c 1 wrk -t1 -c"$connections" -d"${duration}s" --latency -s "$script" "$base$path" | sed -n 's/^RESULT //p'
 }
 
+if [[ "$part" != monitoring ]]; then
 echo "model: $model; server on core 0 (1 worker), wrk on core 1; ${duration}s per run"
 printf '%-16s %5s %12s %10s %10s %7s\n' endpoint conc "requests/s" "p50 ms" "p99 ms" errors
 declare -A rps p99
@@ -92,3 +104,23 @@ for connections in 1 16 64; do
   printf 'concurrency %2s: /predict at %.0f%% of /health requests/s (target >= 80%%)\n' "$connections" "$(echo "$ratio * 100" | bc -l)"
 done
 printf 'p99 of /predict at concurrency 16: %s ms (target <= 2 ms)\n' "${p99[predict,16]}"
+fi
+stop_server
+[[ "$part" == table ]] && exit 0
+echo
+echo "monitoring cost: /predict at concurrency 16, ${duration}s per run, alternating"
+on=(); off=()
+for round in $(seq "${ROUNDS:-6}"); do
+  start_server info
+  read -r r _ < <(run predict 16)
+  on+=("$r")
+  stop_server
+  start_server warn --metrics false
+  read -r r _ < <(run predict 16)
+  off+=("$r")
+  stop_server
+  printf 'round %s: metrics and logging on %10s req/s, off %10s req/s\n' "$round" "${on[-1]}" "${off[-1]}"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {printf "%.1f", (a[int((NR+1)/2)]+a[int(NR/2)+1])/2}'; }
+on_median=$(median "${on[@]}"); off_median=$(median "${off[@]}")
+printf 'median: on %s req/s, off %s req/s: on at %.1f%% of off (target >= 95%%)\n' "$on_median" "$off_median" "$(echo "$on_median / $off_median * 100" | bc -l)"

@@ -57,6 +57,8 @@ declare -A allowed=(
   [thiserror]="1.x inside linfa and argmin, 2.x in our crates and polars"
   [thiserror-impl]="follows thiserror"
   [syn]="most derives use syn 2; a newer derive in polars' graph uses syn 3"
+  [base64]="0.22 in metrics-exporter-prometheus (Prometheus metrics), 0.23 in utoipa-swagger-ui (/docs)"
+  [hashbrown]="0.16 pinned by metrics-util (under the Prometheus exporter), 0.17 under indexmap"
 )
 
 for crate in $duplicates; do

@@ -30,7 +30,8 @@ cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; r
 trap cleanup EXIT
 
 start_server() { # model -> sets $base
-  "$serve" --model "$1" --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
+  # Request lines are logged at debug level; the 5xx check below reads them.
+  RUST_LOG=debug "$serve" --model "$1" --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
   base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"

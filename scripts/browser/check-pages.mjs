@@ -71,6 +71,8 @@ await check('web page predicts with the default (typical) record', async () => {
   const info = await (await fetch(`${base}/`)).json();
   assert.ok(info.classes.some((label) => text.includes(label)), `result: ${text}`);
   assert.match(text, /probability \d+(\.\d)?%/);
+  // The drift section reflects the server's window after the prediction.
+  await page.locator('#drift').filter({ hasText: /recent record/ }).waitFor({ timeout: 10000 });
   await page.screenshot({ path: `${shots}/ui.png` });
 });
 

@@ -54,17 +54,8 @@ pub enum DataError {
         path: PathBuf,
     },
     /// Two header columns share a name.
-    #[error("`{path}` line 1: column `{column}` appears twice (columns {first} and {second})")]
-    DuplicateColumn {
-        /// The file.
-        path: PathBuf,
-        /// The repeated name.
-        column: String,
-        /// 1-based position of the first.
-        first: usize,
-        /// 1-based position of the second.
-        second: usize,
-    },
+    #[error(transparent)]
+    DuplicateColumn(#[from] model::header::DuplicateColumn),
     /// Configured columns are absent from the header.
     #[error(
         "`{path}` line 1: missing column(s) {}; expected {}; found {}",

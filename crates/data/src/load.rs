@@ -243,16 +243,7 @@ fn check_header(
         .into_iter()
         .map(|name| name.trim().to_owned())
         .collect();
-    for (idx, name) in columns_found.iter().enumerate() {
-        if let Some(first) = columns_found[..idx].iter().position(|other| other == name) {
-            return Err(DataError::DuplicateColumn {
-                path: path.to_path_buf(),
-                column: name.clone(),
-                first: first + 1,
-                second: idx + 1,
-            });
-        }
-    }
+    model::header::check_unique_columns(path, &columns_found)?;
     let mut expected: Vec<&str> = config.features.iter().map(|f| f.name.as_str()).collect();
     if labels == Labels::Required {
         expected.push(&config.target);

@@ -21,13 +21,15 @@ use serde::{Deserialize, Serialize};
 use crate::atomic::write_atomically;
 use crate::metric::Metric;
 use crate::pipeline::Pipeline;
+use crate::reference::Reference;
 use crate::schema::{FeatureKind, Schema, Task};
 
 /// First bytes of every artifact.
 pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 /// Version of the layout and payload types; bump it when either changes.
 ///
-/// Version 2 records how each fill value was computed and names metrics by enum.
+/// Version 2 records how each fill value was computed, names metrics by enum, and carries the
+/// training population's reference distributions.
 pub const FORMAT_VERSION: u32 = 2;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
@@ -222,6 +224,8 @@ pub struct Artifact {
     pub leaderboard: Vec<LeaderboardEntry>,
     /// Where it came from.
     pub provenance: Provenance,
+    /// The training population, for drift monitoring.
+    pub reference: Reference,
 }
 
 impl Artifact {
@@ -389,6 +393,13 @@ impl Artifact {
         {
             return Err(format!(
                 "classifier expects {stated} inputs, preprocessing produces {n_inputs}"
+            ));
+        }
+        if self.reference.features.len() != schema.features.len() {
+            return Err(format!(
+                "the drift reference describes {} features, the schema has {}",
+                self.reference.features.len(),
+                schema.features.len()
             ));
         }
         if let Some(threshold) = self.decision.threshold

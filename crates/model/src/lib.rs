@@ -8,11 +8,13 @@
 pub mod artifact;
 pub mod atomic;
 pub mod classifier;
+pub mod header;
 pub mod metric;
 pub mod missing;
 pub mod pipeline;
 pub mod preprocessing;
 pub mod record;
+pub mod reference;
 pub mod schema;
 pub mod stats;
 
@@ -23,9 +25,10 @@ pub use artifact::{
 pub use atomic::{AtomicFile, write_atomically};
 pub use classifier::Classifier;
 pub use metric::Metric;
-pub use pipeline::{Calibration, Pipeline, argmax, decide};
+pub use pipeline::{Calibration, Pipeline, argmax, decide, reported_probability};
 pub use preprocessing::{ColumnTransform, FillRule, FittedPreprocessor};
 pub use record::{FieldError, FieldProblem, Value};
+pub use reference::{Distribution, Ecdf, FeatureReference, Reference};
 pub use schema::{FeatureKind, FeatureSpec, Schema, Task};
 
 /// A prediction for one record, in the schema's class order.
@@ -59,5 +62,12 @@ impl Artifact {
             label_idx,
             probabilities,
         }
+    }
+}
+
+impl Prediction {
+    /// The probability this prediction reports (see [`reported_probability`]).
+    pub fn reported_probability(&self, positive_class: Option<usize>) -> f64 {
+        reported_probability(&self.probabilities, self.label_idx, positive_class)
     }
 }

@@ -137,6 +137,20 @@ pub fn decide(
     }
 }
 
+/// The one probability a prediction reports: the positive class's for binary tasks (the value
+/// compared with the threshold), the decided class's otherwise.
+pub fn reported_probability(
+    probabilities: &[f64],
+    label_idx: usize,
+    positive_class: Option<usize>,
+) -> f64 {
+    let idx = match positive_class {
+        Some(positive) if probabilities.len() == 2 => positive,
+        _ => label_idx,
+    };
+    probabilities.get(idx).copied().unwrap_or(f64::NAN)
+}
+
 /// Index of the largest value (first on ties); 0 for an empty slice.
 pub fn argmax(values: &[f64]) -> usize {
     let mut best = 0;

@@ -81,6 +81,22 @@ pub struct Schema {
 }
 
 impl FeatureSpec {
+    /// A feature with no description, unit, ranges or categories, whose missing values are
+    /// allowed and where zero is a real value: the starting point for building one in code.
+    pub fn new(name: &str, kind: FeatureKind) -> Self {
+        FeatureSpec {
+            name: name.to_owned(),
+            kind,
+            description: String::new(),
+            unit: None,
+            zero_is_missing: false,
+            valid_range: None,
+            training_range: None,
+            categories: Vec::new(),
+            allow_missing: true,
+        }
+    }
+
     /// Whether a raw value of this feature is missing (see [`crate::missing`]).
     pub fn is_missing(&self, value: f64) -> bool {
         crate::missing::is_missing_value(value, self.zero_is_missing)

@@ -6,6 +6,7 @@ use model::{
     FillRule, FittedPreprocessor, LeaderboardEntry, Metric, MetricSummary, Pipeline, Provenance,
     Schema, Task, Value,
 };
+use model::{Distribution, Ecdf, FeatureReference, Reference};
 
 fn stump(n_values: usize) -> FlatTree {
     FlatTree {
@@ -139,6 +140,23 @@ fn artifact(classifier: Classifier) -> Artifact {
             dataset_sha256: "00".repeat(32),
             n_training_rows: 10,
             balance: "none".into(),
+        },
+        reference: Reference {
+            n_rows: 10,
+            features: vec![
+                FeatureReference {
+                    missing_rate: 0.1,
+                    distribution: Distribution::Numeric(
+                        Ecdf::from_values([1.0, 2.0, 2.0]).unwrap(),
+                    ),
+                },
+                FeatureReference {
+                    missing_rate: 0.0,
+                    distribution: Distribution::Empty,
+                },
+            ],
+            probability: Ecdf::from_values([0.2, 0.7]),
+            label_shares: vec![0.6, 0.4],
         },
     }
 }

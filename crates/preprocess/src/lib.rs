@@ -327,19 +327,13 @@ mod tests {
 
     fn spec(name: &str, kind: FeatureKind, zero_is_missing: bool) -> FeatureSpec {
         FeatureSpec {
-            name: name.into(),
-            kind,
-            description: String::new(),
-            unit: None,
             zero_is_missing,
-            valid_range: None,
-            training_range: None,
             categories: if kind == FeatureKind::Categorical {
                 vec!["red".into(), "white".into()]
             } else {
                 vec![]
             },
-            allow_missing: true,
+            ..FeatureSpec::new(name, kind)
         }
     }
 

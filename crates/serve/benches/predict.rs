@@ -1,5 +1,6 @@
 //! Cost of one prediction, split into its stages, for each committed artifact: JSON parsing,
-//! validation, and the model itself. Run with `cargo bench -p serve`.
+//! validation, the model itself, and what monitoring adds per request (metrics, the drift
+//! window, the log summary). Run with `cargo bench -p serve`.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -28,13 +29,13 @@ fn time_per_call(iterations: u32, mut f: impl FnMut()) -> f64 {
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
     println!(
-        "{:<14} {:>14} {:>14} {:>14} {:>14}",
-        "artifact", "parse µs", "validate µs", "model µs", "handler µs"
+        "{:<14} {:>14} {:>14} {:>14} {:>14} {:>14}",
+        "artifact", "parse µs", "validate µs", "model µs", "handler µs", "monitoring µs"
     );
     for dataset in ["sepsis", "heart_failure", "wine_quality"] {
         let state = ServedModel::load(
             &root.join(dataset).join("model.bin"),
-            &serve::Limits::default(),
+            &serve::Settings::default(),
         )
         .unwrap();
         let example = serde_json::Value::Object(serve::api::example_record(&state.artifact));
@@ -66,8 +67,27 @@ fn main() {
         let handler = time_per_call(20_000, || {
             black_box(state.predict(black_box(&record), None).unwrap());
         });
+        // Everything the server does per /predict request for monitoring, with metrics on.
+        let telemetry = serve::metrics::Telemetry::new(true);
+        let summary = serve::middleware::LogSummary::default();
+        let scored = state.predict(&record, None).unwrap();
+        let monitoring = time_per_call(20_000, || {
+            let in_flight = telemetry.request_started();
+            state.observe(black_box(&scored), &telemetry);
+            drop(in_flight);
+            telemetry.record_request(&serve::metrics::RequestRecord {
+                route: "/predict",
+                method: "POST",
+                status: 200,
+                seconds: 0.0001,
+                request_bytes: Some(120),
+                response_bytes: Some(230),
+            });
+            summary.count(200, 0.0001);
+        });
+        telemetry.upkeep();
         println!(
-            "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2}",
+            "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2} {monitoring:>14.2}",
             handler - model
         );
     }

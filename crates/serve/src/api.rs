@@ -200,6 +200,7 @@ pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
             "health": "/health",
             "ready": "/ready",
             "metrics": "/metrics",
+            "drift": "/drift",
             "ui": "/ui",
         },
     })

@@ -1,5 +1,6 @@
 //! The `serve` command: an HTTP API over a model artifact, and `serve score` for CSV files.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,7 +9,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use serve::{AppState, Limits};
+use serve::{AppState, Limits, Settings};
 
 /// Serve predictions from a vigil model artifact over HTTP (validation, OpenAPI docs, metrics
 /// and a web page), or score a CSV file with it.
@@ -19,12 +20,84 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     server: ServerArgs,
+    /// Log line format: `text` for people, `json` for log collectors (`RUST_LOG` sets the level,
+    /// default `info`).
+    #[arg(long, env = "VIGIL_LOG_FORMAT", default_value = "text", global = true)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Score a CSV file (streamed, bounded memory): id, one probability per class, label.
     Score(ScoreArgs),
+    /// Compare a CSV file's records with the training population (input drift): writes
+    /// `drift.json` and `drift.html` and prints the verdict.
+    Drift(DriftCommandArgs),
+}
+
+#[derive(Debug, Args)]
+struct DriftArgs {
+    /// Most recent records the server keeps for drift monitoring (0 turns monitoring off).
+    #[arg(long, env = "VIGIL_DRIFT_WINDOW", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    drift_window: u32,
+    /// Seconds after which a record leaves the server's drift window.
+    #[arg(long, env = "VIGIL_DRIFT_MAX_AGE", default_value_t = 3600)]
+    drift_max_age: u64,
+    /// Fewest records (and observed values of a feature) before a drift verdict.
+    #[arg(long, env = "VIGIL_DRIFT_MIN_RECORDS", default_value_t = 5)]
+    drift_min_records: usize,
+    /// A drift test rejects below this p-value.
+    #[arg(long, env = "VIGIL_DRIFT_P_VALUE", default_value_t = 0.05)]
+    drift_p_value: f64,
+    /// Population stability index at or above which a shift is material.
+    #[arg(long, env = "VIGIL_DRIFT_PSI", default_value_t = 0.1)]
+    drift_psi: f64,
+    /// Absolute change of a feature's missing rate that, when significant, counts as drift.
+    #[arg(long, env = "VIGIL_DRIFT_MISSING_SHIFT", default_value_t = 0.1)]
+    drift_missing_shift: f64,
+    /// Adjustment of p-values for testing every feature at once: holm or none.
+    #[arg(long, env = "VIGIL_DRIFT_CORRECTION", default_value = "holm")]
+    drift_correction: serve::drift::Correction,
+}
+
+impl DriftArgs {
+    fn settings(&self) -> serve::drift::DriftSettings {
+        serve::drift::DriftSettings {
+            window: self.drift_window as usize,
+            max_age: std::time::Duration::from_secs(self.drift_max_age),
+            min_records: self.drift_min_records,
+            p_value: self.drift_p_value,
+            psi: self.drift_psi,
+            missing_shift: self.drift_missing_shift,
+            correction: self.drift_correction,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+struct DriftCommandArgs {
+    #[command(flatten)]
+    artifact: ModelArgs,
+    /// CSV file to compare (`-`: standard input), with the model's feature columns.
+    #[arg(long)]
+    input: PathBuf,
+    /// Folder for `drift.json` and `drift.html`.
+    #[arg(long, default_value = "drift-report")]
+    out: PathBuf,
+    /// Exit with status 2 when drift is detected (for scripts and CI).
+    #[arg(long)]
+    fail_on_drift: bool,
+    #[command(flatten)]
+    drift: DriftArgs,
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +130,15 @@ struct ServerArgs {
     /// Largest accepted request body, e.g. `4MiB`, `512KiB`, `100000`.
     #[arg(long, env = "VIGIL_BODY_LIMIT", default_value = "4MiB", value_parser = parse_size)]
     body_limit: usize,
+    /// Record and serve Prometheus metrics at `/metrics` (`--metrics false` turns them off).
+    #[arg(long, env = "VIGIL_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    metrics: bool,
+    /// Seconds between the request summaries logged at info level (per-request lines are at
+    /// debug level: `RUST_LOG=debug`).
+    #[arg(long, env = "VIGIL_LOG_SUMMARY", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    log_summary: u64,
+    #[command(flatten)]
+    drift: DriftArgs,
 }
 
 #[derive(Debug, Args)]
@@ -101,12 +183,16 @@ fn parse_size(text: &str) -> Result<usize, String> {
 }
 
 fn run_server(args: &ServerArgs) -> Result<()> {
-    let limits = Limits {
-        body_limit: args.body_limit,
-        max_batch: args.max_batch,
+    let settings = Settings {
+        limits: Limits {
+            body_limit: args.body_limit,
+            max_batch: args.max_batch,
+        },
+        drift: args.drift.settings(),
+        metrics: args.metrics,
     };
     let state = web::Data::new(
-        AppState::load(&args.artifact.model, limits)
+        AppState::load(&args.artifact.model, settings)
             .with_context(|| format!("cannot serve `{}`", args.artifact.model.display()))?,
     );
     let model = state.model();
@@ -124,14 +210,21 @@ fn run_server(args: &ServerArgs) -> Result<()> {
     let server = server
         .bind((args.host.as_str(), args.port))
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+    let mut stdout = std::io::stdout();
     for address in server.addrs() {
-        // Printed on stdout so scripts and tests can find a port chosen by the OS.
-        println!("listening on http://{address}");
+        // On stdout so scripts and tests can find a port chosen by the OS; a closed stdout
+        // (`serve | true`) must not stop the server.
+        let _ = writeln!(stdout, "listening on http://{address}");
     }
+    let _ = stdout.flush();
+    let summary_period = args.log_summary;
     // actix handles SIGINT and SIGTERM: it stops accepting, lets in-flight requests finish
     // (up to the shutdown timeout), then returns.
     actix_web::rt::System::new()
-        .block_on(server.run())
+        .block_on(async move {
+            actix_web::rt::spawn(serve::state::housekeeping(state, summary_period));
+            server.run().await
+        })
         .context("server failed")?;
     tracing::info!("shut down");
     Ok(())
@@ -152,22 +245,117 @@ fn run_score(args: &ScoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// What `serve drift` found.
+enum DriftOutcome {
+    NoDrift,
+    Drift,
+}
+
+fn run_drift(args: &DriftCommandArgs) -> Result<DriftOutcome> {
+    let artifact = model::Artifact::load(&args.artifact.model).with_context(|| {
+        format!(
+            "cannot check drift with `{}`",
+            args.artifact.model.display()
+        )
+    })?;
+    let sample = serve::score::sample_file(&artifact, &args.input)
+        .with_context(|| format!("reading `{}` failed", args.input.display()))?;
+    let report = serve::drift::report(
+        &artifact.schema,
+        &artifact.reference,
+        &sample,
+        &args.drift.settings(),
+    );
+    let title = format!(
+        "Drift of `{}` against the `{}` training population ({})",
+        args.input.display(),
+        artifact.schema.dataset,
+        artifact.model_name
+    );
+    let json = serde_json::to_vec_pretty(&report).context("cannot encode the drift report")?;
+    for (name, bytes) in [
+        ("drift.json", json),
+        (
+            "drift.html",
+            serve::drift::html::render(&report, &title).into_bytes(),
+        ),
+    ] {
+        let path = args.out.join(name);
+        model::write_atomically(&path, &bytes)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    let mut lines = vec![format!("{} records compared", report.n_records)];
+    if !report.enough_records {
+        lines.push(format!(
+            "too few records for a verdict (at least {})",
+            report.thresholds.min_records
+        ));
+    }
+    for feature in report.features.iter().filter(|feature| feature.drifted) {
+        lines.push(format!(
+            "drift: {}: {}",
+            feature.feature,
+            feature.reasons.join("; ")
+        ));
+    }
+    if report.probability_drifted {
+        lines.push("drift: the model's probability distribution shifted".into());
+    }
+    if report.enough_records && report.drifted_features.is_empty() && !report.probability_drifted {
+        lines.push("no drift detected".into());
+    }
+    lines.push(format!("report: {}", args.out.join("drift.html").display()));
+    println!("{}", lines.join("\n"));
+    Ok(
+        if report.drifted_features.is_empty() && !report.probability_drifted {
+            DriftOutcome::NoDrift
+        } else {
+            DriftOutcome::Drift
+        },
+    )
+}
+
+/// Logs to standard error at `RUST_LOG`'s level (default `info`). The HTTP libraries are held
+/// at `info` whatever `RUST_LOG` says: their debug and trace output may quote what a client
+/// sent, and nothing a client sends may reach a log.
+fn init_logging(format: LogFormat) {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for library in [
+        "actix_http",
+        "actix_web",
+        "actix_server",
+        "actix_rt",
+        "h2",
+        "mio",
+    ] {
+        if let Ok(directive) = format!("{library}=info").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(cli.log_format);
     let result = match &cli.command {
-        Some(Command::Score(args)) => run_score(args),
-        None => run_server(&cli.server),
+        Some(Command::Score(args)) => run_score(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Drift(args)) => run_drift(args).map(|outcome| match outcome {
+            DriftOutcome::Drift if args.fail_on_drift => ExitCode::from(2),
+            _ => ExitCode::SUCCESS,
+        }),
+        None => run_server(&cli.server).map(|()| ExitCode::SUCCESS),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             // One line: the whole chain, so a refusal to start is easy to read in any log.
             let chain: Vec<String> = error.chain().map(ToString::to_string).collect();

@@ -177,7 +177,8 @@ pub fn document(artifact: &Artifact, model_version: &str, max_batch: usize) -> V
             "/health": get("Liveness", "The process is up.", json_ok("Alive.", json!({"type": "object", "properties": {"status": {"const": "ok"}}}))),
             "/ready": get("Readiness", "The model is loaded and answered a self-test prediction.", json_ok("Ready.", json!({"type": "object", "properties": {"status": {"const": "ready"}}}))),
             "/model": get("Model card", "Features with kinds, units, ranges and missing-value rules; classes; threshold and how it was chosen; cross-validated metrics and the leaderboard.", json_ok("The model card.", free_object.clone())),
-            "/metrics": get("Prometheus metrics", "Request counts and latencies in the Prometheus text format.", json!({"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}})),
+            "/metrics": get("Prometheus metrics", "Requests, latencies, predictions, refused values, drift and process statistics in the Prometheus text format (0.0.4).", json!({"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}})),
+            "/drift": get("Input drift", "The server's window of recent records compared with the training population: per feature a two-sample test, the population stability index and the missing rate, with a verdict; the same for the model's probability.", json_ok("The drift report.", json!({"type": "object", "required": ["n_records", "enough_records", "drifted_features", "features"], "properties": {"n_records": {"type": "integer"}, "enough_records": {"type": "boolean"}, "drifted_features": {"type": "array", "items": {"type": "string"}}, "features": {"type": "array"}}}))),
             "/predict": {"post": {
                 "summary": "Predict one record",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": reference("Record"), "example": example}}},

@@ -150,6 +150,8 @@ button{{grid-column:1/-1;padding:.7em;font-size:1.05em;border:0;border-radius:6p
 See the <a href="/model">model card</a> and the <a href="/docs/">API docs</a>.</p>
 <form id="record">{fields}<button type="submit">Predict</button></form>
 <div id="result" aria-live="polite">Fill in the record and press Predict.</div>
+<h2>Recent inputs against the training population</h2>
+<div id="drift" class="muted">Checking…</div>
 <script>
 const form = document.getElementById('record');
 const result = document.getElementById('result');
@@ -184,10 +186,41 @@ form.addEventListener('submit', async (event) => {{
     if (body.threshold !== undefined) html += `<div class="muted">Threshold ${{pct(body.threshold)}}: at or above it the label is positive.</div>`;
     html += '<ul>' + Object.entries(body.probabilities).map(([k, v]) => `<li>${{esc(k)}}: ${{pct(v)}}</li>`).join('') + '</ul>';
     result.innerHTML = html;
+    showDrift();
   }} catch (error) {{
     result.textContent = 'Request failed: ' + error;
   }}
 }});
+const driftBox = document.getElementById('drift');
+async function showDrift() {{
+  try {{
+    const report = await (await fetch('/drift')).json();
+    const text = (t) => document.createTextNode(t);
+    driftBox.replaceChildren();
+    if (!report.enough_records) {{
+      driftBox.append(text(`${{report.n_records}} recent record(s): too few for a verdict yet.`));
+      return;
+    }}
+    const drifted = report.features.filter((f) => f.drifted);
+    const summary = document.createElement('p');
+    summary.append(text(drifted.length === 0
+      ? `${{report.n_records}} recent records: no input drift detected.`
+      : `${{report.n_records}} recent records: drift in ${{drifted.map((f) => f.feature).join(', ')}}.`));
+    driftBox.append(summary);
+    if (drifted.length > 0) {{
+      const list = document.createElement('ul');
+      for (const feature of drifted) {{
+        const item = document.createElement('li');
+        item.append(text(`${{feature.feature}}: ${{feature.reasons.join('; ')}}`));
+        list.append(item);
+      }}
+      driftBox.append(list);
+    }}
+  }} catch (error) {{
+    driftBox.textContent = 'Drift status unavailable: ' + error;
+  }}
+}}
+showDrift();
 </script>
 </body></html>
 "##,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use model::{Artifact, Schema, Value};
 
+use crate::drift::Sample;
+
 /// Errors from batch scoring; each names the file and, for row problems, the line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {
@@ -48,18 +50,9 @@ pub enum ScoreError {
         /// The header as found.
         found: Vec<String>,
     },
-    /// Two header columns share a name: which one holds the feature would be a guess.
-    #[error("`{path}` line 1: column `{column}` appears twice (columns {first} and {second})")]
-    DuplicateColumn {
-        /// The input file.
-        path: PathBuf,
-        /// The repeated name.
-        column: String,
-        /// 1-based position of the first.
-        first: usize,
-        /// 1-based position of the second.
-        second: usize,
-    },
+    /// Two header columns share a name.
+    #[error(transparent)]
+    DuplicateColumn(#[from] model::header::DuplicateColumn),
     /// A cell does not fit the model's schema.
     #[error("`{path}` line {line}, column `{column}`: {problem}")]
     BadValue {
@@ -96,16 +89,7 @@ struct Layout {
 impl Layout {
     /// Maps a header (BOM and surrounding spaces removed) onto the schema.
     fn from_header(schema: &Schema, header: Vec<String>, path: &Path) -> Result<Self, ScoreError> {
-        for (idx, name) in header.iter().enumerate() {
-            if let Some(first) = header[..idx].iter().position(|other| other == name) {
-                return Err(ScoreError::DuplicateColumn {
-                    path: path.to_path_buf(),
-                    column: name.clone(),
-                    first: first + 1,
-                    second: idx + 1,
-                });
-            }
-        }
+        model::header::check_unique_columns(path, &header)?;
         let position = |wanted: &str| header.iter().position(|name| name == wanted);
         let missing: Vec<String> = schema
             .features
@@ -156,6 +140,121 @@ impl Layout {
     }
 }
 
+/// Reads a CSV file row by row, validating and predicting each through the artifact: the one
+/// path behind `serve score` and `serve drift`.
+pub struct RowReader<'a, R: Read> {
+    artifact: &'a Artifact,
+    path: &'a Path,
+    reader: csv::Reader<BufReader<LineEndings<R>>>,
+    layout: Layout,
+    record: csv::StringRecord,
+    values: Vec<Value>,
+    raw: Vec<f64>,
+    prediction: model::Prediction,
+}
+
+impl<'a, R: Read> RowReader<'a, R> {
+    /// Reads the header and maps it onto the artifact's schema; `path` names the input in
+    /// errors.
+    pub fn new(artifact: &'a Artifact, path: &'a Path, input: R) -> Result<Self, ScoreError> {
+        // The csv crate splits CR-only records but counts lines only at `\n`; normalising the
+        // endings on the fly keeps line numbers right in errors. The BOM is stripped below.
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .from_reader(BufReader::new(LineEndings::new(input)));
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|error| csv_error(path, error))?
+            .iter()
+            .map(|name| name.trim_start_matches('\u{feff}').trim().to_owned())
+            .collect();
+        let layout = Layout::from_header(&artifact.schema, header, path)?;
+        Ok(RowReader {
+            artifact,
+            path,
+            reader,
+            layout,
+            record: csv::StringRecord::new(),
+            values: Vec::with_capacity(artifact.schema.features.len()),
+            raw: Vec::new(),
+            prediction: model::Prediction {
+                label_idx: 0,
+                probabilities: Vec::new(),
+            },
+        })
+    }
+
+    /// Reads, validates and predicts the next row; `false` at the end of the file.
+    pub fn advance(&mut self) -> Result<bool, ScoreError> {
+        if !self
+            .reader
+            .read_record(&mut self.record)
+            .map_err(|error| csv_error(self.path, error))?
+        {
+            return Ok(false);
+        }
+        let schema = &self.artifact.schema;
+        let record = &self.record;
+        self.values.clear();
+        self.values.extend(
+            self.layout
+                .feature_columns
+                .iter()
+                .map(|idx| Value::Text(record.get(*idx).unwrap_or("").to_owned())),
+        );
+        let fields = schema
+            .features
+            .iter()
+            .map(|feature| feature.name.as_str())
+            .zip(self.values.iter());
+        self.raw = schema
+            .encode_record(fields)
+            .map_err(|errors| bad_value(schema, &self.layout, record, self.path, &errors))?;
+        self.prediction = self.artifact.predict_raw(&self.raw);
+        Ok(true)
+    }
+
+    /// The current row's raw values (schema order).
+    pub fn raw(&self) -> &[f64] {
+        &self.raw
+    }
+
+    /// The current row's prediction.
+    pub fn prediction(&self) -> &model::Prediction {
+        &self.prediction
+    }
+
+    /// The current row's id cell, when the file has an id column.
+    pub fn id(&self) -> Option<&str> {
+        self.layout
+            .id_column
+            .as_ref()
+            .map(|(_, idx)| self.record.get(*idx).unwrap_or("").trim())
+    }
+
+    /// Input columns the model does not use.
+    pub fn ignored_columns(&self) -> &[String] {
+        &self.layout.ignored_columns
+    }
+}
+
+/// A CSV reader error as a [`ScoreError`] naming the input and line.
+fn csv_error(path: &Path, error: csv::Error) -> ScoreError {
+    let line = error.position().map_or(0, |position| position.line());
+    match error.into_kind() {
+        csv::ErrorKind::Io(source) => ScoreError::Read {
+            path: path.to_path_buf(),
+            source,
+        },
+        kind => ScoreError::Csv {
+            path: path.to_path_buf(),
+            line,
+            reason: csv_reason(kind),
+        },
+    }
+}
+
 /// Scores `input`'s rows into `output` as CSV: id (if the file has one), one probability per
 /// class, and the label. `input_path` and `output_path` name the two in errors.
 pub fn score(
@@ -166,65 +265,23 @@ pub fn score(
     output: impl Write,
 ) -> Result<ScoreSummary, ScoreError> {
     let schema = &artifact.schema;
-    let csv_error = |error: csv::Error| {
-        let line = error.position().map_or(0, |position| position.line());
-        match error.into_kind() {
-            csv::ErrorKind::Io(source) => ScoreError::Read {
-                path: input_path.to_path_buf(),
-                source,
-            },
-            kind => ScoreError::Csv {
-                path: input_path.to_path_buf(),
-                line,
-                reason: csv_reason(kind),
-            },
-        }
-    };
     let write_error = |error: csv::Error| ScoreError::Write {
         path: output_path.to_path_buf(),
         source: std::io::Error::other(error),
     };
-    // The csv crate splits CR-only records but counts lines only at `\n`; normalising the
-    // endings on the fly keeps line numbers right in errors. The BOM is stripped below.
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(false)
-        .from_reader(BufReader::new(LineEndings::new(input)));
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(|name| name.trim_start_matches('\u{feff}').trim().to_owned())
-        .collect();
-    let layout = Layout::from_header(schema, header, input_path)?;
+    let mut rows = RowReader::new(artifact, input_path, input)?;
     let mut writer = csv::Writer::from_writer(BufWriter::new(output));
     writer
-        .write_record(layout.output_header(schema))
+        .write_record(rows.layout.output_header(schema))
         .map_err(write_error)?;
-    let mut record = csv::StringRecord::new();
-    let mut values: Vec<Value> = Vec::with_capacity(schema.features.len());
     let mut row_out: Vec<String> = Vec::new();
     let mut n_rows = 0;
-    while reader.read_record(&mut record).map_err(csv_error)? {
-        values.clear();
-        values.extend(
-            layout
-                .feature_columns
-                .iter()
-                .map(|idx| Value::Text(record.get(*idx).unwrap_or("").to_owned())),
-        );
-        let fields = schema
-            .features
-            .iter()
-            .map(|feature| feature.name.as_str())
-            .zip(values.iter());
-        let prediction = artifact
-            .predict_record(fields)
-            .map_err(|errors| bad_value(schema, &layout, &record, input_path, &errors))?;
+    while rows.advance()? {
         row_out.clear();
-        if let Some((_, idx)) = &layout.id_column {
-            row_out.push(record.get(*idx).unwrap_or("").trim().to_owned());
+        if let Some(id) = rows.id() {
+            row_out.push(id.to_owned());
         }
+        let prediction = rows.prediction();
         // `Display` for f64 is the shortest text that parses back to the same value.
         row_out.extend(prediction.probabilities.iter().map(|p| p.to_string()));
         row_out.push(schema.classes[prediction.label_idx].clone());
@@ -237,7 +294,7 @@ pub fn score(
     })?;
     Ok(ScoreSummary {
         n_rows,
-        ignored_columns: layout.ignored_columns,
+        ignored_columns: rows.ignored_columns().to_vec(),
     })
 }
 
@@ -322,6 +379,29 @@ fn csv_reason(kind: csv::ErrorKind) -> String {
         csv::ErrorKind::Utf8 { err, .. } => format!("not valid UTF-8 ({err})"),
         other => format!("{other:?}"),
     }
+}
+
+/// Reads every row of the file `input` (`-`: standard input) into a drift [`Sample`]:
+/// the rows as the model sees them and what it predicts for each.
+pub fn sample_file(artifact: &Artifact, input: &Path) -> Result<Sample, ScoreError> {
+    let read = |path: &Path, reader: &mut dyn Read| -> Result<Sample, ScoreError> {
+        let mut rows = RowReader::new(artifact, path, reader)?;
+        let mut sample = Sample::new(artifact.schema.features.len());
+        while rows.advance()? {
+            let prediction = rows.prediction();
+            let probability = prediction.reported_probability(artifact.schema.positive_class);
+            sample.push(rows.raw(), probability, prediction.label_idx);
+        }
+        Ok(sample)
+    };
+    if is_dash(input) {
+        return read(Path::new(STDIN), &mut std::io::stdin().lock());
+    }
+    let mut file = File::open(input).map_err(|source| ScoreError::Read {
+        path: input.to_path_buf(),
+        source,
+    })?;
+    read(input, &mut file)
 }
 
 /// The name standard input and output go by in messages.

@@ -6,7 +6,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::from_fn;
 use actix_web::{App, test, web};
 use serde_json::{Value, json};
-use serve::{AppState, Limits, ServedModel};
+use serve::{AppState, Limits, ServedModel, Settings};
 
 fn artifact_path(dataset: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -194,7 +194,7 @@ async fn null_and_json_types_follow_the_schema() {
     let mut artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
     artifact.schema.features[1].allow_missing = false;
     let app = app!(web::Data::new(AppState::new(
-        ServedModel::new(artifact, "test".into(), &Limits::default()),
+        ServedModel::new(artifact, "test".into(), &Settings::default()),
         Limits::default()
     )));
     let mut record = patient();
@@ -519,7 +519,7 @@ async fn the_served_model_can_be_swapped_between_requests() {
     let (status, body) = post_json!(&app, "/predict", &patient());
     assert_eq!(status, StatusCode::OK);
     assert!(body["probabilities"].get("Positive").is_some());
-    let wine = ServedModel::load(&artifact_path("wine_quality"), &Limits::default()).unwrap();
+    let wine = ServedModel::load(&artifact_path("wine_quality"), &Settings::default()).unwrap();
     let example = Value::Object(serve::api::example_record(&wine.artifact));
     let replaced = state.replace_model(wine);
     assert_eq!(replaced.artifact.schema.dataset, "sepsis");
@@ -548,7 +548,7 @@ async fn the_model_card_names_how_each_fill_value_was_computed() {
         *fill_rule = model::FillRule::Mean;
     }
     let app = app!(web::Data::new(AppState::new(
-        ServedModel::new(artifact, "test".into(), &Limits::default()),
+        ServedModel::new(artifact, "test".into(), &Settings::default()),
         Limits::default()
     )));
     let card: Value =

@@ -43,12 +43,17 @@ struct Server {
 
 impl Server {
     fn start(model: &std::path::Path, extra: &[&str]) -> Server {
+        Server::start_logging(model, extra, "info")
+    }
+
+    /// Starts the server with `RUST_LOG=log_level`.
+    fn start_logging(model: &std::path::Path, extra: &[&str], log_level: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_serve"))
             .arg("--model")
             .arg(model)
             .args(["--host", "127.0.0.1", "--port", "0", "--workers", "2"])
             .args(extra)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -143,15 +148,54 @@ impl Drop for Server {
     }
 }
 
+/// Values no log line may contain: the record's id and its measurements as sent.
+const SENT_VALUES: [&str; 6] = [
+    "ICU200010-X7",
+    "0.6271937",
+    "33.61847",
+    "\"PL\": 148",
+    "PL=148",
+    "PL: 148",
+];
+
 #[test]
 fn real_binary_serves_http_and_shuts_down_gracefully() {
-    let server = Server::start(&artifact_path("sepsis"), &[]);
+    // At trace level, the most a log can say.
+    let server = Server::start_logging(&artifact_path("sepsis"), &[], "trace");
     let (status, body) = server.json("GET", "/health", None);
     assert_eq!((status, body), (200, json!({"status": "ok"})));
-    let record = json!({"PRG": 6, "PL": 148, "PR": 72, "SK": 35, "TS": 0, "M11": 33.6, "BD2": 0.627, "Age": 50, "Insurance": 0, "ID": "ICU200010"});
+    let record = json!({"PRG": 6, "PL": 148, "PR": 72, "SK": 35, "TS": 0, "M11": 33.61847, "BD2": 0.6271937, "Age": 50, "Insurance": 0, "ID": "ICU200010-X7"});
     let (status, body) = server.json("POST", "/predict", Some(&record));
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["id"], "ICU200010");
+    assert_eq!(body["id"], "ICU200010-X7");
+    let mut invalid = record.clone();
+    invalid["PL"] = json!(148.5);
+    invalid["Age"] = json!("fifty");
+    let (status, _) = server.json("POST", "/predict", Some(&invalid));
+    assert_eq!(status, 422);
+    let (status, _) = server.json("POST", "/predict/batch", Some(&json!([record, invalid])));
+    assert_eq!(status, 422);
+    // A client's request id is echoed and logged; an unusable one is replaced.
+    let (_, head, _) = server.raw(
+        format!(
+            "GET /health HTTP/1.1\r\nHost: {}\r\nX-Request-Id: trace-me-42\r\nConnection: close\r\n\r\n",
+            server.address
+        )
+        .as_bytes(),
+    );
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("x-request-id: trace-me-42"),
+        "{head}"
+    );
+    let (_, head, _) = server.raw(
+        format!(
+            "GET /health HTTP/1.1\r\nHost: {}\r\nX-Request-Id: has spaces\r\nConnection: close\r\n\r\n",
+            server.address
+        )
+        .as_bytes(),
+    );
+    assert!(!head.contains("has spaces"), "{head}");
 
     // Hostile inputs: none may produce a 5xx or take the worker down.
     let hostile: Vec<(&str, &str, Option<&str>, Vec<u8>)> = vec![
@@ -232,11 +276,14 @@ fn real_binary_serves_http_and_shuts_down_gracefully() {
         log.contains("status=200") && log.contains("method=POST") && log.contains("latency_ms="),
         "{log}"
     );
-    // Patient data never reaches the log: request lines carry exactly these fields.
-    assert!(
-        !log.contains("ICU200010"),
-        "the log must not contain ids:\n{log}"
-    );
+    assert!(log.contains("request_id=trace-me-42"), "{log}");
+    // Patient data never reaches the log, at any level.
+    for line in log.lines() {
+        for value in SENT_VALUES {
+            assert!(!line.contains(value), "a log line holds `{value}`: {line}");
+        }
+    }
+    // Request lines carry exactly these fields.
     for line in log.lines().filter(|line| line.contains(" request ")) {
         let keys: Vec<&str> = line
             .split_whitespace()
@@ -244,10 +291,41 @@ fn real_binary_serves_http_and_shuts_down_gracefully() {
             .collect();
         assert_eq!(
             keys,
-            ["request_id", "method", "path", "status", "latency_ms"],
+            ["request_id", "method", "route", "status", "latency_ms"],
             "{line}"
         );
     }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let server = Server::start_logging(
+        &artifact_path("sepsis"),
+        &["--log-format", "json", "--log-summary", "1"],
+        "debug",
+    );
+    let (status, _) = server.json("GET", "/health", None);
+    assert_eq!(status, 200);
+    // Long enough for one summary line.
+    std::thread::sleep(Duration::from_millis(2300));
+    let (status, log) = server.stop();
+    assert!(status.success());
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|line| line["fields"]["route"] == "/health"
+            && line["fields"]["status"] == 200
+            && line["level"] == "DEBUG"),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["fields"]["requests"] == 1 && line["level"] == "INFO"),
+        "no summary line: {log}"
+    );
 }
 
 #[test]

@@ -9,7 +9,10 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use data::{Dataset, Labels};
-use model::{Artifact, Decision, LeaderboardEntry, Metric, Pipeline, Provenance, Task};
+use model::{
+    Artifact, Decision, Ecdf, FeatureReference, LeaderboardEntry, Metric, Pipeline, Provenance,
+    Reference, Task,
+};
 
 use crate::learners::ModelKind;
 use crate::report::{self, ReportInput};
@@ -280,6 +283,38 @@ pub fn decide(
     }
 }
 
+/// The training population and the chosen model's out-of-fold output on it, summarised for
+/// drift monitoring.
+fn reference(loaded: &Loaded, chosen_oof: &Array2<f64>, decision: &Decision) -> Reference {
+    let positive_class = (loaded.n_classes == 2).then_some(loaded.positive_class);
+    let features = loaded
+        .dataset
+        .features
+        .iter()
+        .enumerate()
+        .map(|(feature_idx, spec)| {
+            FeatureReference::from_column(spec, &loaded.dataset.raw.column(feature_idx).to_vec())
+        })
+        .collect();
+    let mut labels = Vec::with_capacity(chosen_oof.nrows());
+    let probabilities: Vec<f64> = chosen_oof
+        .rows()
+        .into_iter()
+        .map(|row| {
+            let row = row.to_vec();
+            let label_idx = model::decide(&row, positive_class, decision.threshold);
+            labels.push(label_idx as f64);
+            model::reported_probability(&row, label_idx, positive_class)
+        })
+        .collect();
+    Reference {
+        n_rows: loaded.dataset.n_rows(),
+        features,
+        probability: Ecdf::from_values(probabilities),
+        label_shares: model::reference::code_shares(&labels, loaded.n_classes),
+    }
+}
+
 /// Builds the artifact, encodes it, and renders the reports.
 pub fn package(
     options: &TrainOptions,
@@ -299,6 +334,7 @@ pub fn package(
         })
         .collect();
     let best = &results[0];
+    let reference = reference(loaded, &decided.chosen_oof, &decided.decision);
     let artifact = Artifact {
         schema: loaded.dataset.schema(&options.config),
         pipeline: decided.pipeline,
@@ -315,6 +351,7 @@ pub fn package(
             n_training_rows: loaded.dataset.n_rows(),
             balance: options.balance.as_str().to_owned(),
         },
+        reference,
     };
     let artifact_bytes = artifact.to_bytes()?;
     let reports = report::render(&ReportInput {

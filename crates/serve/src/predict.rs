@@ -1,0 +1,202 @@
+//! One record's way through the server: strict conversion of JSON values, validation against
+//! the schema, prediction, and what the server remembers of it (metrics and the drift window).
+
+use model::{FeatureKind, Value};
+use serde_json::{Value as Json, json};
+
+use crate::api::PredictionResponse;
+use crate::body::Record;
+use crate::error::ValidationItem;
+use crate::metrics::Telemetry;
+use crate::state::ServedModel;
+
+/// A validated, predicted record: the JSON answer and what the model saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// The answer.
+    pub response: PredictionResponse,
+    /// The raw row (schema order) the model was given.
+    pub raw: Vec<f64>,
+    /// The decided class.
+    pub label_idx: usize,
+}
+
+/// Converts a JSON value into a model value, strictly: JSON types must match the feature kind,
+/// as the OpenAPI document says (numbers for numeric features, strings for categories).
+fn to_model_value(kind: Option<FeatureKind>, value: &Json) -> Value {
+    match (kind, value) {
+        (_, Json::Null) => Value::Missing,
+        (Some(FeatureKind::Categorical), Json::String(text)) => Value::Text(text.clone()),
+        (Some(_), Json::String(_)) => Value::Other("a string"),
+        (_, Json::String(text)) => Value::Text(text.clone()),
+        (_, Json::Number(number)) => number
+            .as_f64()
+            .map_or(Value::Other("a number out of range"), Value::Number),
+        (_, Json::Bool(_)) => Value::Other("a boolean"),
+        (_, Json::Array(_)) => Value::Other("an array"),
+        (_, Json::Object(_)) => Value::Other("an object"),
+    }
+}
+
+/// The location of a field: `["body", index?, field]`.
+fn location(index: Option<usize>, field: &str) -> Vec<Json> {
+    let mut loc = vec![json!("body")];
+    if let Some(index) = index {
+        loc.push(json!(index));
+    }
+    loc.push(json!(field));
+    loc
+}
+
+/// A record's id field: a string or an integral number, echoed as text.
+fn parse_id(value: &Json) -> Result<Option<String>, ()> {
+    match value {
+        Json::String(text) => Ok(Some(text.clone())),
+        Json::Number(number) if number.is_i64() || number.is_u64() => Ok(Some(number.to_string())),
+        // JSON Schema calls any integral number an integer, however large.
+        Json::Number(number) if number.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+            Ok(number.as_f64().map(|f| format!("{f:.0}")))
+        }
+        Json::Null => Ok(None),
+        _ => Err(()),
+    }
+}
+
+impl ServedModel {
+    /// Validates and predicts one record; errors are located under `["body", index?, field]`.
+    pub fn predict(
+        &self,
+        record: &Record,
+        index: Option<usize>,
+    ) -> Result<Scored, Vec<ValidationItem>> {
+        let schema = &self.artifact.schema;
+        let mut errors: Vec<ValidationItem> = record
+            .duplicates
+            .iter()
+            .map(|name| ValidationItem {
+                loc: location(index, name),
+                msg: format!("duplicate key: `{name}` appears more than once"),
+                kind: "duplicate_key".into(),
+            })
+            .collect();
+        let mut id = None;
+        let mut values: Vec<(&str, Value)> = Vec::with_capacity(record.fields.len());
+        for (name, value) in &record.fields {
+            if schema.id_columns.iter().any(|column| column == name) {
+                match parse_id(value) {
+                    Ok(parsed) => id = parsed,
+                    Err(()) => errors.push(ValidationItem {
+                        loc: location(index, name),
+                        msg: "expected a string or integer id".into(),
+                        kind: "type_error".into(),
+                    }),
+                }
+                continue;
+            }
+            let kind = schema
+                .feature_index(name)
+                .map(|feature_idx| schema.features[feature_idx].kind);
+            values.push((name.as_str(), to_model_value(kind, value)));
+        }
+        match schema.encode_record(values.iter().map(|(name, value)| (*name, value))) {
+            Ok(raw) if errors.is_empty() => {
+                let prediction = self.artifact.predict_raw(&raw);
+                Ok(Scored {
+                    response: self.response(id, &prediction),
+                    raw,
+                    label_idx: prediction.label_idx,
+                })
+            }
+            Ok(_) => Err(errors),
+            Err(field_errors) => {
+                errors.extend(field_errors.into_iter().map(|error| ValidationItem {
+                    loc: location(index, &error.field),
+                    msg: error.problem.to_string(),
+                    kind: error.problem.code().to_owned(),
+                }));
+                Err(errors)
+            }
+        }
+    }
+
+    /// The JSON answer for a prediction.
+    fn response(&self, id: Option<String>, prediction: &model::Prediction) -> PredictionResponse {
+        let schema = &self.artifact.schema;
+        PredictionResponse {
+            id,
+            label: schema.classes[prediction.label_idx].clone(),
+            probability: prediction.reported_probability(schema.positive_class),
+            probabilities: schema
+                .classes
+                .iter()
+                .cloned()
+                .zip(prediction.probabilities.iter().copied())
+                .collect(),
+            threshold: self.artifact.decision.threshold,
+            model: self.artifact.model_name.clone(),
+            model_version: self.model_version.clone(),
+        }
+    }
+
+    /// Remembers a prediction: metrics (label, probability, values outside the training
+    /// range) and the drift window.
+    pub fn observe(&self, scored: &Scored, telemetry: &Telemetry) {
+        telemetry.record_prediction(&scored.response.label, scored.response.probability);
+        for (feature, value) in self.artifact.schema.features.iter().zip(&scored.raw) {
+            if let Some((min, max)) = feature.training_range
+                && !feature.is_missing(*value)
+                && (*value < min || *value > max)
+            {
+                telemetry.record_out_of_training_range(&feature.name);
+            }
+        }
+        self.remember(&scored.raw, scored.response.probability, scored.label_idx);
+    }
+
+    /// Counts refused values by field (the schema's own names; anything else is `other`) and
+    /// kind.
+    pub fn count_refusals(&self, errors: &[ValidationItem], telemetry: &Telemetry) {
+        let schema = &self.artifact.schema;
+        for error in errors {
+            let field = match error.loc.last() {
+                Some(Json::String(name))
+                    if schema.feature_index(name).is_some()
+                        || schema.id_columns.iter().any(|id| id == name) =>
+                {
+                    name.as_str()
+                }
+                Some(Json::String(name)) if name == "body" => "body",
+                Some(Json::String(_)) => "other",
+                // A whole element of a batch.
+                Some(_) => "record",
+                None => "body",
+            };
+            telemetry.record_validation_failure(field, known_kind(&error.kind));
+        }
+    }
+}
+
+/// The closed set of validation problem kinds, as metric label values.
+fn known_kind(kind: &str) -> &'static str {
+    const KINDS: [&str; 14] = [
+        "missing",
+        "extra_forbidden",
+        "null_not_allowed",
+        "type_error",
+        "finite_number",
+        "int_type",
+        "binary_value",
+        "out_of_range",
+        "unknown_category",
+        "duplicate_key",
+        "model_attributes_type",
+        "list_type",
+        "too_long",
+        "json_invalid",
+    ];
+    KINDS
+        .iter()
+        .find(|known| **known == kind)
+        .copied()
+        .unwrap_or("other")
+}

@@ -1,0 +1,286 @@
+//! vigil's own HTTP API: routes, handlers and strict JSON body reading. Every handler takes one
+//! snapshot of the served model and answers wholly from it.
+
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::web::{self, Bytes, ServiceConfig};
+use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder};
+use futures_core::Stream;
+use serde_json::json;
+
+use crate::body::{Body, Item};
+use crate::error::{ApiError, ValidationItem};
+use crate::state::AppState;
+
+/// Registers every route on `cfg`, with `state` as shared data.
+pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
+    cfg.app_data(state)
+        .service(get("/", info))
+        .service(get("/health", health))
+        .service(get("/ready", ready))
+        .service(get("/model", model_card))
+        .service(get("/openapi.json", openapi_document))
+        .service(get("/metrics", metrics_text))
+        .service(get("/ui", ui_page))
+        .service(post("/predict", predict))
+        .service(post("/predict/batch", predict_batch))
+        .service(get("/drift", drift))
+        .service(get("/docs", docs_redirect))
+        .service(get("/docs/{tail:.*}", docs))
+        .default_service(web::to(not_found));
+}
+
+/// A GET resource that also answers HEAD (as HTTP requires); other methods get a JSON 405.
+fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args> + Clone,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    with_allow(
+        web::resource(path)
+            .route(web::get().to(handler.clone()))
+            .route(web::head().to(handler)),
+        "GET, HEAD",
+    )
+}
+
+/// A POST resource; other methods get a JSON 405.
+fn post<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    with_allow(web::resource(path).route(web::post().to(handler)), "POST")
+}
+
+/// Answers unmatched methods with 405, naming the allowed ones in `Allow`.
+fn with_allow(resource: actix_web::Resource, allow: &'static str) -> actix_web::Resource {
+    resource.default_service(web::to(move |request: HttpRequest| async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allow: allow.to_owned(),
+        })
+    }))
+}
+
+fn json_bytes(bytes: &Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(bytes.clone())
+}
+
+async fn info(state: web::Data<AppState>) -> HttpResponse {
+    json_bytes(&state.model().info)
+}
+
+async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let model = state.model();
+    if model.is_ready() {
+        HttpResponse::Ok().json(json!({"status": "ready", "model": model.artifact.model_name, "model_version": model.model_version}))
+    } else {
+        HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "not ready", "detail": "the self-test prediction failed"}))
+    }
+}
+
+async fn model_card(state: web::Data<AppState>) -> HttpResponse {
+    json_bytes(&state.model().model_card)
+}
+
+async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
+    json_bytes(&state.model().openapi)
+}
+
+async fn metrics_text(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.telemetry.enabled() {
+        return Err(ApiError::NotFound("/metrics".into()));
+    }
+    // Drift gauges describe the window as it is at scrape time.
+    state.drift();
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.telemetry.render()))
+}
+
+async fn drift(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(state.drift())
+}
+
+async fn ui_page(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(state.model().page.clone())
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+async fn docs(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let tail = request.match_info().get("tail").unwrap_or("");
+    match utoipa_swagger_ui::serve(tail, state.swagger.clone()) {
+        Ok(Some(file)) => {
+            let mut response = HttpResponse::Ok();
+            response.content_type(file.content_type);
+            if file.gzpipped {
+                response.insert_header((header::CONTENT_ENCODING, "gzip"));
+            }
+            Ok(response.body(file.bytes.into_owned()))
+        }
+        _ => Err(ApiError::NotFound(request.path().to_owned())),
+    }
+}
+
+async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(request.path().to_owned()))
+}
+
+/// Reads a JSON body: checks Content-Type (415), size (413) and syntax (400), keeping every
+/// object's keys in order and noting repeated ones (see [`crate::body`]).
+async fn read_json(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Body, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json"
+        && !(essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        return Err(ApiError::UnsupportedMediaType {
+            found: if content_type.is_empty() {
+                "none".into()
+            } else {
+                content_type.to_owned()
+            },
+        });
+    }
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) =
+        std::future::poll_fn(|context| Pin::new(&mut payload).poll_next(context)).await
+    {
+        let chunk = chunk.map_err(|error| ApiError::Payload(error.to_string()))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|error| ApiError::MalformedJson {
+        line: error.line(),
+        column: error.column(),
+        reason: error
+            .to_string()
+            .split(" at line")
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+async fn predict(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let model = state.model();
+    let Body::Object(record) =
+        read_json(&request, payload, state.settings.limits.body_limit).await?
+    else {
+        return Err(ApiError::validation(
+            vec![json!("body")],
+            "expected a JSON object keyed by column name",
+            "model_attributes_type",
+        ));
+    };
+    match model.predict(&record, None) {
+        Ok(scored) => {
+            model.observe(&scored, &state.telemetry);
+            Ok(HttpResponse::Ok().json(scored.response))
+        }
+        Err(errors) => {
+            model.count_refusals(&errors, &state.telemetry);
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+async fn predict_batch(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let model = state.model();
+    let Body::Array(items) = read_json(&request, payload, state.settings.limits.body_limit).await?
+    else {
+        return Err(ApiError::validation(
+            vec![json!("body")],
+            "expected a JSON array of records",
+            "list_type",
+        ));
+    };
+    if items.len() > state.settings.limits.max_batch {
+        return Err(ApiError::validation(
+            vec![json!("body")],
+            format!(
+                "at most {} records per request, found {}",
+                state.settings.limits.max_batch,
+                items.len()
+            ),
+            "too_long",
+        ));
+    }
+    let mut predictions = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Item::Record(record) => match model.predict(record, Some(index)) {
+                Ok(scored) => predictions.push(scored),
+                Err(items) => errors.extend(items),
+            },
+            Item::Other(_) => errors.push(ValidationItem {
+                loc: vec![json!("body"), json!(index)],
+                msg: "expected a JSON object keyed by column name".into(),
+                kind: "model_attributes_type".into(),
+            }),
+        }
+    }
+    if !errors.is_empty() {
+        model.count_refusals(&errors, &state.telemetry);
+        return Err(ApiError::Validation(errors));
+    }
+    state.telemetry.record_batch(predictions.len());
+    for scored in &predictions {
+        model.observe(scored, &state.telemetry);
+    }
+    let responses: Vec<_> = predictions
+        .into_iter()
+        .map(|scored| scored.response)
+        .collect();
+    Ok(HttpResponse::Ok().json(responses))
+}
