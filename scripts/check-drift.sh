@@ -49,15 +49,17 @@ print(report["n_records"])
 ' "$work/out-$1/drift.json"
 }
 fail=0
-baseline="$(verdict unshifted | head -1)"
-echo "unshifted: $(verdict unshifted | tail -1) records, drifted: ${baseline:-none}"
+result="$(verdict unshifted)"
+baseline="$(sed -n 1p <<< "$result")"
+echo "unshifted: $(sed -n 2p <<< "$result") records, drifted: ${baseline:-none}"
 if [[ $(wc -w <<< "$baseline") -gt 1 ]]; then
   echo "check-drift: the unshifted file flags more than one feature: $baseline" >&2
   fail=1
 fi
 for feature in PL SK Age; do
-  found="$(verdict "$feature" | head -1)"
-  echo "$feature changed: $(verdict "$feature" | tail -1) records, drifted: ${found:-none}"
+  result="$(verdict "$feature")"
+  found="$(sed -n 1p <<< "$result")"
+  echo "$feature changed: $(sed -n 2p <<< "$result") records, drifted: ${found:-none}"
   if ! grep -qw "$feature" <<< "$found"; then
     echo "check-drift: the copy with $feature changed does not flag $feature" >&2
     fail=1
