@@ -46,6 +46,20 @@ pub enum ArtifactError {
         #[source]
         source: std::io::Error,
     },
+    /// The path is not a regular file (a folder, a device such as `/dev/zero`, a pipe).
+    #[error("`{path}` is not a regular file")]
+    NotAFile {
+        /// The artifact path.
+        path: PathBuf,
+    },
+    /// The file is larger than any artifact this build reads.
+    #[error("`{path}` is larger than {limit} bytes, the most an artifact may be")]
+    TooLarge {
+        /// The artifact path.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The file does not start with the magic bytes.
     #[error("`{path}` is not a vigil model artifact (wrong magic bytes)")]
     NotAnArtifact {
@@ -320,11 +334,7 @@ impl Artifact {
 
     /// Reads and checks an artifact file.
     pub fn load(path: &Path) -> Result<Self, ArtifactError> {
-        let bytes = fs::read(path).map_err(|source| ArtifactError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_bytes(&bytes, path)
+        Self::from_bytes(&read_artifact_file(path)?, path)
     }
 
     /// Writes the artifact crash-safely (see [`crate::atomic`]): a crash at any point leaves
@@ -409,6 +419,42 @@ impl Artifact {
         }
         Ok(())
     }
+}
+
+/// The most bytes an artifact file may hold (the largest shipped one, a wine forest, is about
+/// 23 MB): reading stops there, so a wrong path cannot exhaust memory.
+pub const MAX_ARTIFACT_BYTES: u64 = 1 << 30;
+
+/// Reads an artifact file's bytes, refusing anything but a regular file of at most
+/// [`MAX_ARTIFACT_BYTES`] (checked while reading too, in case the file grows).
+pub fn read_artifact_file(path: &Path) -> Result<Vec<u8>, ArtifactError> {
+    use std::io::Read as _;
+    let io_error = |source| ArtifactError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = fs::File::open(path).map_err(io_error)?;
+    let metadata = file.metadata().map_err(io_error)?;
+    if !metadata.is_file() {
+        return Err(ArtifactError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let too_large = || ArtifactError::TooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_ARTIFACT_BYTES,
+    };
+    if metadata.len() > MAX_ARTIFACT_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    file.take(MAX_ARTIFACT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// CRC-32 of a whole artifact file: a short fingerprint for `model_version` strings.

@@ -3,16 +3,15 @@
 //! Bytes go to a new temporary file beside the target; committing flushes it to disk, renames it
 //! over the target and flushes the folder, so a crash at any moment leaves either the old file
 //! or the complete new one, never a mix. A writer dropped without committing removes its
-//! temporary file.
+//! temporary file; temporary files of processes that crashed are removed the next time the same
+//! target is written. Temporary names are random and created exclusively, so no existing file
+//! or symbolic link is ever followed or overwritten.
 
+use std::collections::hash_map::RandomState;
 use std::fs::{self, File, OpenOptions};
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// Distinguishes temporary files made by one process.
-static NEXT_TEMPORARY: AtomicU64 = AtomicU64::new(0);
 
 /// A file being written; it appears at its path only when [`AtomicFile::commit`] succeeds.
 #[derive(Debug)]
@@ -38,15 +37,14 @@ impl AtomicFile {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".into());
+        remove_stale_temporaries(&folder, &file_name);
         let mut attempts = 0;
         loop {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |elapsed| elapsed.subsec_nanos());
+            // `RandomState` is seeded from the operating system's randomness.
+            let random = RandomState::new().build_hasher().finish();
             let temporary = folder.join(format!(
-                ".{file_name}.{}-{}-{nanos:08x}.tmp",
-                std::process::id(),
-                NEXT_TEMPORARY.fetch_add(1, Ordering::Relaxed)
+                ".{file_name}.{}-{random:016x}.tmp",
+                std::process::id()
             ));
             match OpenOptions::new()
                 .write(true)
@@ -116,6 +114,35 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Whether a process with this id is running (Linux; elsewhere assumed so, which keeps
+/// temporary files until they are old).
+fn process_alive(pid: u32) -> bool {
+    !cfg!(target_os = "linux") || Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Removes temporary files for `file_name` in `folder` left by processes that no longer run.
+fn remove_stale_temporaries(folder: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}.");
+    let Ok(entries) = fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_file = entry.file_type().is_ok_and(|kind| kind.is_file());
+        if is_file && pid != std::process::id() && !process_alive(pid) {
+            fs::remove_file(entry.path()).ok();
+        }
+    }
+}
+
 /// Writes `bytes` to `path` crash-safely (see [`AtomicFile`]).
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = AtomicFile::create(path)?;
@@ -158,6 +185,30 @@ mod tests {
         }
         assert_eq!(fs::read(&path).unwrap(), b"old");
         assert_eq!(names_in(folder.path()), vec!["out.txt"]);
+    }
+
+    #[test]
+    fn temporaries_of_dead_processes_are_removed_and_links_never_followed() {
+        let folder = tempfile::tempdir().unwrap();
+        let path = folder.path().join("out.txt");
+        // Left by a crashed process (pid 0 is never a user process).
+        fs::write(folder.path().join(".out.txt.0-0123.tmp"), "partial").unwrap();
+        // Someone else's file that merely looks alike is kept.
+        fs::write(folder.path().join(".other.txt.0-0123.tmp"), "other").unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(
+            names_in(folder.path()),
+            vec![".other.txt.0-0123.tmp", "out.txt"]
+        );
+        // A symbolic link at the target is replaced, never written through.
+        let outside = folder.path().join("outside.txt");
+        fs::write(&outside, "keep").unwrap();
+        fs::remove_file(&path).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        write_atomically(&path, b"new").unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"keep");
+        assert_eq!(fs::read(&path).unwrap(), b"new");
     }
 
     #[test]

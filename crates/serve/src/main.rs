@@ -231,7 +231,7 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 }
 
 fn run_score(args: &ScoreArgs) -> Result<()> {
-    let artifact = model::Artifact::load(&args.artifact.model)
+    let (artifact, _) = serve::state::load_artifact(&args.artifact.model)
         .with_context(|| format!("cannot score with `{}`", args.artifact.model.display()))?;
     let summary = serve::score::score_file(&artifact, &args.input, args.output.as_deref())
         .with_context(|| format!("scoring `{}` failed", args.input.display()))?;

@@ -137,11 +137,7 @@ impl ServedModel {
     /// Loads an artifact file, refusing anything missing, damaged or of another version.
     pub fn load(path: &Path, settings: &Settings) -> Result<Self, ArtifactError> {
         let started = Instant::now();
-        let bytes = std::fs::read(path).map_err(|source| ArtifactError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let artifact = Artifact::from_bytes(&bytes, path)?;
+        let (artifact, bytes) = load_artifact(path)?;
         let model_version = format!(
             "{}@{:08x}",
             artifact.model_name,
@@ -200,6 +196,49 @@ impl ServedModel {
         *cache = Some((Instant::now(), sample.len(), report.clone()));
         (sample.len(), report)
     }
+}
+
+/// Reads and checks an artifact file and the `model.json` beside it (see [`check_card`]);
+/// returns the artifact and its bytes. Every command that loads a model goes through here.
+pub fn load_artifact(path: &Path) -> Result<(Artifact, Vec<u8>), ArtifactError> {
+    let bytes = model::artifact::read_artifact_file(path)?;
+    let artifact = Artifact::from_bytes(&bytes, path)?;
+    check_card(path, &bytes)?;
+    Ok((artifact, bytes))
+}
+
+/// Refuses an artifact whose sibling `model.json` (written by the same `train` run) names
+/// another artifact: the two belong to different runs, and the card would describe a model
+/// that is not the one served. An artifact without a card, or a card without a checksum,
+/// passes.
+pub fn check_card(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    use sha2::{Digest, Sha256};
+    let card_path = path.with_file_name("model.json");
+    let Ok(text) = std::fs::read_to_string(&card_path) else {
+        return Ok(());
+    };
+    let Some(recorded) = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|card| card["artifact_sha256"].as_str().map(str::to_owned))
+    else {
+        return Ok(());
+    };
+    let actual: String = Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    if recorded == actual {
+        return Ok(());
+    }
+    Err(ArtifactError::Inconsistent {
+        path: path.to_path_buf(),
+        reason: format!(
+            "`{}` beside it describes another artifact (SHA-256 {}…, this file is {}…): the two come from different training runs; retrain, or restore the pair",
+            card_path.display(),
+            &recorded[..recorded.len().min(12)],
+            &actual[..12]
+        ),
+    })
 }
 
 /// The server's own state, and the model it serves behind an atomically swappable pointer.

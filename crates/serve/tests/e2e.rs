@@ -356,6 +356,7 @@ fn refuses_to_start_on_a_bad_artifact_with_one_line() {
     for (name, bytes, expected) in cases {
         let path = folder.path().join(name);
         std::fs::write(&path, bytes).unwrap();
+
         let output = output_within(
             Command::new(env!("CARGO_BIN_EXE_serve"))
                 .arg("--model")
@@ -381,6 +382,35 @@ fn refuses_to_start_on_a_bad_artifact_with_one_line() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/no/such/model.bin"));
+    // Not regular files: a device that never ends and a folder.
+    for path in ["/dev/zero", "/tmp"] {
+        let output = output_within(
+            Command::new(env!("CARGO_BIN_EXE_serve")).args(["--model", path, "--port", "0"]),
+            path,
+        );
+        assert!(!output.status.success(), "{path}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("is not a regular file"), "{path}: {stderr}");
+    }
+    // A card from another run beside the artifact.
+    let pair = folder.path().join("pair");
+    std::fs::create_dir_all(&pair).unwrap();
+    std::fs::write(pair.join("model.bin"), &good).unwrap();
+    std::fs::write(
+        pair.join("model.json"),
+        r#"{"artifact_sha256": "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"}"#,
+    )
+    .unwrap();
+    let output = output_within(
+        Command::new(env!("CARGO_BIN_EXE_serve"))
+            .arg("--model")
+            .arg(pair.join("model.bin"))
+            .args(["--port", "0"]),
+        "mismatched card",
+    );
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("describes another artifact"), "{stderr}");
 }
 
 /// Rows written by hand in the sepsis layout, with a BOM and CR-only line endings like the

@@ -10,6 +10,7 @@
 pub mod learners;
 pub mod metrics;
 pub mod options;
+pub mod publish;
 pub mod report;
 pub mod seeds;
 pub mod sink;

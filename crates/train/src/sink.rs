@@ -102,10 +102,9 @@ impl RunSink for Sinks<'_> {
     }
 }
 
-/// Writes the artifact and the reports into a folder, each file crash-safely.
-///
-/// `model.bin` is written first and `model.json` names its SHA-256, so a card can always be
-/// checked against the model it describes.
+/// Writes the artifact and the reports into a folder as one set (see [`crate::publish`]): a
+/// crash at any moment leaves the previous set or the new one, and `model.json` always names
+/// the `model.bin` beside it.
 pub struct FileSink {
     out_dir: PathBuf,
     written: Mutex<Vec<PathBuf>>,
@@ -127,25 +126,26 @@ impl FileSink {
             .map(|written| written.clone())
             .unwrap_or_default()
     }
-
-    fn write(&self, relative: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-        let path = self.out_dir.join(relative);
-        model::write_atomically(&path, bytes).map_err(|source| TrainError::Write {
-            path: path.clone(),
-            source,
-        })?;
-        if let Ok(mut written) = self.written.lock() {
-            written.push(path);
-        }
-        Ok(())
-    }
 }
 
 impl RunSink for FileSink {
     fn finished(&self, outcome: &TrainOutcome) -> Result<(), TrainError> {
-        self.write(Path::new("model.bin"), &outcome.artifact_bytes)?;
-        for report in &outcome.reports {
-            self.write(&report.path, report.contents.as_bytes())?;
+        let mut files: Vec<(PathBuf, &[u8])> = vec![(
+            PathBuf::from("model.bin"),
+            outcome.artifact_bytes.as_slice(),
+        )];
+        files.extend(
+            outcome
+                .reports
+                .iter()
+                .map(|report| (report.path.clone(), report.contents.as_bytes())),
+        );
+        crate::publish::publish(&self.out_dir, &files).map_err(|source| TrainError::Write {
+            path: self.out_dir.clone(),
+            source,
+        })?;
+        if let Ok(mut written) = self.written.lock() {
+            written.extend(files.iter().map(|(path, _)| self.out_dir.join(path)));
         }
         Ok(())
     }
