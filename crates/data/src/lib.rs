@@ -10,7 +10,15 @@ pub mod load;
 use std::path::PathBuf;
 
 pub use config::{DatasetConfig, DroppedColumn, FeatureConfig, RangePolicy, TrainingDefaults};
-pub use load::{Dataset, Labels, load};
+pub use load::{Dataset, Labels, LoadOptions, load};
+
+/// ` `value`` when a value may be shown, nothing otherwise.
+fn quoted(value: &Option<String>) -> String {
+    value
+        .as_ref()
+        .map(|value| format!(" `{value}`"))
+        .unwrap_or_default()
+}
 
 /// Everything that can go wrong reading a config or a data file. Each variant names the file,
 /// and where it applies the 1-based line (as an editor shows it), the column and the value.
@@ -102,7 +110,7 @@ pub enum DataError {
         reason: String,
     },
     /// A cell does not fit its feature.
-    #[error("`{path}` line {line}, column `{column}`: invalid value `{value}`: {problem}")]
+    #[error("`{path}` line {line}, column `{column}`: invalid value{}: {problem}", quoted(.value))]
     BadValue {
         /// The file.
         path: PathBuf,
@@ -110,9 +118,9 @@ pub enum DataError {
         line: usize,
         /// The column.
         column: String,
-        /// The cell text.
-        value: String,
-        /// What was expected.
+        /// The cell text, only when values may be shown ([`LoadOptions::show_values`]).
+        value: Option<String>,
+        /// The rule broken.
         problem: String,
     },
     /// The target is empty on a row of a training file.
@@ -127,7 +135,8 @@ pub enum DataError {
     },
     /// The target holds a label the config does not list.
     #[error(
-        "`{path}` line {line}, column `{column}`: unknown class label `{value}`, expected one of {}",
+        "`{path}` line {line}, column `{column}`: unknown class label{}, expected one of {}",
+        quoted(.value),
         model::record::quoted_list(expected)
     )]
     UnknownLabel {
@@ -137,8 +146,8 @@ pub enum DataError {
         line: usize,
         /// The target column.
         column: String,
-        /// The label found.
-        value: String,
+        /// The label found, only when values may be shown.
+        value: Option<String>,
         /// The configured classes.
         expected: Vec<String>,
     },

@@ -30,6 +30,25 @@ pub enum Labels {
     Optional,
 }
 
+/// How a file is loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Whether the target column must be present.
+    pub labels: Labels,
+    /// Whether errors and warnings may quote cell values. Off by default: they are patient
+    /// data, and errors end up in terminals and logs; line and column locate the cell.
+    pub show_values: bool,
+}
+
+impl From<Labels> for LoadOptions {
+    fn from(labels: Labels) -> Self {
+        LoadOptions {
+            labels,
+            show_values: false,
+        }
+    }
+}
+
 /// A loaded, validated dataset.
 #[derive(Debug, Clone)]
 pub struct Dataset {
@@ -156,7 +175,13 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
 }
 
 /// Loads and validates `path` as described by `config`.
-pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Dataset, DataError> {
+pub fn load(
+    config: &DatasetConfig,
+    path: &Path,
+    options: impl Into<LoadOptions>,
+) -> Result<Dataset, DataError> {
+    let options = options.into();
+    let labels = options.labels;
     let bytes = read_bytes(path)?;
     let sha256 = Sha256::digest(&bytes)
         .iter()
@@ -192,9 +217,9 @@ pub fn load(config: &DatasetConfig, path: &Path, labels: Labels) -> Result<Datas
         path,
         lines: rows.iter().map(|record| record.line).collect(),
     };
-    let (features, raw) = convert_features(config, &cells, &mut warnings)?;
+    let (features, raw) = convert_features(config, &cells, options.show_values, &mut warnings)?;
     let target = if columns_found.contains(&config.target) {
-        convert_target(config, &cells, labels)?
+        convert_target(config, &cells, options)?
     } else {
         None
     };
@@ -341,6 +366,7 @@ impl Cells<'_> {
 fn convert_features(
     config: &DatasetConfig,
     cells: &Cells<'_>,
+    show_values: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(Vec<FeatureSpec>, Array2<f64>), DataError> {
     let n_rows = cells.lines.len();
@@ -354,22 +380,30 @@ fn convert_features(
                 None => Value::Missing,
                 Some(text) => Value::Text(text.clone()),
             };
+            let describe = |problem: &FieldProblem| {
+                if show_values {
+                    problem.to_string()
+                } else {
+                    problem.rule()
+                }
+            };
             let bad_value = |problem: FieldProblem| DataError::BadValue {
                 path: cells.path.to_path_buf(),
                 line: cells.lines[row_idx],
                 column: spec.name.clone(),
-                value: cell.clone().unwrap_or_default(),
-                problem: problem.to_string(),
+                value: show_values.then(|| cell.clone().unwrap_or_default()),
+                problem: describe(&problem),
             };
             let parsed = parse_value(&spec, &value).map_err(bad_value)?;
             if let Err(problem) = check_range(&spec, parsed) {
                 match config.on_out_of_range {
                     RangePolicy::Error => return Err(bad_value(problem)),
                     RangePolicy::Warn => warnings.push(format!(
-                        "`{}` line {}, column `{}`: {problem}",
+                        "`{}` line {}, column `{}`: {}",
                         cells.path.display(),
                         cells.lines[row_idx],
-                        spec.name
+                        spec.name,
+                        describe(&problem)
                     )),
                 }
             }
@@ -416,8 +450,9 @@ fn feature_spec(feature_config: &FeatureConfig, column: &[Option<String>]) -> Fe
 fn convert_target(
     config: &DatasetConfig,
     cells: &Cells<'_>,
-    labels: Labels,
+    options: LoadOptions,
 ) -> Result<Option<Vec<usize>>, DataError> {
+    let labels = options.labels;
     let column = cells.column(&config.target)?;
     let mut target = Vec::with_capacity(column.len());
     for (row_idx, cell) in column.iter().enumerate() {
@@ -440,7 +475,7 @@ fn convert_target(
                     path: cells.path.to_path_buf(),
                     line: cells.lines[row_idx],
                     column: config.target.clone(),
-                    value: text.to_owned(),
+                    value: options.show_values.then(|| text.to_owned()),
                     expected: config.classes.clone(),
                 });
             }

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use data::eda::Summary;
-use data::{DataError, DatasetConfig, Labels, RangePolicy, load};
+use data::{DataError, DatasetConfig, Labels, LoadOptions, RangePolicy, load};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -74,11 +74,23 @@ fn unlabelled_file_loads_for_scoring_but_not_for_training() {
 }
 
 #[test]
-fn bad_number_names_line_column_and_value() {
+fn bad_number_names_line_column_and_rule_but_the_value_only_on_request() {
     let text = load_error("bad_number_line57.csv", Labels::Required);
     assert!(text.contains("line 57"), "{text}");
     assert!(text.contains("column `glucose`"), "{text}");
-    assert!(text.contains("`12x`"), "{text}");
+    assert!(text.contains("expected a number"), "{text}");
+    assert!(!text.contains("12x"), "a cell value in an error: {text}");
+    let shown = load(
+        &config(),
+        &fixture("bad_number_line57.csv"),
+        LoadOptions {
+            labels: Labels::Required,
+            show_values: true,
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(shown.contains("invalid value `12x`"), "{shown}");
 }
 
 #[test]
@@ -92,7 +104,7 @@ fn missing_column_lists_expected_and_found() {
 fn label_problems_name_the_line() {
     let text = load_error("unknown_label.csv", Labels::Required);
     assert!(
-        text.contains("line 5") && text.contains("`maybe`") && text.contains("`no`, `yes`"),
+        text.contains("line 5") && !text.contains("maybe") && text.contains("`no`, `yes`"),
         "{text}"
     );
     let text = load_error("missing_label.csv", Labels::Required);
@@ -134,7 +146,13 @@ fn out_of_range_warns_or_fails_by_policy() {
     let text = load(&strict, &fixture("out_of_range.csv"), Labels::Required)
         .unwrap_err()
         .to_string();
-    assert!(text.contains("line 3") && text.contains("`999`"), "{text}");
+    assert!(
+        text.contains("line 3")
+            && text.contains("outside the accepted range")
+            && !text.contains("999"),
+        "{text}"
+    );
+    assert!(dataset_warnings_hide_values(), "warnings quote no value");
 }
 
 #[test]
@@ -190,4 +208,12 @@ fn shipped_configs_parse() {
         let config = DatasetConfig::load(&root.join(name)).unwrap();
         assert!(!config.features.is_empty(), "{name}");
     }
+}
+
+fn dataset_warnings_hide_values() -> bool {
+    let dataset = load(&config(), &fixture("out_of_range.csv"), Labels::Required).unwrap();
+    dataset
+        .warnings
+        .iter()
+        .all(|warning| !warning.contains("999"))
 }

@@ -80,6 +80,25 @@ impl FieldProblem {
     }
 }
 
+impl FieldProblem {
+    /// The rule the value broke, without the value itself: for messages that must not carry
+    /// patient data (logs, standard error), where [`fmt::Display`] would quote it.
+    pub fn rule(&self) -> String {
+        match self {
+            FieldProblem::WrongType { expected, .. } => format!("expected {expected}"),
+            FieldProblem::NotInteger(_) => "expected a whole number".into(),
+            FieldProblem::NotBinary(_) => "expected 0 or 1".into(),
+            FieldProblem::OutOfRange { min, max, .. } => {
+                format!("outside the accepted range {min} to {max}")
+            }
+            FieldProblem::UnknownCategory { known, .. } => {
+                format!("unknown category, expected one of {}", quoted_list(known))
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for FieldProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -82,6 +82,30 @@ pub fn missing_rule(artifact: &Artifact, feature_idx: usize) -> String {
     }
 }
 
+/// A training range as published: widened to a coarse grid (half a power of ten of its width),
+/// strictly beyond the observed minimum and maximum, which are single records' values and must
+/// not leave the server.
+pub fn published_range(range: Option<(f64, f64)>) -> Option<(f64, f64)> {
+    let (min, max) = range?;
+    let width = (max - min)
+        .abs()
+        .max(min.abs().max(max.abs()) * 1e-3)
+        .max(1e-9);
+    let step = 10f64.powf(width.log10().floor()) / 2.0;
+    let below = (min / step).floor() * step;
+    let above = (max / step).ceil() * step;
+    // Round to the step's own precision so that no binary fraction noise is published.
+    let tidy = |value: f64| {
+        let decimals = (-step.log10().floor()).max(0.0) as i32 + 1;
+        let factor = 10f64.powi(decimals);
+        (value * factor).round() / factor
+    };
+    Some((
+        tidy(if below < min { below } else { below - step }),
+        tidy(if above > max { above } else { above + step }),
+    ))
+}
+
 fn range_json(range: Option<(f64, f64)>) -> Value {
     range.map_or(Value::Null, |(min, max)| json!({"min": min, "max": max}))
 }
@@ -106,7 +130,7 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
                 "kind": feature.kind.as_str(),
                 "description": feature.description,
                 "unit": feature.unit,
-                "training_range": range_json(feature.training_range),
+                "training_range": range_json(published_range(feature.training_range)),
                 "accepted_range": range_json(feature.valid_range),
                 "categories": if feature.kind == FeatureKind::Categorical { json!(feature.categories) } else { Value::Null },
                 "nullable": feature.allow_missing,
@@ -204,4 +228,26 @@ pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
             "ui": "/ui",
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_ranges_hide_the_extremes() {
+        for (range, expected) in [
+            ((44.0, 199.0), (0.0, 200.0)),
+            ((21.0, 81.0), (20.0, 85.0)),
+            ((20.0, 80.0), (15.0, 85.0)),
+            ((0.078, 2.42), (0.0, 2.5)),
+            ((18.2, 67.1), (15.0, 70.0)),
+            ((3.0, 3.0), (2.9995, 3.0005)),
+        ] {
+            let published = published_range(Some(range)).unwrap();
+            assert_eq!(published, expected, "{range:?}");
+            assert!(published.0 < range.0 && published.1 > range.1, "{range:?}");
+        }
+        assert_eq!(published_range(None), None);
+    }
 }

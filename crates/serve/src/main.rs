@@ -96,6 +96,9 @@ struct DriftCommandArgs {
     /// Exit with status 2 when drift is detected (for scripts and CI).
     #[arg(long)]
     fail_on_drift: bool,
+    /// Quote the offending cell in errors (patient data: off by default).
+    #[arg(long)]
+    show_values: bool,
     #[command(flatten)]
     drift: DriftArgs,
 }
@@ -153,6 +156,10 @@ struct ScoreArgs {
     /// writes to standard output.
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Quote the offending cell in errors. Off by default: it is patient data, and line and
+    /// column already locate it.
+    #[arg(long)]
+    show_values: bool,
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -233,8 +240,13 @@ fn run_server(args: &ServerArgs) -> Result<()> {
 fn run_score(args: &ScoreArgs) -> Result<()> {
     let (artifact, _) = serve::state::load_artifact(&args.artifact.model)
         .with_context(|| format!("cannot score with `{}`", args.artifact.model.display()))?;
-    let summary = serve::score::score_file(&artifact, &args.input, args.output.as_deref())
-        .with_context(|| format!("scoring `{}` failed", args.input.display()))?;
+    let summary = serve::score::score_file(
+        &artifact,
+        &args.input,
+        args.output.as_deref(),
+        args.show_values,
+    )
+    .with_context(|| format!("scoring `{}` failed", args.input.display()))?;
     if !summary.ignored_columns.is_empty() {
         eprintln!(
             "note: ignored column(s) not used by the model: {}",
@@ -258,7 +270,7 @@ fn run_drift(args: &DriftCommandArgs) -> Result<DriftOutcome> {
             args.artifact.model.display()
         )
     })?;
-    let sample = serve::score::sample_file(&artifact, &args.input)
+    let sample = serve::score::sample_file(&artifact, &args.input, args.show_values)
         .with_context(|| format!("reading `{}` failed", args.input.display()))?;
     let report = serve::drift::report(
         &artifact.schema,

@@ -14,8 +14,8 @@ fn feature_schema(artifact: &Artifact, feature_idx: usize, feature: &FeatureSpec
     if let Some(unit) = &feature.unit {
         description.push_str(&format!(" Unit: {unit}."));
     }
-    if let Some((min, max)) = feature.training_range {
-        description.push_str(&format!(" Training range: {min} to {max}."));
+    if let Some((min, max)) = crate::api::published_range(feature.training_range) {
+        description.push_str(&format!(" Training values lie within {min} to {max}."));
     }
     description.push_str(&format!(
         " Missing values: {}.",

@@ -31,8 +31,8 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
         if !hint.is_empty() && !hint.ends_with('.') {
             hint.push('.');
         }
-        if let Some((min, max)) = feature.training_range {
-            let _ = write!(hint, " Training range {min} to {max}.");
+        if let Some((min, max)) = crate::api::published_range(feature.training_range) {
+            let _ = write!(hint, " Training values lie within {min} to {max}.");
         }
         if feature.zero_is_missing {
             hint.push_str(" 0 = not measured.");

@@ -145,6 +145,7 @@ impl Layout {
 pub struct RowReader<'a, R: Read> {
     artifact: &'a Artifact,
     path: &'a Path,
+    show_values: bool,
     reader: csv::Reader<BufReader<LineEndings<R>>>,
     layout: Layout,
     record: csv::StringRecord,
@@ -157,6 +158,17 @@ impl<'a, R: Read> RowReader<'a, R> {
     /// Reads the header and maps it onto the artifact's schema; `path` names the input in
     /// errors.
     pub fn new(artifact: &'a Artifact, path: &'a Path, input: R) -> Result<Self, ScoreError> {
+        Self::with_values(artifact, path, input, false)
+    }
+
+    /// As [`RowReader::new`]; `show_values` lets errors quote the offending cell (patient
+    /// data, so off unless asked for).
+    pub fn with_values(
+        artifact: &'a Artifact,
+        path: &'a Path,
+        input: R,
+        show_values: bool,
+    ) -> Result<Self, ScoreError> {
         // The csv crate splits CR-only records but counts lines only at `\n`; normalising the
         // endings on the fly keeps line numbers right in errors. The BOM is stripped below.
         let mut reader = csv::ReaderBuilder::new()
@@ -173,6 +185,7 @@ impl<'a, R: Read> RowReader<'a, R> {
         Ok(RowReader {
             artifact,
             path,
+            show_values,
             reader,
             layout,
             record: csv::StringRecord::new(),
@@ -208,9 +221,16 @@ impl<'a, R: Read> RowReader<'a, R> {
             .iter()
             .map(|feature| feature.name.as_str())
             .zip(self.values.iter());
-        self.raw = schema
-            .encode_record(fields)
-            .map_err(|errors| bad_value(schema, &self.layout, record, self.path, &errors))?;
+        self.raw = schema.encode_record(fields).map_err(|errors| {
+            bad_value(
+                schema,
+                &self.layout,
+                record,
+                self.path,
+                &errors,
+                self.show_values,
+            )
+        })?;
         self.prediction = self.artifact.predict_raw(&self.raw);
         Ok(true)
     }
@@ -263,13 +283,14 @@ pub fn score(
     input: impl Read,
     output_path: &Path,
     output: impl Write,
+    show_values: bool,
 ) -> Result<ScoreSummary, ScoreError> {
     let schema = &artifact.schema;
     let write_error = |error: csv::Error| ScoreError::Write {
         path: output_path.to_path_buf(),
         source: std::io::Error::other(error),
     };
-    let mut rows = RowReader::new(artifact, input_path, input)?;
+    let mut rows = RowReader::with_values(artifact, input_path, input, show_values)?;
     let mut writer = csv::Writer::from_writer(BufWriter::new(output));
     writer
         .write_record(rows.layout.output_header(schema))
@@ -305,6 +326,7 @@ fn bad_value(
     record: &csv::StringRecord,
     path: &Path,
     errors: &[model::FieldError],
+    show_values: bool,
 ) -> ScoreError {
     let line = record.position().map_or(0, |position| position.line());
     let Some(first) = errors.first() else {
@@ -323,7 +345,11 @@ fn bad_value(
         path: path.to_path_buf(),
         line,
         column: first.field.clone(),
-        problem: format!("invalid value `{cell}`: {}", first.problem),
+        problem: if show_values {
+            format!("invalid value `{cell}`: {}", first.problem)
+        } else {
+            format!("invalid value: {}", first.problem.rule())
+        },
     }
 }
 
@@ -383,9 +409,13 @@ fn csv_reason(kind: csv::ErrorKind) -> String {
 
 /// Reads every row of the file `input` (`-`: standard input) into a drift [`Sample`]:
 /// the rows as the model sees them and what it predicts for each.
-pub fn sample_file(artifact: &Artifact, input: &Path) -> Result<Sample, ScoreError> {
+pub fn sample_file(
+    artifact: &Artifact,
+    input: &Path,
+    show_values: bool,
+) -> Result<Sample, ScoreError> {
     let read = |path: &Path, reader: &mut dyn Read| -> Result<Sample, ScoreError> {
-        let mut rows = RowReader::new(artifact, path, reader)?;
+        let mut rows = RowReader::with_values(artifact, path, reader, show_values)?;
         let mut sample = Sample::new(artifact.schema.features.len());
         while rows.advance()? {
             let prediction = rows.prediction();
@@ -421,16 +451,23 @@ pub fn score_file(
     artifact: &Artifact,
     input: &Path,
     output: Option<&Path>,
+    show_values: bool,
 ) -> Result<ScoreSummary, ScoreError> {
     if is_dash(input) {
         let stdin = std::io::stdin();
-        return score_into(artifact, Path::new(STDIN), stdin.lock(), output);
+        return score_into(
+            artifact,
+            Path::new(STDIN),
+            stdin.lock(),
+            output,
+            show_values,
+        );
     }
     let file = File::open(input).map_err(|source| ScoreError::Read {
         path: input.to_path_buf(),
         source,
     })?;
-    score_into(artifact, input, file, output)
+    score_into(artifact, input, file, output, show_values)
 }
 
 fn score_into(
@@ -438,6 +475,7 @@ fn score_into(
     input_path: &Path,
     input: impl Read,
     output: Option<&Path>,
+    show_values: bool,
 ) -> Result<ScoreSummary, ScoreError> {
     let Some(output) = output.filter(|path| !is_dash(path)) else {
         let stdout = std::io::stdout();
@@ -447,6 +485,7 @@ fn score_into(
             input,
             Path::new(STDOUT),
             stdout.lock(),
+            show_values,
         );
     };
     let write_error = |source| ScoreError::Write {
@@ -454,7 +493,14 @@ fn score_into(
         source,
     };
     let mut target = model::AtomicFile::create(output).map_err(write_error)?;
-    let summary = score(artifact, input_path, input, output, &mut target)?;
+    let summary = score(
+        artifact,
+        input_path,
+        input,
+        output,
+        &mut target,
+        show_values,
+    )?;
     target.commit().map_err(write_error)?;
     Ok(summary)
 }

@@ -83,7 +83,12 @@ async fn info_health_ready_model_and_metrics() {
         .unwrap();
     assert_eq!(pl["kind"], "integer");
     assert!(pl["missing_values"].as_str().unwrap().contains("`0`"));
-    assert!(pl["training_range"]["min"].as_f64().unwrap() > 0.0);
+    // The published training range lies strictly outside the observed one: the extremes are
+    // single patients' values.
+    let artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
+    let (min, max) = artifact.schema.features[1].training_range.unwrap();
+    assert!(pl["training_range"]["min"].as_f64().unwrap() < min);
+    assert!(pl["training_range"]["max"].as_f64().unwrap() > max);
     assert!(card["decision"]["threshold"].as_f64().is_some());
     assert_eq!(card["leaderboard"].as_array().unwrap().len(), 7);
     let info: Value =

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use data::eda::Summary;
-use data::{DatasetConfig, Labels};
+use data::{DatasetConfig, Labels, LoadOptions};
 use model::Metric;
 use preprocess::{Balance, Imputation, PreprocessParams, Scaling};
 use train::learners::ModelKind;
@@ -47,6 +47,10 @@ struct DatasetArgs {
     /// CSV file to read instead of the config's `path`.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Quote offending cell values in errors and warnings. Off by default: they are patient
+    /// data, and line and column already locate them.
+    #[arg(long)]
+    show_values: bool,
 }
 
 #[derive(Debug, Args)]
@@ -136,8 +140,15 @@ fn load_config(args: &DatasetArgs) -> Result<(DatasetConfig, PathBuf)> {
 
 fn run_eda(args: &EdaArgs) -> Result<()> {
     let (config, data_path) = load_config(&args.dataset)?;
-    let dataset = data::load(&config, &data_path, Labels::Optional)
-        .with_context(|| format!("cannot explore `{}`", data_path.display()))?;
+    let dataset = data::load(
+        &config,
+        &data_path,
+        LoadOptions {
+            labels: Labels::Optional,
+            show_values: args.dataset.show_values,
+        },
+    )
+    .with_context(|| format!("cannot explore `{}`", data_path.display()))?;
     for warning in &dataset.warnings {
         eprintln!("warning: {warning}");
     }
@@ -203,6 +214,7 @@ fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
     options.tune = args.tune;
     options.threshold = args.threshold.unwrap_or(options.threshold);
     options.calibration = args.calibration;
+    options.show_values = args.dataset.show_values;
     options.preprocess = PreprocessParams {
         numeric_imputation: args.impute,
         scaling: args.scaling,

@@ -45,6 +45,8 @@ pub struct TrainOptions {
     pub calibration: CalibrationKind,
     /// Preprocessing parameters.
     pub preprocess: ValidPreprocessParams,
+    /// Whether errors and warnings about the data may quote cell values (patient data).
+    pub show_values: bool,
 }
 
 impl TrainOptions {
@@ -75,6 +77,7 @@ impl TrainOptions {
             threshold,
             calibration: CalibrationKind::None,
             preprocess: PreprocessParams::default().check()?,
+            show_values: false,
         })
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use rayon::prelude::*;
 
-use data::{Dataset, Labels};
+use data::{Dataset, Labels, LoadOptions};
 use model::{
     Artifact, Decision, Ecdf, FeatureReference, LeaderboardEntry, Metric, Pipeline, Provenance,
     Reference, Task,
@@ -58,7 +58,14 @@ impl Loaded {
 /// Reads and validates the labelled data file.
 pub fn load(options: &TrainOptions) -> Result<Loaded, TrainError> {
     let config = &options.config;
-    let dataset = data::load(config, &options.data_path, Labels::Required)?;
+    let dataset = data::load(
+        config,
+        &options.data_path,
+        LoadOptions {
+            labels: Labels::Required,
+            show_values: options.show_values,
+        },
+    )?;
     let y = dataset.target.clone().unwrap_or_default();
     Ok(Loaded {
         dataset,

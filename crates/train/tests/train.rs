@@ -697,9 +697,19 @@ fn cli_reports_bad_rows_with_line_and_column_and_fails() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("line 57") && stderr.contains("`glucose`") && stderr.contains("`12x`"),
+        stderr.contains("line 57")
+            && stderr.contains("`glucose`")
+            && stderr.contains("expected a number")
+            && !stderr.contains("12x"),
         "{stderr}"
     );
+    let output = train_cli(
+        &["--quiet", "--show-values"],
+        &fixtures.join("toy.toml"),
+        &fixtures.join("bad_number_line57.csv"),
+        tempfile::tempdir().unwrap().path(),
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("invalid value `12x`"));
 
     let out = tempfile::tempdir().unwrap();
     let output = train_cli(
