@@ -101,6 +101,16 @@ pub enum DataError {
         /// Fields in the header.
         expected: usize,
     },
+    /// Quotes that RFC 4180 does not allow.
+    #[error("`{path}` line {line}: {reason}")]
+    Quoting {
+        /// The file.
+        path: PathBuf,
+        /// The line of the offending quote (or of an unclosed field's opening quote).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// Polars could not parse the file.
     #[error("`{path}`: cannot parse as CSV: {reason}")]
     Csv {

@@ -105,12 +105,21 @@ fn split_records(bytes: &[u8], path: &Path) -> Result<Vec<Record>, DataError> {
             line,
         }
     })?;
+    split_text(text).map_err(|(line, reason)| DataError::Quoting {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    })
+}
+
+/// Splits text into records by RFC 4180: a field is quoted as a whole or not at all, a quote
+/// inside a quoted field is doubled, and a quoted field may span lines. Anything else is an
+/// error naming the line, rather than a stray quote silently swallowing the lines after it.
+fn split_text(text: &str) -> Result<Vec<Record>, (usize, String)> {
     let mut records = Vec::new();
     let mut current = String::new();
-    let mut current_line = 1;
-    let mut line = 1;
-    let mut in_quotes = false;
-    let mut chars = text.chars().peekable();
+    let (mut current_line, mut line, mut quote_line) = (1, 1, 1);
+    let (mut in_quotes, mut field_start, mut after_quote) = (false, true, false);
     let flush = |current: &mut String, start: usize, records: &mut Vec<Record>| {
         if !current.trim().is_empty() {
             records.push(Record {
@@ -120,26 +129,67 @@ fn split_records(bytes: &[u8], path: &Path) -> Result<Vec<Record>, DataError> {
         }
         current.clear();
     };
+    let mut chars = text.chars().peekable();
     while let Some(ch) = chars.next() {
-        match ch {
-            '"' => {
-                in_quotes = !in_quotes;
+        let newline = ch == '\r' || ch == '\n';
+        if newline && ch == '\r' && chars.peek() == Some(&'\n') {
+            chars.next();
+        }
+        match (in_quotes, ch) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push_str("\"\"");
+            }
+            (true, '"') => {
+                in_quotes = false;
+                after_quote = true;
+                current.push('"');
+            }
+            (true, _) if newline => {
+                line += 1;
+                current.push('\n');
+            }
+            (true, _) => current.push(ch),
+            (false, '"') if field_start => {
+                in_quotes = true;
+                quote_line = line;
+                field_start = false;
+                current.push('"');
+            }
+            (false, '"') => {
+                return Err((
+                    line,
+                    "a quote inside an unquoted field: quote the whole field and double the quotes inside it".into(),
+                ));
+            }
+            (false, ',') => {
+                (field_start, after_quote) = (true, false);
+                current.push(',');
+            }
+            (false, _) if newline => {
+                line += 1;
+                flush(&mut current, current_line, &mut records);
+                current_line = line;
+                (field_start, after_quote) = (true, false);
+            }
+            (false, _) if after_quote => {
+                return Err((
+                    line,
+                    "text after the closing quote of a field: expected `,` or the end of the line"
+                        .into(),
+                ));
+            }
+            (false, _) => {
+                field_start = false;
                 current.push(ch);
             }
-            '\r' | '\n' => {
-                if ch == '\r' && chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                line += 1;
-                if in_quotes {
-                    current.push('\n');
-                } else {
-                    flush(&mut current, current_line, &mut records);
-                    current_line = line;
-                }
-            }
-            _ => current.push(ch),
         }
+    }
+    if in_quotes {
+        return Err((
+            quote_line,
+            "a quoted field opened on this line is never closed".into(),
+        ));
     }
     flush(&mut current, current_line, &mut records);
     Ok(records)
@@ -211,7 +261,7 @@ pub fn load(
         }
     }
     let mut warnings = unused_columns(config, path, &columns_found);
-    let frame = parse_frame(path, &records)?;
+    let frame = parse_frame(path, &records, &columns_found)?;
     let cells = Cells {
         frame: &frame,
         path,
@@ -319,7 +369,7 @@ fn unused_columns(config: &DatasetConfig, path: &Path, columns_found: &[String])
 
 /// Polars parses the normalised records with every column as a string, so that each cell is
 /// converted afterwards with a precise error.
-fn parse_frame(path: &Path, records: &[Record]) -> Result<DataFrame, DataError> {
+fn parse_frame(path: &Path, records: &[Record], names: &[String]) -> Result<DataFrame, DataError> {
     let n_rows = records.len().saturating_sub(1);
     let normalised: String = records
         .iter()
@@ -331,6 +381,14 @@ fn parse_frame(path: &Path, records: &[Record]) -> Result<DataFrame, DataError> 
         .with_infer_schema_length(Some(0))
         .into_reader_with_file_handle(Cursor::new(normalised.into_bytes()))
         .finish()
+        .map_err(|error| DataError::Csv {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })?;
+    // Columns go by their trimmed names (`PRG, PL` names `PL`), as the header checks used.
+    let mut frame = frame;
+    frame
+        .set_column_names(names)
         .map_err(|error| DataError::Csv {
             path: path.to_path_buf(),
             reason: error.to_string(),
@@ -611,6 +669,22 @@ mod tests {
             let lines: Vec<usize> = records.iter().map(|record| record.line).collect();
             assert_eq!(lines, vec![1, 2, 4, 6], "ending {ending:?}");
             assert_eq!(split_fields(&records[2].text), vec!["3", "x\ny"]);
+        }
+    }
+
+    #[test]
+    fn quotes_follow_rfc_4180_and_errors_name_the_line() {
+        let records = split_text("a,b\n\"x,\"\"y\"\"\",2\n").unwrap();
+        assert_eq!(split_fields(&records[1].text), vec!["x,\"y\"", "2"]);
+        let cases = [
+            ("a,b\n1,2\"3\n4,5\n", 2, "a quote inside an unquoted field"),
+            ("a,b\n\"1\"x,2\n", 2, "text after the closing quote"),
+            ("a,b\n1,2\n\"3,4\n5,6\n7,8\n", 3, "never closed"),
+        ];
+        for (text, line, reason) in cases {
+            let (found_line, found_reason) = split_text(text).unwrap_err();
+            assert_eq!(found_line, line, "{text:?}");
+            assert!(found_reason.contains(reason), "{text:?}: {found_reason}");
         }
     }
 

@@ -217,3 +217,40 @@ fn dataset_warnings_hide_values() -> bool {
         .iter()
         .all(|warning| !warning.contains("999"))
 }
+
+#[test]
+fn header_names_with_spaces_around_them_are_trimmed() {
+    let text = std::fs::read_to_string(fixture("good.csv")).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let spaced = format!("{}\n{rows}", header.replace(',', " , "));
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("spaced.csv");
+    std::fs::write(&path, spaced).unwrap();
+    let dataset = load(&config(), &path, Labels::Required).unwrap();
+    let reference = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
+    assert_eq!(dataset.n_rows(), reference.n_rows());
+    assert!(
+        dataset
+            .raw
+            .iter()
+            .zip(reference.raw.iter())
+            .all(|(a, b)| a == b || (a.is_nan() && b.is_nan()))
+    );
+}
+
+#[test]
+fn a_stray_quote_is_an_error_naming_its_line() {
+    let text = std::fs::read_to_string(fixture("good.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[9] = format!("\"{}", lines[9]);
+    let folder = tempfile::tempdir().unwrap();
+    let path = folder.path().join("quote.csv");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let error = load(&config(), &path, Labels::Required)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("line 10") && error.contains("never closed"),
+        "{error}"
+    );
+}

@@ -80,6 +80,16 @@ impl ServedModel {
             })
             .collect();
         let mut id = None;
+        for (name, value) in &record.ids {
+            match value.echo() {
+                Ok(text) => id = text,
+                Err(found) => errors.push(ValidationItem {
+                    loc: location(index, name),
+                    msg: format!("expected a string or integer id, found {found}"),
+                    kind: "type_error".into(),
+                }),
+            }
+        }
         let mut values: Vec<(&str, Value)> = Vec::with_capacity(record.fields.len());
         for (name, value) in &record.fields {
             if schema.id_columns.iter().any(|column| column == name) {

@@ -9,9 +9,9 @@ use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 use futures_core::Stream;
 use serde_json::json;
 
-use crate::body::{Body, Item};
+use crate::body::{Body, BodyReader, Item, TOO_MANY_ITEMS};
 use crate::error::{ApiError, ValidationItem};
-use crate::state::AppState;
+use crate::state::{AppState, ServedModel};
 
 /// Registers every route on `cfg`, with `state` as shared data.
 pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
@@ -150,6 +150,7 @@ async fn read_json(
     request: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
+    reader: BodyReader<'_>,
 ) -> Result<Body, ApiError> {
     let content_type = request
         .headers()
@@ -191,16 +192,33 @@ async fn read_json(
         }
         body.extend_from_slice(&chunk);
     }
-    serde_json::from_slice(&body).map_err(|error| ApiError::MalformedJson {
-        line: error.line(),
-        column: error.column(),
-        reason: error
+    reader.parse(&body).map_err(|error| {
+        let reason = error
             .to_string()
             .split(" at line")
             .next()
             .unwrap_or_default()
-            .to_owned(),
+            .to_owned();
+        // A batch longer than allowed is a validation error, not malformed JSON: the parse
+        // stopped on purpose at the first record too many.
+        if reason.starts_with(TOO_MANY_ITEMS) {
+            ApiError::validation(vec![json!("body")], reason, "too_long")
+        } else {
+            ApiError::MalformedJson {
+                line: error.line(),
+                column: error.column(),
+                reason,
+            }
+        }
     })
+}
+
+/// How bodies are read for the served model.
+fn body_reader<'a>(model: &'a ServedModel, state: &AppState) -> BodyReader<'a> {
+    BodyReader {
+        id_columns: &model.artifact.schema.id_columns,
+        max_items: state.settings.limits.max_batch,
+    }
 }
 
 async fn predict(
@@ -209,8 +227,9 @@ async fn predict(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let model = state.model();
+    let reader = body_reader(&model, &state);
     let Body::Object(record) =
-        read_json(&request, payload, state.settings.limits.body_limit).await?
+        read_json(&request, payload, state.settings.limits.body_limit, reader).await?
     else {
         return Err(ApiError::validation(
             vec![json!("body")],
@@ -236,7 +255,9 @@ async fn predict_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let model = state.model();
-    let Body::Array(items) = read_json(&request, payload, state.settings.limits.body_limit).await?
+    let reader = body_reader(&model, &state);
+    let Body::Array(items) =
+        read_json(&request, payload, state.settings.limits.body_limit, reader).await?
     else {
         return Err(ApiError::validation(
             vec![json!("body")],
@@ -244,17 +265,6 @@ async fn predict_batch(
             "list_type",
         ));
     };
-    if items.len() > state.settings.limits.max_batch {
-        return Err(ApiError::validation(
-            vec![json!("body")],
-            format!(
-                "at most {} records per request, found {}",
-                state.settings.limits.max_batch,
-                items.len()
-            ),
-            "too_long",
-        ));
-    }
     let mut predictions = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, item) in items.iter().enumerate() {

@@ -207,6 +207,15 @@ impl<'a, R: Read> RowReader<'a, R> {
         {
             return Ok(false);
         }
+        // A quote opened and never closed makes one field of every following line; a clinical
+        // table has no multi-line cells, so such a field is refused at the line it starts.
+        if self.record.iter().any(|cell| cell.contains(['\n', '\r'])) {
+            return Err(ScoreError::Csv {
+                path: self.path.to_path_buf(),
+                line: self.record.position().map_or(0, csv::Position::line),
+                reason: "a quoted field spans lines (is a closing `\"` missing?)".into(),
+            });
+        }
         let schema = &self.artifact.schema;
         let record = &self.record;
         self.values.clear();
@@ -245,12 +254,13 @@ impl<'a, R: Read> RowReader<'a, R> {
         &self.prediction
     }
 
-    /// The current row's id cell, when the file has an id column.
+    /// The current row's id cell as written (an id is echoed byte for byte), when the file
+    /// has an id column.
     pub fn id(&self) -> Option<&str> {
         self.layout
             .id_column
             .as_ref()
-            .map(|(_, idx)| self.record.get(*idx).unwrap_or("").trim())
+            .map(|(_, idx)| self.record.get(*idx).unwrap_or(""))
     }
 
     /// Input columns the model does not use.

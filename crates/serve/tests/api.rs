@@ -352,6 +352,75 @@ async fn batch_keeps_order_and_locates_bad_records_by_index() {
 }
 
 #[actix_web::test]
+async fn ids_are_echoed_as_sent_by_the_api_and_by_score_alike() {
+    let app = app!(state("sepsis", Limits::default()));
+    let patient_text = serde_json::to_string(&patient()).unwrap();
+    let with_id = |id: &str| format!("{{\"ID\": {id}, {}", &patient_text[1..]);
+    for id in ["123456789012345678901", "1e3", "-0", "\"ICU 7\""] {
+        let (status, body) = post_text!(&app, "/predict", with_id(id));
+        assert_eq!(status, StatusCode::OK, "{id}: {body}");
+        let expected = serde_json::from_str::<Value>(id)
+            .ok()
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_else(|| id.to_owned());
+        assert_eq!(body["id"], json!(expected), "{id}");
+    }
+    let (status, body) = post_text!(
+        &app,
+        "/predict/batch",
+        format!("[{}]", with_id("123456789012345678901"))
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["id"], "123456789012345678901");
+
+    let artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
+    let input = "ID,PRG,PL,PR,SK,TS,M11,BD2,Age,Insurance\n\
+                 123456789012345678901,6,148,72,35,0,33.6,0.627,50,0\n";
+    let mut output = Vec::new();
+    serve::score::score(
+        &artifact,
+        std::path::Path::new("in.csv"),
+        input.as_bytes(),
+        std::path::Path::new("out.csv"),
+        &mut output,
+        false,
+    )
+    .unwrap();
+    let output = String::from_utf8(output).unwrap();
+    assert!(
+        output
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("123456789012345678901,"),
+        "{output}"
+    );
+}
+
+#[actix_web::test]
+async fn a_batch_is_refused_at_the_first_record_past_the_limit() {
+    let app = app!(state(
+        "sepsis",
+        Limits {
+            max_batch: 3,
+            ..Limits::default()
+        }
+    ));
+    // The parse stops at the fourth element, so what follows it (here, broken JSON) is never
+    // read: the refusal is about the length.
+    let (status, body) = post_text!(&app, "/predict/batch", "[0, 0, 0, 0, this is not JSON");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["detail"][0]["type"], "too_long");
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3"),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
 async fn multiclass_artifact_serves_without_code_changes() {
     let app = app!(state("wine_quality", Limits::default()));
     let openapi: Value = test::call_and_read_body_json(

@@ -528,6 +528,19 @@ fn score_names_the_line_and_column_of_a_bad_row_and_writes_nothing() {
         "{stderr}"
     );
     assert!(!output.exists());
+    // A stray quote makes one field of the following lines: refused at the line it opens,
+    // whether the field count then breaks or, as in the second file, happens to hold.
+    for (stray, expected) in [
+        ("\"P3,8,183", "line 4: 1 fields, expected 10"),
+        ("\"P3\rP3b\",8,183", "line 4: a quoted field spans lines"),
+    ] {
+        std::fs::write(&input, ROWS.replace("P3,8,183", stray)).unwrap();
+        let result = score_file(&input, &output);
+        assert!(!result.status.success());
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    assert!(!output.exists());
     assert_eq!(
         std::fs::read_dir(folder.path()).unwrap().count(),
         1,
