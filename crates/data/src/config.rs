@@ -52,13 +52,12 @@ pub struct FeatureConfig {
     /// Known categories for categorical features; discovered from the data when absent.
     #[serde(default)]
     pub categories: Option<Vec<String>>,
-    /// Whether a prediction request may leave it missing (`null`); the imputer fills it.
-    #[serde(default = "default_true")]
-    pub allow_missing: bool,
-}
-
-fn default_true() -> bool {
-    true
+    /// Whether a prediction request may leave it missing (`null`, or a zero that means
+    /// missing); the imputer then fills it. Unset: allowed exactly when the training data had
+    /// missing values in this column, so the fill value was learnt from real gaps and a
+    /// request is not silently completed with a value the data never needed.
+    #[serde(default)]
+    pub allow_missing: Option<bool>,
 }
 
 /// Training defaults a dataset may set; command-line options override them.
@@ -244,7 +243,7 @@ kind = "numeric"
     fn minimal_config_parses_with_defaults() {
         let config = DatasetConfig::parse(MINIMAL, Path::new("toy.toml")).unwrap();
         assert_eq!(config.positive_class_idx(), Some(1));
-        assert!(config.features[0].allow_missing);
+        assert_eq!(config.features[0].allow_missing, None);
         assert_eq!(config.on_out_of_range, RangePolicy::Warn);
     }
 

@@ -468,6 +468,11 @@ fn convert_features(
             raw[[row_idx, feature_idx]] = parsed;
         }
         spec.training_range = observed_range(&spec, raw.column(feature_idx).iter().copied());
+        spec.allow_missing = feature_config.allow_missing.unwrap_or_else(|| {
+            raw.column(feature_idx)
+                .iter()
+                .any(|value| spec.is_missing(*value))
+        });
         features.push(spec);
     }
     Ok((features, raw))
@@ -500,7 +505,8 @@ fn feature_spec(feature_config: &FeatureConfig, column: &[Option<String>]) -> Fe
         valid_range: feature_config.range.map(|[min, max]| (min, max)),
         training_range: None,
         categories,
-        allow_missing: feature_config.allow_missing,
+        // Settled once the column is read (see `FeatureConfig::allow_missing`).
+        allow_missing: feature_config.allow_missing.unwrap_or(true),
     }
 }
 

@@ -262,7 +262,7 @@ impl Schema {
             seen[feature_idx] = true;
             let feature = &self.features[feature_idx];
             let parsed = parse_value(feature, value).and_then(|raw_value| {
-                if raw_value.is_nan() && !feature.allow_missing {
+                if !feature.allow_missing && feature.is_missing(raw_value) {
                     Err(FieldProblem::NullNotAllowed)
                 } else {
                     check_range(feature, raw_value).map(|()| raw_value)

@@ -101,6 +101,15 @@ impl FeatureSpec {
     pub fn is_missing(&self, value: f64) -> bool {
         crate::missing::is_missing_value(value, self.zero_is_missing)
     }
+
+    /// Whether a measured raw value lies outside the range seen in training, where the model
+    /// extrapolates (missing values are imputed, so never outside).
+    pub fn is_beyond_training(&self, value: f64) -> bool {
+        !self.is_missing(value)
+            && self
+                .training_range
+                .is_some_and(|(min, max)| value < min || value > max)
+    }
 }
 
 impl Schema {
@@ -114,5 +123,26 @@ impl Schema {
     /// Number of classes.
     pub fn n_classes(&self) -> usize {
         self.classes.len()
+    }
+
+    /// The features of a raw row that the imputer fills (missing, or a zero meaning missing).
+    pub fn imputed<'a>(&'a self, raw: &'a [f64]) -> impl Iterator<Item = &'a FeatureSpec> + 'a {
+        self.features
+            .iter()
+            .zip(raw)
+            .filter(|(feature, value)| feature.is_missing(**value))
+            .map(|(feature, _)| feature)
+    }
+
+    /// The features of a raw row whose values lie outside their training range.
+    pub fn beyond_training<'a>(
+        &'a self,
+        raw: &'a [f64],
+    ) -> impl Iterator<Item = &'a FeatureSpec> + 'a {
+        self.features
+            .iter()
+            .zip(raw)
+            .filter(|(feature, value)| feature.is_beyond_training(**value))
+            .map(|(feature, _)| feature)
     }
 }

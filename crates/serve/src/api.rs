@@ -24,6 +24,12 @@ pub struct PredictionResponse {
     /// Decision threshold on the positive class (binary tasks only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
+    /// Features that were missing (or a zero meaning missing) and filled by the imputer: the
+    /// prediction assumed a typical value for them.
+    pub imputed: Vec<String>,
+    /// Features whose values lie outside the range seen in training, where the model
+    /// extrapolates.
+    pub out_of_training_range: Vec<String>,
     /// Model name.
     pub model: String,
     /// Identifies the artifact: model name and a checksum of its bytes.
@@ -75,9 +81,7 @@ pub fn missing_rule(artifact: &Artifact, feature_idx: usize) -> String {
     match (feature.allow_missing, feature.zero_is_missing) {
         (true, true) => format!("`null` or `0` means not measured; imputed with {filled_with}"),
         (true, false) => format!("`null` means not measured; imputed with {filled_with}"),
-        (false, true) => {
-            format!("required; `0` means not measured and is imputed with {filled_with}")
-        }
+        (false, true) => "required; `0` means not measured and is refused like `null`".to_owned(),
         (false, false) => "required; may not be missing".to_owned(),
     }
 }

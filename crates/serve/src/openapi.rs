@@ -83,6 +83,11 @@ fn record_schema(artifact: &Artifact) -> Value {
 
 fn prediction_schema(artifact: &Artifact) -> Value {
     let schema = &artifact.schema;
+    let feature_names: Vec<&str> = schema
+        .features
+        .iter()
+        .map(|feature| feature.name.as_str())
+        .collect();
     let class_properties: Map<String, Value> = schema
         .classes
         .iter()
@@ -104,6 +109,14 @@ fn prediction_schema(artifact: &Artifact) -> Value {
             },
         },
         "probabilities": {"type": "object", "properties": class_properties, "required": schema.classes, "additionalProperties": false},
+        "imputed": {
+            "type": "array", "uniqueItems": true, "items": {"type": "string", "enum": feature_names},
+            "description": "Features that were missing and filled with their training fill value: the prediction assumed a typical value for them.",
+        },
+        "out_of_training_range": {
+            "type": "array", "uniqueItems": true, "items": {"type": "string", "enum": feature_names},
+            "description": "Features whose values lie outside the range seen in training, where the model extrapolates.",
+        },
         "model": {"type": "string"},
         "model_version": {"type": "string"},
     });
@@ -111,6 +124,8 @@ fn prediction_schema(artifact: &Artifact) -> Value {
         "label",
         "probability",
         "probabilities",
+        "imputed",
+        "out_of_training_range",
         "model",
         "model_version",
     ];

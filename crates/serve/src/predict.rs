@@ -112,7 +112,7 @@ impl ServedModel {
             Ok(raw) if errors.is_empty() => {
                 let prediction = self.artifact.predict_raw(&raw);
                 Ok(Scored {
-                    response: self.response(id, &prediction),
+                    response: self.response(id, &raw, &prediction),
                     raw,
                     label_idx: prediction.label_idx,
                 })
@@ -130,10 +130,20 @@ impl ServedModel {
     }
 
     /// The JSON answer for a prediction.
-    fn response(&self, id: Option<String>, prediction: &model::Prediction) -> PredictionResponse {
+    fn response(
+        &self,
+        id: Option<String>,
+        raw: &[f64],
+        prediction: &model::Prediction,
+    ) -> PredictionResponse {
         let schema = &self.artifact.schema;
+        let names = |features: &mut dyn Iterator<Item = &model::FeatureSpec>| {
+            features.map(|feature| feature.name.clone()).collect()
+        };
         PredictionResponse {
             id,
+            imputed: names(&mut schema.imputed(raw)),
+            out_of_training_range: names(&mut schema.beyond_training(raw)),
             label: schema.classes[prediction.label_idx].clone(),
             probability: prediction.reported_probability(schema.positive_class),
             probabilities: schema
@@ -152,13 +162,8 @@ impl ServedModel {
     /// range) and the drift window.
     pub fn observe(&self, scored: &Scored, telemetry: &Telemetry) {
         telemetry.record_prediction(&scored.response.label, scored.response.probability);
-        for (feature, value) in self.artifact.schema.features.iter().zip(&scored.raw) {
-            if let Some((min, max)) = feature.training_range
-                && !feature.is_missing(*value)
-                && (*value < min || *value > max)
-            {
-                telemetry.record_out_of_training_range(&feature.name);
-            }
+        for feature in self.artifact.schema.beyond_training(&scored.raw) {
+            telemetry.record_out_of_training_range(&feature.name);
         }
         self.remember(&scored.raw, scored.response.probability, scored.label_idx);
     }

@@ -124,7 +124,8 @@ impl Layout {
         })
     }
 
-    /// The output header: id (if any), one probability per class, label.
+    /// The output header: id (if any), one probability per class, label, and the features imputed
+    /// and outside the training range.
     fn output_header(&self, schema: &Schema) -> Vec<String> {
         self.id_column
             .iter()
@@ -135,9 +136,21 @@ impl Layout {
                     .iter()
                     .map(|class| format!("probability_{class}")),
             )
-            .chain(std::iter::once("label".to_owned()))
+            .chain(["label", "imputed", "out_of_training_range"].map(str::to_owned))
             .collect()
     }
+}
+
+/// Feature names as one output cell, separated by `;` (empty when there are none).
+fn joined_names<'a>(features: impl Iterator<Item = &'a model::FeatureSpec>) -> String {
+    let mut cell = String::new();
+    for feature in features {
+        if !cell.is_empty() {
+            cell.push(';');
+        }
+        cell.push_str(&feature.name);
+    }
+    cell
 }
 
 /// Reads a CSV file row by row, validating and predicting each through the artifact: the one
@@ -286,7 +299,8 @@ fn csv_error(path: &Path, error: csv::Error) -> ScoreError {
 }
 
 /// Scores `input`'s rows into `output` as CSV: id (if the file has one), one probability per
-/// class, and the label. `input_path` and `output_path` name the two in errors.
+/// class, the label, and the features imputed and outside the training range (names separated
+/// by `;`). `input_path` and `output_path` name the two in errors.
 pub fn score(
     artifact: &Artifact,
     input_path: &Path,
@@ -316,6 +330,8 @@ pub fn score(
         // `Display` for f64 is the shortest text that parses back to the same value.
         row_out.extend(prediction.probabilities.iter().map(|p| p.to_string()));
         row_out.push(schema.classes[prediction.label_idx].clone());
+        row_out.push(joined_names(schema.imputed(rows.raw())));
+        row_out.push(joined_names(schema.beyond_training(rows.raw())));
         writer.write_record(&row_out).map_err(write_error)?;
         n_rows += 1;
     }

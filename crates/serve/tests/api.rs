@@ -237,6 +237,32 @@ async fn null_and_json_types_follow_the_schema() {
 }
 
 #[actix_web::test]
+async fn a_prediction_says_what_it_assumed() {
+    let app = app!(state("sepsis", Limits::default()));
+    let (status, body) = post_json!(&app, "/predict", &patient());
+    assert_eq!(status, StatusCode::OK);
+    // TS = 0 means "not measured" in the sepsis data: filled, and said so.
+    assert_eq!(body["imputed"], json!(["TS"]), "{body}");
+    assert_eq!(body["out_of_training_range"], json!([]));
+    let mut record = patient();
+    record["SK"] = Value::Null;
+    let artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
+    let (_, pl_max) = artifact.schema.features[1].training_range.unwrap();
+    record["PL"] = json!(pl_max + 1.0);
+    let (status, body) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["imputed"], json!(["SK", "TS"]));
+    assert_eq!(body["out_of_training_range"], json!(["PL"]));
+    // Age was never missing in training, so a request may not leave it out by default.
+    let mut record = patient();
+    record["Age"] = Value::Null;
+    let (status, body) = post_json!(&app, "/predict", &record);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "Age"]));
+    assert_eq!(body["detail"][0]["type"], "null_not_allowed");
+}
+
+#[actix_web::test]
 async fn transport_errors_have_their_own_statuses() {
     let app = app!(state(
         "sepsis",
@@ -615,6 +641,7 @@ async fn the_served_model_can_be_swapped_between_requests() {
 async fn the_model_card_names_how_each_fill_value_was_computed() {
     let mut artifact = model::Artifact::load(&artifact_path("sepsis")).unwrap();
     let pl = artifact.schema.feature_index("PL").unwrap();
+    let sk = artifact.schema.feature_index("SK").unwrap();
     let age = artifact.schema.feature_index("Age").unwrap();
     if let model::ColumnTransform::Numeric { fill_rule, .. } =
         &mut artifact.pipeline.preprocessor.columns[pl]
@@ -635,5 +662,7 @@ async fn the_model_card_names_how_each_fill_value_was_computed() {
             .to_owned()
     };
     assert!(rule(pl).contains("(training mean)"), "{}", rule(pl));
-    assert!(rule(age).contains("(training median)"), "{}", rule(age));
+    assert!(rule(sk).contains("(training median)"), "{}", rule(sk));
+    // Age was never missing in training: required.
+    assert_eq!(rule(age), "required; may not be missing");
 }

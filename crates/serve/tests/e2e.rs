@@ -428,7 +428,7 @@ fn predict_batch_and_score_agree_exactly() {
     let mut lines = scored.lines();
     assert_eq!(
         lines.next(),
-        Some("ID,probability_Negative,probability_Positive,label")
+        Some("ID,probability_Negative,probability_Positive,label,imputed,out_of_training_range")
     );
     let scored: Vec<Vec<String>> = lines
         .map(|line| line.split(',').map(str::to_owned).collect())
@@ -489,7 +489,21 @@ fn predict_batch_and_score_agree_exactly() {
             "row {row_idx}: score vs /predict"
         );
         assert_eq!(scored[row_idx][3], single["label"].as_str().unwrap());
+        let names = |field: &str| {
+            single[field]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|name| name.as_str().unwrap())
+                .collect::<Vec<_>>()
+                .join(";")
+        };
+        assert_eq!(scored[row_idx][4], names("imputed"), "row {row_idx}");
+        assert_eq!(scored[row_idx][5], names("out_of_training_range"));
     }
+    // The rows hold a missing SK and zeros meaning "not measured": they are said to be imputed.
+    assert_eq!(scored[2][4], "SK;TS");
+    assert!(scored.iter().any(|row| row[4].contains("TS")), "{scored:?}");
     server.stop();
 }
 
@@ -594,7 +608,9 @@ fn score_reads_standard_input_and_writes_standard_output_for_a_dash() {
     };
     let with_dashes = scored_to(&["--input", "-", "--output", "-"]);
     assert_eq!(with_dashes.lines().count(), 6, "{with_dashes}");
-    assert!(with_dashes.starts_with("ID,probability_Negative,probability_Positive,label\n"));
+    assert!(with_dashes.starts_with(
+        "ID,probability_Negative,probability_Positive,label,imputed,out_of_training_range\n"
+    ));
     assert_eq!(
         scored_to(&["--input", "-"]),
         with_dashes,
