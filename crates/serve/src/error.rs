@@ -20,6 +20,56 @@ pub struct ValidationItem {
     pub kind: String,
 }
 
+/// Most validation items one response lists; the rest are counted in a final item, so a small
+/// body of many bad records cannot make a large answer.
+pub const MAX_LISTED_ERRORS: usize = 100;
+
+/// Validation items as they are found: the first [`MAX_LISTED_ERRORS`] kept, the rest counted.
+#[derive(Debug, Default)]
+pub struct ErrorList {
+    items: Vec<ValidationItem>,
+    total: usize,
+}
+
+impl ErrorList {
+    /// Notes one problem.
+    pub fn push(&mut self, item: ValidationItem) {
+        self.total += 1;
+        if self.items.len() < MAX_LISTED_ERRORS {
+            self.items.push(item);
+        }
+    }
+
+    /// Notes several problems.
+    pub fn extend(&mut self, items: impl IntoIterator<Item = ValidationItem>) {
+        for item in items {
+            self.push(item);
+        }
+    }
+
+    /// Whether no problem was noted.
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The items to answer with: the first ones, then one `too_many_errors` item with the count
+    /// of those left out.
+    pub fn finish(mut self) -> Vec<ValidationItem> {
+        let left_out = self.total - self.items.len();
+        if left_out > 0 {
+            self.items.push(ValidationItem {
+                loc: vec![serde_json::json!("body")],
+                msg: format!(
+                    "{left_out} more problem(s) not listed; the first {} are shown",
+                    self.items.len()
+                ),
+                kind: "too_many_errors".into(),
+            });
+        }
+        self.items
+    }
+}
+
 /// Errors returned by handlers.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -51,6 +101,18 @@ pub enum ApiError {
     /// The JSON does not match the schema (422).
     #[error("{} invalid field(s)", .0.len())]
     Validation(Vec<ValidationItem>),
+    /// The body did not arrive within `--body-timeout` (408; the connection is closed).
+    #[error("the request body did not arrive within {seconds} s")]
+    BodyTimeout {
+        /// The timeout in seconds.
+        seconds: u64,
+    },
+    /// Too many batches are waiting for a prediction thread (503, with `Retry-After`).
+    #[error("the server is busy with other batches; retry after {retry_after} s")]
+    Busy {
+        /// Seconds the client should wait.
+        retry_after: u64,
+    },
     /// No such path (404).
     #[error("not found: `{0}`")]
     NotFound(String),
@@ -84,6 +146,8 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -93,6 +157,16 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(allow)
         {
             response.insert_header((header::ALLOW, value));
+        }
+        match self {
+            // The rest of a late body may still be on its way: the connection cannot be reused.
+            ApiError::BodyTimeout { .. } => {
+                response.force_close();
+            }
+            ApiError::Busy { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            _ => {}
         }
         let body = match self {
             ApiError::Validation(items) => serde_json::json!({ "detail": items }),

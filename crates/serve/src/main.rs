@@ -3,6 +3,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -73,7 +74,7 @@ impl DriftArgs {
     fn settings(&self) -> serve::drift::DriftSettings {
         serve::drift::DriftSettings {
             window: self.drift_window as usize,
-            max_age: std::time::Duration::from_secs(self.drift_max_age),
+            max_age: Duration::from_secs(self.drift_max_age),
             min_records: self.drift_min_records,
             p_value: self.drift_p_value,
             psi: self.drift_psi,
@@ -133,6 +134,23 @@ struct ServerArgs {
     /// Largest accepted request body, e.g. `4MiB`, `512KiB`, `100000`.
     #[arg(long, env = "VIGIL_BODY_LIMIT", default_value = "4MiB", value_parser = parse_size)]
     body_limit: usize,
+    /// Seconds a client has to send a request's head (then 408 and the connection closes).
+    #[arg(long, env = "VIGIL_REQUEST_TIMEOUT", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    request_timeout: u64,
+    /// Seconds a client has to send a request's body once its head arrived (then 408).
+    #[arg(long, env = "VIGIL_BODY_TIMEOUT", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "VIGIL_KEEP_ALIVE", default_value_t = 5)]
+    keep_alive: u64,
+    /// Most open connections per worker; further ones wait in the kernel's accept queue.
+    #[arg(long, env = "VIGIL_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=25_600))]
+    max_connections: u64,
+    /// Most batch requests predicting or queued at once; the next is answered 503 with
+    /// `Retry-After` (batches run on one prediction thread per worker, off the threads that
+    /// answer `/health`).
+    #[arg(long, env = "VIGIL_BATCH_QUEUE", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    batch_queue: u64,
     /// Record and serve Prometheus metrics at `/metrics` (`--metrics false` turns them off).
     #[arg(long, env = "VIGIL_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
@@ -194,6 +212,8 @@ fn run_server(args: &ServerArgs) -> Result<()> {
         limits: Limits {
             body_limit: args.body_limit,
             max_batch: args.max_batch,
+            body_timeout: Duration::from_secs(args.body_timeout),
+            batch_queue: usize::try_from(args.batch_queue).unwrap_or(usize::MAX),
         },
         drift: args.drift.settings(),
         metrics: args.metrics,
@@ -210,7 +230,12 @@ fn run_server(args: &ServerArgs) -> Result<()> {
             .wrap(from_fn(serve::request_log))
             .configure(|cfg| serve::configure(cfg, app_state.clone()))
     })
-    .shutdown_timeout(30);
+    .shutdown_timeout(30)
+    .client_request_timeout(Duration::from_secs(args.request_timeout))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(args.keep_alive))
+    .max_connections(usize::try_from(args.max_connections).unwrap_or(25_600))
+    .worker_max_blocking_threads(1);
     if let Some(workers) = args.workers {
         server = server.workers(workers.max(1));
     }

@@ -2,6 +2,7 @@
 //! snapshot of the served model and answers wholly from it.
 
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes, ServiceConfig};
@@ -10,8 +11,8 @@ use futures_core::Stream;
 use serde_json::json;
 
 use crate::body::{Body, BodyReader, Item, TOO_MANY_ITEMS};
-use crate::error::{ApiError, ValidationItem};
-use crate::state::{AppState, ServedModel};
+use crate::error::{ApiError, ErrorList, ValidationItem};
+use crate::state::{AppState, Limits, ServedModel};
 
 /// Registers every route on `cfg`, with `state` as shared data.
 pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
@@ -149,9 +150,10 @@ async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 async fn read_json(
     request: &HttpRequest,
     mut payload: web::Payload,
-    limit: usize,
+    limits: &Limits,
     reader: BodyReader<'_>,
 ) -> Result<Body, ApiError> {
+    let (limit, timeout) = (limits.body_limit, limits.body_timeout);
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -182,16 +184,26 @@ async fn read_json(
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) =
-        std::future::poll_fn(|context| Pin::new(&mut payload).poll_next(context)).await
-    {
-        let chunk = chunk.map_err(|error| ApiError::Payload(error.to_string()))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge { limit });
+    let receive = async {
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) =
+            std::future::poll_fn(|context| Pin::new(&mut payload).poll_next(context)).await
+        {
+            let chunk = chunk.map_err(|error| ApiError::Payload(error.to_string()))?;
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
-    }
+        Ok(body)
+    };
+    // actix times out a slow request head, not a slow body: a client that declares a large
+    // body and then stalls would otherwise hold its connection and buffer forever.
+    let body = actix_web::rt::time::timeout(timeout, receive)
+        .await
+        .map_err(|_| ApiError::BodyTimeout {
+            seconds: timeout.as_secs(),
+        })??;
     reader.parse(&body).map_err(|error| {
         let reason = error
             .to_string()
@@ -228,8 +240,7 @@ async fn predict(
 ) -> Result<HttpResponse, ApiError> {
     let model = state.model();
     let reader = body_reader(&model, &state);
-    let Body::Object(record) =
-        read_json(&request, payload, state.settings.limits.body_limit, reader).await?
+    let Body::Object(record) = read_json(&request, payload, &state.settings.limits, reader).await?
     else {
         return Err(ApiError::validation(
             vec![json!("body")],
@@ -243,6 +254,9 @@ async fn predict(
             Ok(HttpResponse::Ok().json(scored.response))
         }
         Err(errors) => {
+            let mut listed = ErrorList::default();
+            listed.extend(errors);
+            let errors = listed.finish();
             model.count_refusals(&errors, &state.telemetry);
             Err(ApiError::Validation(errors))
         }
@@ -256,8 +270,7 @@ async fn predict_batch(
 ) -> Result<HttpResponse, ApiError> {
     let model = state.model();
     let reader = body_reader(&model, &state);
-    let Body::Array(items) =
-        read_json(&request, payload, state.settings.limits.body_limit, reader).await?
+    let Body::Array(items) = read_json(&request, payload, &state.settings.limits, reader).await?
     else {
         return Err(ApiError::validation(
             vec![json!("body")],
@@ -265,25 +278,28 @@ async fn predict_batch(
             "list_type",
         ));
     };
-    let mut predictions = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (index, item) in items.iter().enumerate() {
-        match item {
-            Item::Record(record) => match model.predict(record, Some(index)) {
-                Ok(scored) => predictions.push(scored),
-                Err(items) => errors.extend(items),
-            },
-            Item::Other(_) => errors.push(ValidationItem {
-                loc: vec![json!("body"), json!(index)],
-                msg: "expected a JSON object keyed by column name".into(),
-                kind: "model_attributes_type".into(),
-            }),
+    // A batch is predicted on a blocking thread, so large batches cannot starve the async
+    // workers that answer `/health` and single predictions; the queue for those threads is
+    // bounded, and a batch beyond it is told when to retry.
+    let Some(slot) = BatchSlot::take(&state) else {
+        return Err(ApiError::Busy { retry_after: 1 });
+    };
+    let predicted = {
+        let model = model.clone();
+        web::block(move || {
+            let _slot = slot;
+            predict_items(&model, &items)
+        })
+        .await
+        .map_err(|error| ApiError::Payload(error.to_string()))?
+    };
+    let predictions = match predicted {
+        Ok(predictions) => predictions,
+        Err(errors) => {
+            model.count_refusals(&errors, &state.telemetry);
+            return Err(ApiError::Validation(errors));
         }
-    }
-    if !errors.is_empty() {
-        model.count_refusals(&errors, &state.telemetry);
-        return Err(ApiError::Validation(errors));
-    }
+    };
     state.telemetry.record_batch(predictions.len());
     for scored in &predictions {
         model.observe(scored, &state.telemetry);
@@ -293,4 +309,55 @@ async fn predict_batch(
         .map(|scored| scored.response)
         .collect();
     Ok(HttpResponse::Ok().json(responses))
+}
+
+/// Validates and predicts every item of a batch; all or nothing, with the problems of every
+/// bad item (the first ones listed, the rest counted).
+fn predict_items(
+    model: &ServedModel,
+    items: &[Item],
+) -> Result<Vec<crate::Scored>, Vec<ValidationItem>> {
+    let mut predictions = Vec::with_capacity(items.len());
+    let mut errors = ErrorList::default();
+    for (index, item) in items.iter().enumerate() {
+        match item {
+            Item::Record(record) => match model.predict(record, Some(index)) {
+                Ok(scored) if errors.is_empty() => predictions.push(scored),
+                Ok(_) => {}
+                Err(items) => errors.extend(items),
+            },
+            Item::Other(_) => errors.push(ValidationItem {
+                loc: vec![json!("body"), json!(index)],
+                msg: "expected a JSON object keyed by column name".into(),
+                kind: "model_attributes_type".into(),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(predictions)
+    } else {
+        Err(errors.finish())
+    }
+}
+
+/// A place in the bounded queue of batches; given back when dropped.
+struct BatchSlot(web::Data<AppState>);
+
+impl BatchSlot {
+    fn take(state: &web::Data<AppState>) -> Option<Self> {
+        let queue = state.settings.limits.batch_queue;
+        state
+            .batches_in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < queue).then_some(taken + 1)
+            })
+            .ok()
+            .map(|_| BatchSlot(state.clone()))
+    }
+}
+
+impl Drop for BatchSlot {
+    fn drop(&mut self) {
+        self.0.batches_in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
 }

@@ -22,6 +22,11 @@ pub struct Limits {
     pub body_limit: usize,
     /// Most records in one batch request.
     pub max_batch: usize,
+    /// Longest wait for a request body once its head has arrived (then 408).
+    pub body_timeout: Duration,
+    /// Most batch requests predicting or waiting for a prediction thread at once; the next
+    /// one is answered 503 with `Retry-After`.
+    pub batch_queue: usize,
 }
 
 impl Default for Limits {
@@ -29,6 +34,8 @@ impl Default for Limits {
         Limits {
             body_limit: 4 * 1024 * 1024,
             max_batch: 10_000,
+            body_timeout: Duration::from_secs(10),
+            batch_queue: 8,
         }
     }
 }
@@ -254,6 +261,8 @@ pub struct AppState {
     /// Swagger UI configuration pointing at our document.
     pub(crate) swagger: Arc<utoipa_swagger_ui::Config<'static>>,
     pub(crate) next_request_id: AtomicU64,
+    /// Batch requests holding or waiting for a prediction thread.
+    pub(crate) batches_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 impl AppState {
@@ -269,6 +278,7 @@ impl AppState {
             model: ArcSwap::from_pointee(model),
             swagger: Arc::new(utoipa_swagger_ui::Config::from("/openapi.json")),
             next_request_id: AtomicU64::new(1),
+            batches_in_flight: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 

@@ -268,7 +268,8 @@ async fn transport_errors_have_their_own_statuses() {
         "sepsis",
         Limits {
             body_limit: 1000,
-            max_batch: 3
+            max_batch: 3,
+            ..Limits::default()
         }
     ));
     let malformed = test::TestRequest::post()
@@ -444,6 +445,56 @@ async fn a_batch_is_refused_at_the_first_record_past_the_limit() {
             .contains("at most 3"),
         "{body}"
     );
+}
+
+#[actix_web::test]
+async fn many_bad_records_make_a_short_answer() {
+    let app = app!(state("sepsis", Limits::default()));
+    let (status, body) = post_text!(
+        &app,
+        "/predict/batch",
+        format!("[{}{{}}]", "{},".repeat(999))
+    );
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = body["detail"].as_array().unwrap();
+    assert_eq!(detail.len(), 101);
+    assert_eq!(detail[100]["type"], "too_many_errors");
+    // 1,000 records of nine missing fields each: 9,000 problems, 100 listed.
+    assert!(
+        detail[100]["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("8900 more problem(s)"),
+        "{}",
+        detail[100]
+    );
+    // The same cap holds within one record of many unknown keys.
+    let keys: Vec<String> = (0..500).map(|idx| format!("\"x{idx}\": 0")).collect();
+    let (status, body) = post_text!(&app, "/predict", format!("{{{}}}", keys.join(",")));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"].as_array().unwrap().len(), 101);
+}
+
+#[actix_web::test]
+async fn a_full_batch_queue_answers_503_with_retry_after() {
+    let app = app!(state(
+        "sepsis",
+        Limits {
+            batch_queue: 0,
+            ..Limits::default()
+        }
+    ));
+    let request = test::TestRequest::post()
+        .uri("/predict/batch")
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload(serde_json::to_string(&json!([patient()])).unwrap())
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+    // Single predictions do not queue.
+    let (status, _) = post_json!(&app, "/predict", &patient());
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[actix_web::test]

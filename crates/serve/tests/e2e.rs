@@ -625,3 +625,32 @@ fn score_reads_standard_input_and_writes_standard_output_for_a_dash() {
         "{stderr}"
     );
 }
+
+#[test]
+fn slow_clients_get_408_and_lose_their_connection() {
+    let server = Server::start(
+        &artifact_path("sepsis"),
+        &["--request-timeout", "1", "--body-timeout", "1"],
+    );
+    // A head that declares a body which never comes.
+    let started = std::time::Instant::now();
+    let (status, head, _) = server.raw(
+        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"PL\"",
+    );
+    assert_eq!(status, 408, "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A head that never ends: actix answers 408 and closes; `raw` reads to the end, so
+    // returning at all shows the connection was closed.
+    let started = std::time::Instant::now();
+    let (status, _, _) = server.raw(b"POST /predict HTTP/1.1\r\nHost: x\r\n");
+    assert_eq!(status, 408);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let (status, _) = server.json("GET", "/health", None);
+    assert_eq!(status, 200);
+    let (exit, _) = server.stop();
+    assert!(exit.success());
+}
