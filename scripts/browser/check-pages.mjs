@@ -29,6 +29,11 @@ await page.route('**/*', (route) => {
 });
 const consoleErrors = [];
 page.on('pageerror', (error) => consoleErrors.push(String(error)));
+// The pages run under a content security policy; anything it blocks is a bug in the page.
+const blocked = [];
+page.on('console', (message) => {
+  if (message.type() === 'error' && /Content Security Policy/i.test(message.text())) blocked.push(`${page.url()}: ${message.text()}`);
+});
 
 let passed = 0;
 let failed = 0;
@@ -64,7 +69,10 @@ await check('swagger ui "try it out" posts the example and gets 200', async () =
 });
 
 await check('web page predicts with the default (typical) record', async () => {
-  await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  const response = await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  const policy = response.headers()['content-security-policy'] ?? '';
+  assert.match(policy, /frame-ancestors 'none'/);
+  assert.doesNotMatch(policy, /unsafe-inline/);
   await page.click('button[type=submit]');
   await page.waitForSelector('#label', { timeout: 10000 });
   const text = await page.locator('#result').innerText();
@@ -92,6 +100,7 @@ await check('web page shows the server\'s field error next to the field', async 
 await check('no request left the server and no script error occurred', async () => {
   assert.deepEqual(foreign, []);
   assert.deepEqual(consoleErrors, []);
+  assert.deepEqual(blocked, [], 'content security policy violations');
 });
 
 await browser.close();

@@ -113,6 +113,20 @@ pub enum ApiError {
         /// Seconds the client should wait.
         retry_after: u64,
     },
+    /// A required bearer token is absent or wrong (401, with `WWW-Authenticate`).
+    #[error("{realm} need a token: {reason}")]
+    Unauthorized {
+        /// What the token protects.
+        realm: &'static str,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// The `Host` header names a host this server does not answer to (400).
+    #[error("host `{0}` is not served here (see `--allowed-hosts`)")]
+    HostNotAllowed(String),
+    /// A model reload failed; the previous model keeps serving (500).
+    #[error("reload failed, the previous model keeps serving: {0}")]
+    ReloadFailed(String),
     /// No such path (404).
     #[error("not found: `{0}`")]
     NotFound(String),
@@ -140,7 +154,11 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson { .. } | ApiError::Payload(_) => StatusCode::BAD_REQUEST,
+            ApiError::MalformedJson { .. } | ApiError::Payload(_) | ApiError::HostNotAllowed(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::ReloadFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -165,6 +183,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Busy { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ApiError::Unauthorized { .. } => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"vigil\""));
             }
             _ => {}
         }

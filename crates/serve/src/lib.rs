@@ -3,6 +3,7 @@
 //! Nothing here knows a dataset: every field, range, example and label comes from the
 //! artifact's schema. The binary only wires this library to a listener.
 
+pub mod access;
 pub mod api;
 pub mod body;
 pub mod drift;

@@ -149,8 +149,19 @@ struct ServerArgs {
     /// Most batch requests predicting or queued at once; the next is answered 503 with
     /// `Retry-After` (batches run on one prediction thread per worker, off the threads that
     /// answer `/health`).
-    #[arg(long, env = "VIGIL_BATCH_QUEUE", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    #[arg(long, env = "VIGIL_BATCH_QUEUE", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     batch_queue: u64,
+    /// Bearer token required by `/predict`, `/predict/batch` and `/drift` (prefer the
+    /// environment variable: command lines are visible to other users).
+    #[arg(long, env = "VIGIL_API_TOKEN", hide_env_values = true)]
+    api_token: Option<String>,
+    /// Bearer token for `/admin/reload`; without one, `/admin` does not exist.
+    #[arg(long, env = "VIGIL_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Host names (comma-separated, no port) accepted in the `Host` header, or `*` for any
+    /// [default: the loopback names when listening on loopback, any otherwise].
+    #[arg(long, env = "VIGIL_ALLOWED_HOSTS", value_delimiter = ',')]
+    allowed_hosts: Option<Vec<String>>,
     /// Record and serve Prometheus metrics at `/metrics` (`--metrics false` turns them off).
     #[arg(long, env = "VIGIL_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
@@ -220,8 +231,12 @@ fn run_server(args: &ServerArgs) -> Result<()> {
     };
     let state = web::Data::new(
         AppState::load(&args.artifact.model, settings)
-            .with_context(|| format!("cannot serve `{}`", args.artifact.model.display()))?,
+            .with_context(|| format!("cannot serve `{}`", args.artifact.model.display()))?
+            .with_access(access(args)?),
     );
+    if serve::access::is_exposed(&args.host) && args.api_token.is_none() {
+        tracing::warn!(host = %args.host, "listening beyond this machine without an API token: anyone who can reach it can request predictions (set VIGIL_API_TOKEN)");
+    }
     let model = state.model();
     tracing::info!(model = %model.model_version, dataset = %model.artifact.schema.dataset, "model loaded");
     let app_state = state.clone();
@@ -260,6 +275,35 @@ fn run_server(args: &ServerArgs) -> Result<()> {
         .context("server failed")?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The access rules from the options.
+fn access(args: &ServerArgs) -> Result<serve::access::Access> {
+    let token = |secret: &Option<String>, option: &str| -> Result<Option<serve::access::Token>> {
+        match secret.as_deref() {
+            None => Ok(None),
+            Some(secret) if secret.trim().len() < 16 => {
+                anyhow::bail!("`{option}` must be at least 16 characters (use a random secret)")
+            }
+            Some(secret) => Ok(Some(serve::access::Token::new(secret.trim()))),
+        }
+    };
+    let allowed_hosts = match &args.allowed_hosts {
+        Some(names) if names.iter().any(|name| name.trim() == "*") => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|name| name.trim().trim_matches(['[', ']']).to_ascii_lowercase())
+                .filter(|name| !name.is_empty())
+                .collect(),
+        ),
+        None => serve::access::default_allowed_hosts(&args.host),
+    };
+    Ok(serve::access::Access {
+        api_token: token(&args.api_token, "--api-token")?,
+        admin_token: token(&args.admin_token, "--admin-token")?,
+        allowed_hosts,
+    })
 }
 
 fn run_score(args: &ScoreArgs) -> Result<()> {

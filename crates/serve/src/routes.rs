@@ -5,6 +5,7 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 
 use actix_web::http::header;
+use actix_web::middleware::from_fn;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 use futures_core::Stream;
@@ -16,7 +17,11 @@ use crate::state::{AppState, Limits, ServedModel};
 
 /// Registers every route on `cfg`, with `state` as shared data.
 pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
-    cfg.app_data(state)
+    // Every route sits in one scope so the access guard (allowed hosts, security headers)
+    // covers them all, whoever builds the App.
+    let administered = state.access.admin_token.is_some();
+    let mut scope = web::scope("")
+        .wrap(from_fn(crate::access::guard))
         .service(get("/", info))
         .service(get("/health", health))
         .service(get("/ready", ready))
@@ -24,12 +29,19 @@ pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
         .service(get("/openapi.json", openapi_document))
         .service(get("/metrics", metrics_text))
         .service(get("/ui", ui_page))
+        .service(get("/ui.js", ui_script))
+        .service(get("/ui.css", ui_style))
         .service(post("/predict", predict))
         .service(post("/predict/batch", predict_batch))
         .service(get("/drift", drift))
         .service(get("/docs", docs_redirect))
-        .service(get("/docs/{tail:.*}", docs))
-        .default_service(web::to(not_found));
+        .service(get("/docs/{tail:.*}", docs));
+    // Without an admin token, administration does not exist (404, not 401 or 405).
+    if administered {
+        scope = scope.service(post("/admin/reload", admin_reload));
+    }
+    cfg.app_data(state)
+        .service(scope.default_service(web::to(not_found)));
 }
 
 /// A GET resource that also answers HEAD (as HTTP requires); other methods get a JSON 405.
@@ -110,14 +122,69 @@ async fn metrics_text(state: web::Data<AppState>) -> Result<HttpResponse, ApiErr
         .body(state.telemetry.render()))
 }
 
-async fn drift(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(state.drift())
+/// The drift report summarises recent inputs (patient data in aggregate), so it sits behind
+/// the same token as predictions.
+async fn drift(request: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state.access.require_api(&request)?;
+    Ok(HttpResponse::Ok().json(state.drift()))
 }
 
 async fn ui_page(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(state.model().page.clone())
+}
+
+async fn ui_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(crate::page::SCRIPT)
+}
+
+async fn ui_style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .body(crate::page::STYLE)
+}
+
+/// Loads the artifact again from its file and serves it from the next request on; requests in
+/// flight finish with the model they started with. A file that fails its checks leaves the
+/// current model serving.
+async fn admin_reload(
+    request: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.access.require_admin(&request)?;
+    let reloading = state.clone();
+    let reloaded = web::block(move || reloading.reload())
+        .await
+        .map_err(|error| ApiError::ReloadFailed(error.to_string()))?;
+    match reloaded {
+        Ok((model_version, previous)) => {
+            tracing::info!(model = %model_version, previous = %previous, "model reloaded");
+            Ok(HttpResponse::Ok().json(json!({
+                "model_version": model_version,
+                "previous_model_version": previous,
+            })))
+        }
+        Err(error) => {
+            let chain = error_chain(&error);
+            tracing::warn!(error = %chain, "model reload failed");
+            Err(ApiError::ReloadFailed(chain))
+        }
+    }
+}
+
+/// An error and its sources, joined as `a: b: c`.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn docs_redirect() -> HttpResponse {
@@ -149,10 +216,20 @@ async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
 /// object's keys in order and noting repeated ones (see [`crate::body`]).
 async fn read_json(
     request: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limits: &Limits,
     reader: BodyReader<'_>,
 ) -> Result<Body, ApiError> {
+    let body = receive_json(request, payload, limits).await?;
+    parse_json(reader, &body)
+}
+
+/// Receives a JSON body's bytes: checks Content-Type (415), size (413) and arrival time (408).
+async fn receive_json(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limits: &Limits,
+) -> Result<web::BytesMut, ApiError> {
     let (limit, timeout) = (limits.body_limit, limits.body_timeout);
     let content_type = request
         .headers()
@@ -199,12 +276,16 @@ async fn read_json(
     };
     // actix times out a slow request head, not a slow body: a client that declares a large
     // body and then stalls would otherwise hold its connection and buffer forever.
-    let body = actix_web::rt::time::timeout(timeout, receive)
+    actix_web::rt::time::timeout(timeout, receive)
         .await
         .map_err(|_| ApiError::BodyTimeout {
             seconds: timeout.as_secs(),
-        })??;
-    reader.parse(&body).map_err(|error| {
+        })?
+}
+
+/// Parses a received body (400 for broken JSON, 422 for a batch over the limit).
+fn parse_json(reader: BodyReader<'_>, body: &[u8]) -> Result<Body, ApiError> {
+    reader.parse(body).map_err(|error| {
         let reason = error
             .to_string()
             .split(" at line")
@@ -238,6 +319,7 @@ async fn predict(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state.access.require_api(&request)?;
     let model = state.model();
     let reader = body_reader(&model, &state);
     let Body::Object(record) = read_json(&request, payload, &state.settings.limits, reader).await?
@@ -268,38 +350,41 @@ async fn predict_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    state.access.require_api(&request)?;
+    // A batch is parsed, predicted and encoded on a blocking thread, so large batches cannot
+    // starve the async workers that answer `/health` and single predictions. The queue for
+    // those threads is bounded and taken before the body is read, so a batch beyond it costs
+    // neither memory nor parsing: it is told when to retry.
+    let Some(slot) = BatchSlot::take(&state) else {
+        return Err(ApiError::Busy { retry_after: 1 });
+    };
+    let body = receive_json(&request, payload, &state.settings.limits).await?;
+    let state = state.into_inner();
+    let encoded = web::block(move || {
+        let _slot = slot;
+        batch_answer(&state, &body)
+    })
+    .await
+    .map_err(|error| ApiError::Payload(error.to_string()))??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(encoded))
+}
+
+/// Parses, validates and predicts a batch body, records it, and encodes the answer.
+fn batch_answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let model = state.model();
-    let reader = body_reader(&model, &state);
-    let Body::Array(items) = read_json(&request, payload, &state.settings.limits, reader).await?
-    else {
+    let Body::Array(items) = parse_json(body_reader(&model, state), body)? else {
         return Err(ApiError::validation(
             vec![json!("body")],
             "expected a JSON array of records",
             "list_type",
         ));
     };
-    // A batch is predicted on a blocking thread, so large batches cannot starve the async
-    // workers that answer `/health` and single predictions; the queue for those threads is
-    // bounded, and a batch beyond it is told when to retry.
-    let Some(slot) = BatchSlot::take(&state) else {
-        return Err(ApiError::Busy { retry_after: 1 });
-    };
-    let predicted = {
-        let model = model.clone();
-        web::block(move || {
-            let _slot = slot;
-            predict_items(&model, &items)
-        })
-        .await
-        .map_err(|error| ApiError::Payload(error.to_string()))?
-    };
-    let predictions = match predicted {
-        Ok(predictions) => predictions,
-        Err(errors) => {
-            model.count_refusals(&errors, &state.telemetry);
-            return Err(ApiError::Validation(errors));
-        }
-    };
+    let predictions = predict_items(&model, &items).inspect_err(|errors| {
+        model.count_refusals(errors, &state.telemetry);
+    });
+    let predictions = predictions.map_err(ApiError::Validation)?;
     state.telemetry.record_batch(predictions.len());
     for scored in &predictions {
         model.observe(scored, &state.telemetry);
@@ -308,7 +393,7 @@ async fn predict_batch(
         .into_iter()
         .map(|scored| scored.response)
         .collect();
-    Ok(HttpResponse::Ok().json(responses))
+    serde_json::to_vec(&responses).map_err(|error| ApiError::Payload(error.to_string()))
 }
 
 /// Validates and predicts every item of a batch; all or nothing, with the problems of every

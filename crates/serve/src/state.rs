@@ -35,7 +35,7 @@ impl Default for Limits {
             body_limit: 4 * 1024 * 1024,
             max_batch: 10_000,
             body_timeout: Duration::from_secs(10),
-            batch_queue: 8,
+            batch_queue: 4,
         }
     }
 }
@@ -263,6 +263,10 @@ pub struct AppState {
     pub(crate) next_request_id: AtomicU64,
     /// Batch requests holding or waiting for a prediction thread.
     pub(crate) batches_in_flight: std::sync::atomic::AtomicUsize,
+    /// Tokens and allowed hosts.
+    pub access: crate::access::Access,
+    /// Where the model was loaded from, for `/admin/reload`.
+    pub(crate) model_path: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -279,13 +283,44 @@ impl AppState {
             swagger: Arc::new(utoipa_swagger_ui::Config::from("/openapi.json")),
             next_request_id: AtomicU64::new(1),
             batches_in_flight: std::sync::atomic::AtomicUsize::new(0),
+            access: crate::access::Access::default(),
+            model_path: None,
         }
     }
 
     /// State serving the artifact at `path`.
     pub fn load(path: &Path, settings: impl Into<Settings>) -> Result<Self, ArtifactError> {
         let settings = settings.into();
-        Ok(Self::new(ServedModel::load(path, &settings)?, settings))
+        let mut state = Self::new(ServedModel::load(path, &settings)?, settings);
+        state.model_path = Some(path.to_path_buf());
+        Ok(state)
+    }
+
+    /// The same state with these access rules.
+    pub fn with_access(mut self, access: crate::access::Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Loads the artifact again from where it was first loaded and serves it; on failure the
+    /// current model keeps serving and the failure is counted. Returns the new and the
+    /// replaced model versions.
+    pub fn reload(&self) -> Result<(String, String), ArtifactError> {
+        let path = self.model_path.as_deref().ok_or_else(|| ArtifactError::Io {
+            path: "(no file)".into(),
+            source: std::io::Error::other("this server's model was not loaded from a file"),
+        });
+        match path.and_then(|path| ServedModel::load(path, &self.settings)) {
+            Ok(model) => {
+                let version = model.model_version.clone();
+                let previous = self.replace_model(model);
+                Ok((version, previous.model_version.clone()))
+            }
+            Err(error) => {
+                self.telemetry.record_reload(false);
+                Err(error)
+            }
+        }
     }
 
     /// A snapshot of the model now serving. A handler takes one per request and uses it

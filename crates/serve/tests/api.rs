@@ -717,3 +717,164 @@ async fn the_model_card_names_how_each_fill_value_was_computed() {
     // Age was never missing in training: required.
     assert_eq!(rule(age), "required; may not be missing");
 }
+
+const API_TOKEN: &str = "api-token-0123456789";
+const ADMIN_TOKEN: &str = "admin-token-0123456789";
+
+/// Sends `request` and returns the status, headers and JSON body (null when not JSON).
+macro_rules! call {
+    ($app:expr, $request:expr) => {{
+        let response = test::call_service($app, $request.to_request()).await;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = test::read_body(response).await;
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, body)
+    }};
+}
+
+fn guarded_state(model_path: &std::path::Path) -> web::Data<AppState> {
+    web::Data::new(
+        AppState::load(model_path, Limits::default())
+            .unwrap()
+            .with_access(serve::access::Access {
+                api_token: Some(serve::access::Token::new(API_TOKEN)),
+                admin_token: Some(serve::access::Token::new(ADMIN_TOKEN)),
+                allowed_hosts: Some(vec!["localhost".into(), "127.0.0.1".into()]),
+            }),
+    )
+}
+
+fn post_predict(token: Option<&str>) -> test::TestRequest {
+    let mut request = test::TestRequest::post()
+        .uri("/predict")
+        .insert_header((header::HOST, "127.0.0.1:8000"))
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .set_payload(serde_json::to_string(&patient()).unwrap());
+    if let Some(token) = token {
+        request = request.insert_header((header::AUTHORIZATION, format!("Bearer {token}")));
+    }
+    request
+}
+
+#[actix_web::test]
+async fn tokens_guard_predictions_and_administration() {
+    let app = app!(guarded_state(&artifact_path("sepsis")));
+    let (status, headers, body) = call!(&app, post_predict(None));
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(headers.get(header::WWW_AUTHENTICATE).is_some());
+    let (status, _, _) = call!(&app, post_predict(Some("api-token-wrong-guess")));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call!(&app, post_predict(Some(API_TOKEN)));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The admin token is not an API token, nor the other way round.
+    let (status, _, _) = call!(&app, post_predict(Some(ADMIN_TOKEN)));
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let drift = || {
+        test::TestRequest::get()
+            .uri("/drift")
+            .insert_header((header::HOST, "localhost"))
+    };
+    assert_eq!(call!(&app, drift()).0, StatusCode::UNAUTHORIZED);
+    let (status, _, _) = call!(
+        &app,
+        drift().insert_header((header::AUTHORIZATION, format!("bearer {API_TOKEN}")))
+    );
+    assert_eq!(status, StatusCode::OK);
+    // Health, readiness and documentation stay open.
+    for path in ["/health", "/ready", "/openapi.json"] {
+        let request = test::TestRequest::get()
+            .uri(path)
+            .insert_header((header::HOST, "localhost"));
+        assert_eq!(call!(&app, request).0, StatusCode::OK, "{path}");
+    }
+    let reload = |token: &str| {
+        test::TestRequest::post()
+            .uri("/admin/reload")
+            .insert_header((header::HOST, "localhost"))
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+    };
+    assert_eq!(call!(&app, reload(API_TOKEN)).0, StatusCode::UNAUTHORIZED);
+    let (status, _, body) = call!(&app, reload(ADMIN_TOKEN));
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["model_version"].as_str().unwrap().contains('@'));
+
+    // Without an admin token, there is no administration at all.
+    let open = app!(state("sepsis", Limits::default()));
+    let (status, _, _) = call!(&open, test::TestRequest::post().uri("/admin/reload"));
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn a_failed_reload_keeps_the_model_serving() {
+    let folder = tempfile::tempdir().unwrap();
+    let model_path = folder.path().join("model.bin");
+    std::fs::copy(artifact_path("sepsis"), &model_path).unwrap();
+    let state = guarded_state(&model_path);
+    let app = app!(state.clone());
+    let before = state.model().model_version.clone();
+    std::fs::write(&model_path, b"not an artifact").unwrap();
+    let request = test::TestRequest::post()
+        .uri("/admin/reload")
+        .insert_header((header::HOST, "localhost"))
+        .insert_header((header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}")));
+    let (status, _, body) = call!(&app, request);
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("previous model keeps serving"),
+        "{body}"
+    );
+    assert_eq!(state.model().model_version, before);
+    let (status, _, _) = call!(&app, post_predict(Some(API_TOKEN)));
+    assert_eq!(status, StatusCode::OK);
+    let metrics = state.telemetry.render();
+    assert!(
+        metrics.contains("vigil_model_reloads_total{result=\"failure\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[actix_web::test]
+async fn other_host_names_are_refused_and_pages_cannot_be_framed() {
+    let app = app!(guarded_state(&artifact_path("sepsis")));
+    let request = test::TestRequest::get()
+        .uri("/health")
+        .insert_header((header::HOST, "rebound.example:8000"));
+    let (status, _, body) = call!(&app, request);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"].as_str().unwrap().contains("rebound.example"));
+    let request = test::TestRequest::get()
+        .uri("/ui")
+        .insert_header((header::HOST, "LOCALHOST:8000"));
+    let (status, headers, _) = call!(&app, request);
+    assert_eq!(status, StatusCode::OK);
+    let csp = headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
+    assert_eq!(headers.get(header::X_FRAME_OPTIONS).unwrap(), "DENY");
+    assert_eq!(
+        headers.get(header::X_CONTENT_TYPE_OPTIONS).unwrap(),
+        "nosniff"
+    );
+    for (path, kind) in [("/ui.js", "text/javascript"), ("/ui.css", "text/css")] {
+        let request = test::TestRequest::get()
+            .uri(path)
+            .insert_header((header::HOST, "localhost"));
+        let (status, headers, _) = call!(&app, request);
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            headers
+                .get(header::CONTENT_TYPE)
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+    }
+}

@@ -635,7 +635,7 @@ fn slow_clients_get_408_and_lose_their_connection() {
     // A head that declares a body which never comes.
     let started = std::time::Instant::now();
     let (status, head, _) = server.raw(
-        b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"PL\"",
+        b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"PL\"",
     );
     assert_eq!(status, 408, "{head}");
     assert!(
@@ -646,8 +646,12 @@ fn slow_clients_get_408_and_lose_their_connection() {
     // A head that never ends: actix answers 408 and closes; `raw` reads to the end, so
     // returning at all shows the connection was closed.
     let started = std::time::Instant::now();
-    let (status, _, _) = server.raw(b"POST /predict HTTP/1.1\r\nHost: x\r\n");
+    let (status, _, _) = server.raw(b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     assert_eq!(status, 408);
+    // On loopback the server answers to loopback names only (no DNS rebinding).
+    let (status, _, _) =
+        server.raw(b"GET /health HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n");
+    assert_eq!(status, 400);
     assert!(started.elapsed() < Duration::from_secs(5));
     let (status, _) = server.json("GET", "/health", None);
     assert_eq!(status, 200);
