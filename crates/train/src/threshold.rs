@@ -55,30 +55,45 @@ impl ThresholdRule {
     }
 
     /// Chooses a threshold; returns it with the sensitivity and specificity it gives.
+    ///
+    /// Every distinct score is a candidate, tried from the highest down; one sorted sweep gives
+    /// each candidate's confusion counts, so the choice costs O(n log n) rather than a pass over
+    /// all rows per candidate.
     pub fn choose(&self, scores: &[f64], positive: &[bool]) -> (f64, f64, f64) {
-        let rates = |threshold: f64| {
-            let (tp, fp, tn, fn_) = crate::metrics::confusion_at(scores, positive, threshold);
-            let sensitivity = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
-            let specificity = if tn + fp > 0.0 { tn / (tn + fp) } else { 0.0 };
-            (sensitivity, specificity, tp, fp)
+        let n_positive = positive.iter().filter(|is_positive| **is_positive).count() as f64;
+        let n_negative = positive.len() as f64 - n_positive;
+        let rates = |tp: f64, fp: f64| {
+            let sensitivity = if n_positive > 0.0 {
+                tp / n_positive
+            } else {
+                0.0
+            };
+            let specificity = if n_negative > 0.0 {
+                (n_negative - fp) / n_negative
+            } else {
+                0.0
+            };
+            (sensitivity, specificity)
         };
-        let mut candidates: Vec<f64> = scores.to_vec();
-        candidates.sort_by(|a, b| b.total_cmp(a));
-        candidates.dedup();
+        let candidates = sweep(scores, positive);
         let threshold = match self {
             ThresholdRule::Fixed(value) => *value,
             ThresholdRule::MinSensitivity(target) => candidates
                 .iter()
-                .copied()
-                .find(|threshold| rates(*threshold).0 >= *target - 1e-12)
-                .unwrap_or(0.0),
+                .find(|candidate| rates(candidate.tp, candidate.fp).0 >= *target - 1e-12)
+                .map_or(0.0, |candidate| candidate.threshold),
             ThresholdRule::MaxF1 | ThresholdRule::Youden => {
                 let mut best = (f64::NEG_INFINITY, 0.5);
-                for threshold in &candidates {
-                    let (sensitivity, specificity, tp, fp) = rates(*threshold);
+                for candidate in &candidates {
+                    let (sensitivity, specificity) = rates(candidate.tp, candidate.fp);
                     let value = match self {
                         ThresholdRule::MaxF1 => {
-                            let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+                            let flagged = candidate.tp + candidate.fp;
+                            let precision = if flagged > 0.0 {
+                                candidate.tp / flagged
+                            } else {
+                                0.0
+                            };
                             if precision + sensitivity > 0.0 {
                                 2.0 * precision * sensitivity / (precision + sensitivity)
                             } else {
@@ -88,15 +103,64 @@ impl ThresholdRule {
                         _ => sensitivity + specificity - 1.0,
                     };
                     if value > best.0 {
-                        best = (value, *threshold);
+                        best = (value, candidate.threshold);
                     }
                 }
                 best.1
             }
         };
-        let (sensitivity, specificity, _, _) = rates(threshold);
+        let (tp, fp, tn, fn_) = crate::metrics::confusion_at(scores, positive, threshold);
+        let sensitivity = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
+        let specificity = if tn + fp > 0.0 { tn / (tn + fp) } else { 0.0 };
         (threshold, sensitivity, specificity)
     }
+}
+
+/// A candidate threshold and the rows it flags (`score >= threshold`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Candidate {
+    threshold: f64,
+    /// Positive rows flagged.
+    tp: f64,
+    /// Negative rows flagged.
+    fp: f64,
+}
+
+/// Every distinct score, highest first, with the counts it flags. A NaN score is never
+/// flagged and, as a candidate, flags nothing (`x >= NaN` is false).
+fn sweep(scores: &[f64], positive: &[bool]) -> Vec<Candidate> {
+    let mut rows: Vec<(f64, bool)> = scores
+        .iter()
+        .copied()
+        .zip(positive.iter().copied())
+        .collect();
+    rows.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut candidates = Vec::new();
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut row_idx = 0;
+    while row_idx < rows.len() {
+        let threshold = rows[row_idx].0;
+        if threshold.is_nan() {
+            candidates.push(Candidate {
+                threshold,
+                tp: 0.0,
+                fp: 0.0,
+            });
+            row_idx += 1;
+            continue;
+        }
+        // Equal scores (including 0.0 and -0.0) are one candidate and flagged together.
+        while row_idx < rows.len() && rows[row_idx].0 == threshold {
+            if rows[row_idx].1 {
+                tp += 1.0;
+            } else {
+                fp += 1.0;
+            }
+            row_idx += 1;
+        }
+        candidates.push(Candidate { threshold, tp, fp });
+    }
+    candidates
 }
 
 /// Which calibration to fit on out-of-fold probabilities.
@@ -227,6 +291,78 @@ mod tests {
         assert_eq!(sensitivity, 0.75);
         assert_eq!(specificity, 0.5);
         assert_eq!(ThresholdRule::Fixed(0.5).choose(&scores, &positive).0, 0.5);
+    }
+
+    /// The rule as first written: every candidate checked by a full pass over the rows.
+    fn choose_by_brute_force(rule: ThresholdRule, scores: &[f64], positive: &[bool]) -> f64 {
+        let rates = |threshold: f64| {
+            let (tp, fp, tn, fn_) = crate::metrics::confusion_at(scores, positive, threshold);
+            let sensitivity = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
+            let specificity = if tn + fp > 0.0 { tn / (tn + fp) } else { 0.0 };
+            let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+            (sensitivity, specificity, precision)
+        };
+        let mut candidates: Vec<f64> = scores.to_vec();
+        candidates.sort_by(|a, b| b.total_cmp(a));
+        candidates.dedup();
+        match rule {
+            ThresholdRule::Fixed(value) => value,
+            ThresholdRule::MinSensitivity(target) => candidates
+                .into_iter()
+                .find(|threshold| rates(*threshold).0 >= target - 1e-12)
+                .unwrap_or(0.0),
+            ThresholdRule::MaxF1 | ThresholdRule::Youden => {
+                let mut best = (f64::NEG_INFINITY, 0.5);
+                for threshold in candidates {
+                    let (sensitivity, specificity, precision) = rates(threshold);
+                    let value = if rule == ThresholdRule::MaxF1 {
+                        if precision + sensitivity > 0.0 {
+                            2.0 * precision * sensitivity / (precision + sensitivity)
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        sensitivity + specificity - 1.0
+                    };
+                    if value > best.0 {
+                        best = (value, threshold);
+                    }
+                }
+                best.1
+            }
+        }
+    }
+
+    #[test]
+    fn the_sweep_chooses_what_a_pass_per_candidate_chooses() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        for case in 0..300 {
+            let n_rows = rng.gen_range(0..60);
+            // Few distinct levels, so ties are common; now and then a NaN or a negative zero.
+            let scores: Vec<f64> = (0..n_rows)
+                .map(|_| match rng.gen_range(0..40) {
+                    0 => f64::NAN,
+                    1 => -0.0,
+                    _ => f64::from(rng.gen_range(0..12u8)) / 11.0,
+                })
+                .collect();
+            let positive: Vec<bool> = (0..n_rows).map(|_| rng.gen_bool(0.4)).collect();
+            for rule in [
+                ThresholdRule::MinSensitivity(0.8),
+                ThresholdRule::MinSensitivity(0.0),
+                ThresholdRule::MaxF1,
+                ThresholdRule::Youden,
+            ] {
+                let expected = choose_by_brute_force(rule, &scores, &positive);
+                let chosen = rule.choose(&scores, &positive).0;
+                assert!(
+                    chosen.to_bits() == expected.to_bits()
+                        || (chosen.is_nan() && expected.is_nan()),
+                    "case {case}, {rule:?}: {chosen} vs {expected}"
+                );
+            }
+        }
     }
 
     #[test]
