@@ -98,6 +98,9 @@ pub enum ApiError {
     /// The body could not be read from the connection (400).
     #[error("cannot read the request body: {0}")]
     Payload(String),
+    /// A request a protocol cannot take, in that protocol's own terms (400).
+    #[error("{0}")]
+    BadRequest(String),
     /// The JSON does not match the schema (422).
     #[error("{} invalid field(s)", .0.len())]
     Validation(Vec<ValidationItem>),
@@ -154,9 +157,10 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::MalformedJson { .. } | ApiError::Payload(_) | ApiError::HostNotAllowed(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::MalformedJson { .. }
+            | ApiError::Payload(_)
+            | ApiError::BadRequest(_)
+            | ApiError::HostNotAllowed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::ReloadFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -189,9 +193,13 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
+        // `detail` is FastAPI's shape; `error` is the Open Inference Protocol's (its clients,
+        // such as tritonclient, read that key), carried by every error alike.
         let body = match self {
-            ApiError::Validation(items) => serde_json::json!({ "detail": items }),
-            other => serde_json::json!({ "detail": other.to_string() }),
+            ApiError::Validation(items) => {
+                serde_json::json!({ "detail": items, "error": self.to_string() })
+            }
+            other => serde_json::json!({ "detail": other.to_string(), "error": other.to_string() }),
         };
         response.json(body)
     }

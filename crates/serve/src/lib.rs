@@ -13,6 +13,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod page;
 pub mod predict;
+pub mod protocols;
 pub mod routes;
 pub mod score;
 pub mod state;

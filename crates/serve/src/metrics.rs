@@ -49,7 +49,7 @@ const BATCH_BUCKETS: [f64; 10] = [
 ];
 
 /// The routes the server defines; anything else is `unmatched`.
-const ROUTES: [&str; 12] = [
+pub(crate) const ROUTES: [&str; 29] = [
     "/",
     "/health",
     "/ready",
@@ -57,11 +57,28 @@ const ROUTES: [&str; 12] = [
     "/openapi.json",
     "/metrics",
     "/ui",
+    "/ui.js",
+    "/ui.css",
     "/predict",
+    "/predict/",
     "/predict/batch",
+    "/predict/batch/",
     "/drift",
+    "/admin/reload",
     "/docs",
     "/docs/{tail:.*}",
+    "/invocations",
+    "/ping",
+    "/version",
+    "/v2",
+    "/v2/health/live",
+    "/v2/health/ready",
+    "/v2/models/{name}",
+    "/v2/models/{name}/ready",
+    "/v2/models/{name}/infer",
+    "/v2/models/{name}/versions/{version}",
+    "/v2/models/{name}/versions/{version}/ready",
+    "/v2/models/{name}/versions/{version}/infer",
 ];
 
 /// Every metric: name, kind and help text, described once.

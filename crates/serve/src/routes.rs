@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::body::{Body, BodyReader, Item, TOO_MANY_ITEMS};
 use crate::error::{ApiError, ErrorList, ValidationItem};
+use crate::protocols::{mlflow, oip};
 use crate::state::{AppState, Limits, ServedModel};
 
 /// Registers every route on `cfg`, with `state` as shared data.
@@ -32,8 +33,31 @@ pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
         .service(get("/ui.js", ui_script))
         .service(get("/ui.css", ui_style))
         .service(post("/predict", predict))
+        .service(post("/predict/", predict))
         .service(post("/predict/batch", predict_batch))
+        .service(post("/predict/batch/", predict_batch))
         .service(get("/drift", drift))
+        .service(post("/invocations", mlflow::invocations))
+        .service(get("/ping", mlflow::ping))
+        .service(get("/version", mlflow::version))
+        .service(get("/v2", oip::server_metadata))
+        .service(get("/v2/health/live", oip::live))
+        .service(get("/v2/health/ready", oip::ready))
+        .service(get("/v2/models/{name}", oip::model_metadata))
+        .service(get("/v2/models/{name}/ready", oip::model_ready))
+        .service(post("/v2/models/{name}/infer", oip::infer))
+        .service(get(
+            "/v2/models/{name}/versions/{version}",
+            oip::model_metadata,
+        ))
+        .service(get(
+            "/v2/models/{name}/versions/{version}/ready",
+            oip::model_ready,
+        ))
+        .service(post(
+            "/v2/models/{name}/versions/{version}/infer",
+            oip::infer,
+        ))
         .service(get("/docs", docs_redirect))
         .service(get("/docs/{tail:.*}", docs));
     // Without an admin token, administration does not exist (404, not 401 or 405).
@@ -227,32 +251,58 @@ async fn read_json(
 /// Receives a JSON body's bytes: checks Content-Type (415), size (413) and arrival time (408).
 async fn receive_json(
     request: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limits: &Limits,
 ) -> Result<web::BytesMut, ApiError> {
-    let (limit, timeout) = (limits.body_limit, limits.body_timeout);
-    let content_type = request
+    require_media_type(request, is_json)?;
+    receive_body(request, payload, limits).await
+}
+
+/// Whether a media type (lowercase, without parameters) is JSON.
+pub(crate) fn is_json(essence: &str) -> bool {
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The request's media type, lowercase and without parameters (`""` when absent).
+pub(crate) fn media_type(request: &HttpRequest) -> String {
+    request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type
+        .unwrap_or("")
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
-        .to_ascii_lowercase();
-    if essence != "application/json"
-        && !(essence.starts_with("application/") && essence.ends_with("+json"))
-    {
-        return Err(ApiError::UnsupportedMediaType {
-            found: if content_type.is_empty() {
-                "none".into()
-            } else {
-                content_type.to_owned()
-            },
-        });
+        .to_ascii_lowercase()
+}
+
+/// Refuses (415) a body whose media type `accepted` does not take.
+pub(crate) fn require_media_type(
+    request: &HttpRequest,
+    accepted: impl Fn(&str) -> bool,
+) -> Result<(), ApiError> {
+    if accepted(&media_type(request)) {
+        return Ok(());
     }
+    let found = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("none");
+    Err(ApiError::UnsupportedMediaType {
+        found: found.to_owned(),
+    })
+}
+
+/// Receives a body's bytes: checks size (413) and arrival time (408).
+pub(crate) async fn receive_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+    limits: &Limits,
+) -> Result<web::BytesMut, ApiError> {
+    let (limit, timeout) = (limits.body_limit, limits.body_timeout);
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -350,25 +400,39 @@ async fn predict_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    state.access.require_api(&request)?;
-    // A batch is parsed, predicted and encoded on a blocking thread, so large batches cannot
-    // starve the async workers that answer `/health` and single predictions. The queue for
-    // those threads is bounded and taken before the body is read, so a batch beyond it costs
-    // neither memory nor parsing: it is told when to retry.
-    let Some(slot) = BatchSlot::take(&state) else {
-        return Err(ApiError::Busy { retry_after: 1 });
-    };
-    let body = receive_json(&request, payload, &state.settings.limits).await?;
-    let state = state.into_inner();
-    let encoded = web::block(move || {
-        let _slot = slot;
-        batch_answer(&state, &body)
-    })
-    .await
-    .map_err(|error| ApiError::Payload(error.to_string()))??;
+    require_media_type(&request, is_json)?;
+    let encoded = run_batch(&request, payload, state, batch_answer).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(encoded))
+}
+
+/// Runs a batch-like request: the API token, a place in the bounded batch queue (taken
+/// before the body is read, so a batch beyond it costs neither memory nor parsing), the body,
+/// then `work` on a blocking thread, so large batches cannot starve the async workers that
+/// answer `/health` and single predictions.
+pub(crate) async fn run_batch<T, F>(
+    request: &HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    work: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&AppState, &[u8]) -> Result<T, ApiError> + Send + 'static,
+{
+    state.access.require_api(request)?;
+    let Some(slot) = BatchSlot::take(&state) else {
+        return Err(ApiError::Busy { retry_after: 1 });
+    };
+    let body = receive_body(request, payload, &state.settings.limits).await?;
+    let state = state.into_inner();
+    web::block(move || {
+        let _slot = slot;
+        work(&state, &body)
+    })
+    .await
+    .map_err(|error| ApiError::Payload(error.to_string()))?
 }
 
 /// Parses, validates and predicts a batch body, records it, and encodes the answer.
@@ -381,7 +445,18 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             "list_type",
         ));
     };
-    let predictions = predict_items(&model, &items).inspect_err(|errors| {
+    let responses = answer_items(state, &model, &items)?;
+    serde_json::to_vec(&responses).map_err(|error| ApiError::Payload(error.to_string()))
+}
+
+/// Predicts every item (all or nothing), records the predictions in metrics and the drift
+/// window, and returns the answers: the one path behind every batch-shaped protocol.
+pub(crate) fn answer_items(
+    state: &AppState,
+    model: &ServedModel,
+    items: &[Item],
+) -> Result<Vec<crate::api::PredictionResponse>, ApiError> {
+    let predictions = predict_items(model, items).inspect_err(|errors| {
         model.count_refusals(errors, &state.telemetry);
     });
     let predictions = predictions.map_err(ApiError::Validation)?;
@@ -389,11 +464,10 @@ fn batch_answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     for scored in &predictions {
         model.observe(scored, &state.telemetry);
     }
-    let responses: Vec<_> = predictions
+    Ok(predictions
         .into_iter()
         .map(|scored| scored.response)
-        .collect();
-    serde_json::to_vec(&responses).map_err(|error| ApiError::Payload(error.to_string()))
+        .collect())
 }
 
 /// Validates and predicts every item of a batch; all or nothing, with the problems of every

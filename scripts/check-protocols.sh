@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Checks MLflow's scoring protocol and the Open Inference Protocol with their real clients
+# (scripts/check-protocols.py), then runs the locust load test (scripts/load-test.sh) for
+# 20 s, against the release binary on 127.0.0.1. The Python packages live in a virtualenv
+# outside the clone ($VIGIL_VENV, default ~/.cache/vigil-venv), created on first use.
+# usage: scripts/check-protocols.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
+serve="$CARGO_TARGET_DIR/release/serve"
+[[ -x "$serve" ]] || cargo build --release --quiet -p serve
+source scripts/venv.sh
+work="$(mktemp -d)"
+server_pid=""
+cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+"$serve" --model artifacts/sepsis/model.bin --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
+base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
+[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+"$VIGIL_PYTHON" scripts/check-protocols.py "$base"
+kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
+scripts/load-test.sh 20
