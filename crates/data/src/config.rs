@@ -60,6 +60,21 @@ pub struct FeatureConfig {
     pub allow_missing: Option<bool>,
 }
 
+/// Another name for a feature in prediction requests, e.g. a snake_case name an existing
+/// client sends, or a coded flag standing for a category (`red_wine = 1` for `type = "red"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasConfig {
+    /// The name clients send.
+    pub name: String,
+    /// The feature it stands for.
+    pub feature: String,
+    /// For a categorical feature: each value the client sends (as JSON text: `1`, `true`,
+    /// `"r"`) and the category it means.
+    #[serde(default)]
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
 /// Training defaults a dataset may set; command-line options override them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -109,6 +124,9 @@ pub struct DatasetConfig {
     pub on_out_of_range: RangePolicy,
     /// Features, in the order the model takes them.
     pub features: Vec<FeatureConfig>,
+    /// Other names clients may send for features (the server accepts both).
+    #[serde(default)]
+    pub aliases: Vec<AliasConfig>,
     /// Training defaults.
     #[serde(default)]
     pub training: TrainingDefaults,
@@ -157,6 +175,35 @@ impl DatasetConfig {
         for name in columns {
             if !names.insert(name) {
                 return Err(format!("column `{name}` is configured more than once"));
+            }
+        }
+        for alias in &self.aliases {
+            if !names.insert(alias.name.as_str()) {
+                return Err(format!(
+                    "alias `{}` is also a column or another alias",
+                    alias.name
+                ));
+            }
+            let Some(feature) = self
+                .features
+                .iter()
+                .find(|feature| feature.name == alias.feature)
+            else {
+                return Err(format!(
+                    "alias `{}` names `{}`, which is not a feature",
+                    alias.name, alias.feature
+                ));
+            };
+            let known = feature.categories.as_deref().unwrap_or_default();
+            if let Some(category) = alias
+                .values
+                .values()
+                .find(|category| !known.is_empty() && !known.contains(category))
+            {
+                return Err(format!(
+                    "alias `{}` maps to `{category}`, which is not a category of `{}`",
+                    alias.name, alias.feature
+                ));
             }
         }
         let distinct: BTreeSet<&String> = self.classes.iter().collect();

@@ -639,6 +639,19 @@ impl Dataset {
             target: config.target.clone(),
             classes: config.classes.clone(),
             positive_class: config.positive_class_idx(),
+            aliases: config
+                .aliases
+                .iter()
+                .map(|alias| model::InputAlias {
+                    name: alias.name.clone(),
+                    feature: alias.feature.clone(),
+                    values: alias
+                        .values
+                        .iter()
+                        .map(|(sent, category)| (sent.clone(), category.clone()))
+                        .collect(),
+                })
+                .collect(),
         }
     }
 

@@ -29,8 +29,8 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 /// Version of the layout and payload types; bump it when either changes.
 ///
 /// Version 2 records how each fill value was computed, names metrics by enum, and carries the
-/// training population's reference distributions.
-pub const FORMAT_VERSION: u32 = 2;
+/// training population's reference distributions. Version 3 adds the schema's input aliases.
+pub const FORMAT_VERSION: u32 = 3;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
 
@@ -348,6 +348,14 @@ impl Artifact {
 
     /// Checks that the parts agree, so that a decoded artifact cannot make prediction panic.
     pub fn check_consistency(&self) -> Result<(), String> {
+        for alias in &self.schema.aliases {
+            if self.schema.feature_index(&alias.feature).is_none() {
+                return Err(format!(
+                    "alias `{}` names `{}`, which is not a feature",
+                    alias.name, alias.feature
+                ));
+            }
+        }
         let schema = &self.schema;
         let pipeline = &self.pipeline;
         let n_classes = schema.classes.len();

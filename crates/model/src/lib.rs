@@ -29,7 +29,7 @@ pub use pipeline::{Calibration, Pipeline, argmax, decide, reported_probability};
 pub use preprocessing::{ColumnTransform, FillRule, FittedPreprocessor};
 pub use record::{FieldError, FieldProblem, Value};
 pub use reference::{Distribution, Ecdf, FeatureReference, Reference};
-pub use schema::{FeatureKind, FeatureSpec, Schema, Task};
+pub use schema::{FeatureKind, FeatureSpec, InputAlias, Schema, Task};
 
 /// A prediction for one record, in the schema's class order.
 #[derive(Debug, Clone, PartialEq)]

@@ -78,6 +78,21 @@ pub struct Schema {
     pub classes: Vec<String>,
     /// Index into `classes` of the positive class, for binary tasks.
     pub positive_class: Option<usize>,
+    /// Other names clients may send for features (from the dataset config).
+    pub aliases: Vec<InputAlias>,
+}
+
+/// Another name a client may send for a feature, so a client written for another API works
+/// unchanged: `fixed_acidity` for `fixed acidity`, or `red_wine: 1` for `type: "red"`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputAlias {
+    /// The name the client sends.
+    pub name: String,
+    /// The feature it stands for.
+    pub feature: String,
+    /// For a categorical feature given as a code: each sent value (as JSON text, e.g. `1`,
+    /// `true`, `"r"`) and the category it means. Empty: the value is the feature's own.
+    pub values: Vec<(String, String)>,
 }
 
 impl FeatureSpec {
@@ -118,6 +133,11 @@ impl Schema {
         self.features
             .iter()
             .position(|feature| feature.name == name)
+    }
+
+    /// The alias called `name`, if any.
+    pub fn alias(&self, name: &str) -> Option<&InputAlias> {
+        self.aliases.iter().find(|alias| alias.name == name)
     }
 
     /// Number of classes.

@@ -104,6 +104,11 @@ fn artifact(classifier: Classifier) -> Artifact {
             target: "y".into(),
             classes: vec!["no".into(), "yes".into()],
             positive_class: Some(1),
+            aliases: vec![model::InputAlias {
+                name: "a_alias".into(),
+                feature: "a".into(),
+                values: Vec::new(),
+            }],
         },
         pipeline: Pipeline {
             preprocessor: FittedPreprocessor {

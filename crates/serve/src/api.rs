@@ -151,6 +151,11 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
         "model_version": model_version,
         "params": PairMap(&artifact.params),
         "features": features,
+        "aliases": schema.aliases.iter().map(|alias| json!({
+            "name": alias.name,
+            "feature": alias.feature,
+            "values": alias.values.iter().map(|(sent, category)| json!({"sent": sent, "means": category})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "id_columns": schema.id_columns,
         "target": schema.target,
         "classes": schema.classes,

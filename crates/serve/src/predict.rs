@@ -38,6 +38,35 @@ fn to_model_value(kind: Option<FeatureKind>, value: &Json) -> Value {
     }
 }
 
+/// The value an alias stands for: the value itself, or the category its code means.
+fn resolve_alias(alias: &model::InputAlias, value: &Json) -> Result<Json, ValidationItem> {
+    if alias.values.is_empty() {
+        return Ok(value.clone());
+    }
+    let text = value.to_string();
+    let category = alias
+        .values
+        .iter()
+        .find(|(sent, _)| *sent == text || matches!(value, Json::String(given) if given == sent));
+    match category {
+        Some((_, category)) => Ok(Json::String(category.clone())),
+        None => Err(ValidationItem {
+            loc: Vec::new(),
+            msg: format!(
+                "expected one of {} (standing for `{}`)",
+                alias
+                    .values
+                    .iter()
+                    .map(|(sent, category)| format!("{sent} for `{category}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                alias.feature
+            ),
+            kind: "enum".into(),
+        }),
+    }
+}
+
 /// The location of a field: `["body", index?, field]`.
 fn location(index: Option<usize>, field: &str) -> Vec<Json> {
     let mut loc = vec![json!("body")];
@@ -79,35 +108,7 @@ impl ServedModel {
                 kind: "duplicate_key".into(),
             })
             .collect();
-        let mut id = None;
-        for (name, value) in &record.ids {
-            match value.echo() {
-                Ok(text) => id = text,
-                Err(found) => errors.push(ValidationItem {
-                    loc: location(index, name),
-                    msg: format!("expected a string or integer id, found {found}"),
-                    kind: "type_error".into(),
-                }),
-            }
-        }
-        let mut values: Vec<(&str, Value)> = Vec::with_capacity(record.fields.len());
-        for (name, value) in &record.fields {
-            if schema.id_columns.iter().any(|column| column == name) {
-                match parse_id(value) {
-                    Ok(parsed) => id = parsed,
-                    Err(()) => errors.push(ValidationItem {
-                        loc: location(index, name),
-                        msg: "expected a string or integer id".into(),
-                        kind: "type_error".into(),
-                    }),
-                }
-                continue;
-            }
-            let kind = schema
-                .feature_index(name)
-                .map(|feature_idx| schema.features[feature_idx].kind);
-            values.push((name.as_str(), to_model_value(kind, value)));
-        }
+        let (id, values) = self.read_fields(record, index, &mut errors);
         match schema.encode_record(values.iter().map(|(name, value)| (*name, value))) {
             Ok(raw) if errors.is_empty() => {
                 let prediction = self.artifact.predict_raw(&raw);
@@ -127,6 +128,71 @@ impl ServedModel {
                 Err(errors)
             }
         }
+    }
+
+    /// A record's id and its feature values (aliases resolved to the features they stand
+    /// for), noting problems with ids and aliases in `errors`.
+    fn read_fields<'a>(
+        &'a self,
+        record: &'a Record,
+        index: Option<usize>,
+        errors: &mut Vec<ValidationItem>,
+    ) -> (Option<String>, Vec<(&'a str, Value)>) {
+        let schema = &self.artifact.schema;
+        let mut id = None;
+        let id_error = |name: &str, msg: String| ValidationItem {
+            loc: location(index, name),
+            msg,
+            kind: "type_error".into(),
+        };
+        for (name, value) in &record.ids {
+            match value.echo() {
+                Ok(text) => id = text,
+                Err(found) => errors.push(id_error(
+                    name,
+                    format!("expected a string or integer id, found {found}"),
+                )),
+            }
+        }
+        let mut values: Vec<(&str, Value)> = Vec::with_capacity(record.fields.len());
+        for (name, value) in &record.fields {
+            if schema.id_columns.iter().any(|column| column == name) {
+                match parse_id(value) {
+                    Ok(parsed) => id = parsed,
+                    Err(()) => {
+                        errors.push(id_error(name, "expected a string or integer id".into()))
+                    }
+                }
+                continue;
+            }
+            let (feature_name, value) = match schema.alias(name) {
+                Some(alias) => match resolve_alias(alias, value) {
+                    Ok(value) => (alias.feature.as_str(), value),
+                    Err(item) => {
+                        errors.push(ValidationItem {
+                            loc: location(index, name),
+                            ..item
+                        });
+                        continue;
+                    }
+                },
+                None => (name.as_str(), value.clone()),
+            };
+            // A feature given under two names is as ambiguous as a repeated key.
+            if values.iter().any(|(given, _)| *given == feature_name) {
+                errors.push(ValidationItem {
+                    loc: location(index, name),
+                    msg: format!("duplicate key: `{name}` gives `{feature_name}` again"),
+                    kind: "duplicate_key".into(),
+                });
+                continue;
+            }
+            let kind = schema
+                .feature_index(feature_name)
+                .map(|feature_idx| schema.features[feature_idx].kind);
+            values.push((feature_name, to_model_value(kind, &value)));
+        }
+        (id, values)
     }
 
     /// The JSON answer for a prediction.

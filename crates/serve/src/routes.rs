@@ -9,7 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{FromRequest, Handler, HttpRequest, HttpResponse, Responder};
 use futures_core::Stream;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::body::{Body, BodyReader, Item, TOO_MANY_ITEMS};
 use crate::error::{ApiError, ErrorList, ValidationItem};
@@ -356,6 +356,21 @@ fn parse_json(reader: BodyReader<'_>, body: &[u8]) -> Result<Body, ApiError> {
     })
 }
 
+/// A record sent as `{"features": {...}}` (as some clients wrap it), unwrapped; any other
+/// record as it is. Only when the model has no feature called `features`.
+fn unwrap_features(record: crate::body::Record, model: &ServedModel) -> crate::body::Record {
+    match record.fields.as_slice() {
+        [(name, Json::Object(fields))]
+            if name == "features"
+                && record.ids.is_empty()
+                && model.artifact.schema.feature_index(name).is_none() =>
+        {
+            crate::body::Record::from_fields(fields.clone())
+        }
+        _ => record,
+    }
+}
+
 /// How bodies are read for the served model.
 fn body_reader<'a>(model: &'a ServedModel, state: &AppState) -> BodyReader<'a> {
     BodyReader {
@@ -380,6 +395,7 @@ async fn predict(
             "model_attributes_type",
         ));
     };
+    let record = unwrap_features(record, &model);
     match model.predict(&record, None) {
         Ok(scored) => {
             model.observe(&scored, &state.telemetry);

@@ -225,3 +225,53 @@ async fn a_trailing_slash_answers_like_the_route_without_it() {
     let (_, without) = send!(&app, post_json("/predict", &records()[0]));
     assert_eq!(with_slash, without);
 }
+
+#[actix_web::test]
+async fn seed_clients_work_unchanged_through_aliases_and_the_features_wrapper() {
+    let app = test::init_service(App::new().configure(|cfg| serve::configure(cfg, state()))).await;
+    let (_, plain) = send!(&app, post_json("/predict", &records()[0]));
+    let (status, wrapped) = send!(
+        &app,
+        post_json("/predict", &json!({"features": records()[0]}))
+    );
+    assert_eq!(status, StatusCode::OK, "{wrapped}");
+    assert_eq!(wrapped, plain);
+
+    let wine =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts/wine_quality/model.bin");
+    let wine_app = test::init_service(App::new().configure(|cfg| {
+        serve::configure(
+            cfg,
+            web::Data::new(AppState::load(&wine, Limits::default()).unwrap()),
+        );
+    }))
+    .await;
+    let canonical = json!({"type": "red", "fixed acidity": 7.4, "volatile acidity": 0.7, "citric acid": 0.0,
+        "residual sugar": 1.9, "chlorides": 0.076, "free sulfur dioxide": 11.0, "total sulfur dioxide": 34.0,
+        "density": 0.9978, "pH": 3.51, "sulphates": 0.56, "alcohol": 9.4});
+    let seed_004 = json!({"red_wine": 1, "fixed_acidity": 7.4, "volatile_acidity": 0.7, "citric_acid": 0.0,
+        "residual_sugar": 1.9, "chlorides": 0.076, "free_sulfur_dioxide": 11.0, "total_sulfur_dioxide": 34.0,
+        "density": 0.9978, "pH": 3.51, "sulphates": 0.56, "alcohol": 9.4});
+    let (status, expected) = send!(&wine_app, post_json("/predict", &canonical));
+    assert_eq!(status, StatusCode::OK, "{expected}");
+    let (status, aliased) = send!(&wine_app, post_json("/predict", &seed_004));
+    assert_eq!(status, StatusCode::OK, "{aliased}");
+    assert_eq!(aliased, expected);
+    // A code the alias does not know, and a feature given under both names, are refused.
+    let mut unknown_code = seed_004.clone();
+    unknown_code["red_wine"] = json!(2);
+    let (status, answer) = send!(&wine_app, post_json("/predict", &unknown_code));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["detail"][0]["loc"], json!(["body", "red_wine"]));
+    let mut both = canonical.clone();
+    both["red_wine"] = json!(0);
+    let (status, answer) = send!(&wine_app, post_json("/predict", &both));
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["detail"][0]["type"], "duplicate_key", "{answer}");
+    let card: Value = test::call_and_read_body_json(
+        &wine_app,
+        test::TestRequest::get().uri("/model").to_request(),
+    )
+    .await;
+    assert_eq!(card["aliases"].as_array().unwrap().len(), 7);
+}
