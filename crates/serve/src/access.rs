@@ -52,6 +52,9 @@ pub struct Access {
     pub admin_token: Option<Token>,
     /// Host names (without port) accepted in `Host`; `None` accepts any.
     pub allowed_hosts: Option<Vec<String>>,
+    /// Origins (`https://app.example.org`, or `*`) whose pages may call the API from a
+    /// browser; `None` (the default) sends no CORS headers, so browsers keep other origins out.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// The host names a server bound to `bind_host` answers to by default: its loopback names when
@@ -91,6 +94,16 @@ fn host_name(value: &str) -> String {
 }
 
 impl Access {
+    /// The request's `Origin`, when CORS is on and allows it.
+    fn allowed_origin(&self, request: &ServiceRequest) -> Option<String> {
+        let allowed = self.cors_origins.as_ref()?;
+        let origin = request.headers().get(header::ORIGIN)?.to_str().ok()?;
+        allowed
+            .iter()
+            .any(|name| name == "*" || name.eq_ignore_ascii_case(origin))
+            .then(|| origin.to_owned())
+    }
+
     /// Checks the `Host` header against the allowed names.
     fn check_host(&self, request: &ServiceRequest) -> Result<(), ApiError> {
         let Some(allowed) = &self.allowed_hosts else {
@@ -165,12 +178,36 @@ pub async fn guard(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
     let is_docs = request.path().starts_with("/docs");
-    let refusal = request
-        .app_data::<web::Data<AppState>>()
+    let state = request.app_data::<web::Data<AppState>>().cloned();
+    let refusal = state
+        .as_ref()
         .and_then(|state| state.access.check_host(&request).err());
+    let origin = state
+        .as_ref()
+        .and_then(|state| state.access.allowed_origin(&request));
+    let preflight = origin.is_some()
+        && request.method() == actix_web::http::Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut response = match refusal {
         // Answered here (not raised) so the outer middleware logs and counts it as a response.
         Some(error) => request.error_response(error).map_into_right_body(),
+        None if preflight => {
+            let (request, _) = request.into_parts();
+            let answer = actix_web::HttpResponse::NoContent()
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    "GET, HEAD, POST, OPTIONS",
+                ))
+                .insert_header((
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "content-type, authorization, x-request-id",
+                ))
+                .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+                .finish();
+            ServiceResponse::new(request, answer).map_into_right_body()
+        }
         None => next.call(request).await?.map_into_left_body(),
     };
     let headers = response.headers_mut();
@@ -179,6 +216,14 @@ pub async fn guard(
         HeaderValue::from_static("nosniff"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Some(origin) = origin.and_then(|origin| HeaderValue::from_str(&origin).ok()) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("x-request-id"),
+        );
+    }
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

@@ -162,6 +162,10 @@ struct ServerArgs {
     /// [default: the loopback names when listening on loopback, any otherwise].
     #[arg(long, env = "VIGIL_ALLOWED_HOSTS", value_delimiter = ',')]
     allowed_hosts: Option<Vec<String>>,
+    /// Origins allowed to call the API from a browser (comma-separated, e.g.
+    /// `https://app.example.org`, or `*`) [default: none: no CORS headers].
+    #[arg(long, env = "VIGIL_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Option<Vec<String>>,
     /// Record and serve Prometheus metrics at `/metrics` (`--metrics false` turns them off).
     #[arg(long, env = "VIGIL_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
@@ -189,6 +193,11 @@ struct ScoreArgs {
     /// column already locate it.
     #[arg(long)]
     show_values: bool,
+    /// Score only part INDEX of COUNT contiguous parts of the file's rows, e.g. `0/4`; only
+    /// part 0 writes the header, so the parts' outputs concatenated in order equal one run's
+    /// (for parallel batch jobs).
+    #[arg(long, value_name = "INDEX/COUNT")]
+    shard: Option<serve::score::Shard>,
 }
 
 fn parse_size(text: &str) -> Result<usize, String> {
@@ -303,6 +312,7 @@ fn access(args: &ServerArgs) -> Result<serve::access::Access> {
         api_token: token(&args.api_token, "--api-token")?,
         admin_token: token(&args.admin_token, "--admin-token")?,
         allowed_hosts,
+        cors_origins: args.cors_origins.clone(),
     })
 }
 
@@ -314,6 +324,7 @@ fn run_score(args: &ScoreArgs) -> Result<()> {
         &args.input,
         args.output.as_deref(),
         args.show_values,
+        args.shard,
     )
     .with_context(|| format!("scoring `{}` failed", args.input.display()))?;
     if !summary.ignored_columns.is_empty() {

@@ -211,6 +211,14 @@ impl<'a, R: Read> RowReader<'a, R> {
         })
     }
 
+    /// Reads the next row without validating or predicting it (a row of another shard);
+    /// `false` at the end of the file.
+    pub fn skip(&mut self) -> Result<bool, ScoreError> {
+        self.reader
+            .read_record(&mut self.record)
+            .map_err(|error| csv_error(self.path, error))
+    }
+
     /// Reads, validates and predicts the next row; `false` at the end of the file.
     pub fn advance(&mut self) -> Result<bool, ScoreError> {
         if !self
@@ -298,6 +306,53 @@ fn csv_error(path: &Path, error: csv::Error) -> ScoreError {
     }
 }
 
+/// One of `count` contiguous parts of a file's rows (`--shard INDEX/COUNT`), so a large file
+/// can be scored by parallel jobs whose outputs, concatenated in order, equal one run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// Which part, from 0.
+    pub index: usize,
+    /// How many parts.
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    /// Parses `INDEX/COUNT`, e.g. `0/4`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let invalid = || format!("`{text}` is not a shard like `0/4` (index below count)");
+        let (index, count) = text.split_once('/').ok_or_else(invalid)?;
+        let index: usize = index.trim().parse().map_err(|_| invalid())?;
+        let count: usize = count.trim().parse().map_err(|_| invalid())?;
+        if count == 0 || index >= count {
+            return Err(invalid());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The rows of this shard among `n_rows`: contiguous, every row in exactly one shard.
+    pub fn rows(self, n_rows: usize) -> std::ops::Range<usize> {
+        let bound = |part: usize| {
+            usize::try_from(n_rows as u128 * part as u128 / self.count as u128).unwrap_or(n_rows)
+        };
+        bound(self.index)..bound(self.index + 1)
+    }
+}
+
+/// How a file is scored.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreOptions {
+    /// Quote offending cells in errors (patient data: off by default).
+    pub show_values: bool,
+    /// Score only these rows (0-based, header excluded); all when `None`.
+    pub rows: Option<std::ops::Range<usize>>,
+    /// Leave the header row out (every shard but the first, so outputs concatenate).
+    pub no_header: bool,
+}
+
 /// Scores `input`'s rows into `output` as CSV: id (if the file has one), one probability per
 /// class, the label, and the features imputed and outside the training range (names separated
 /// by `;`). `input_path` and `output_path` name the two in errors.
@@ -307,21 +362,36 @@ pub fn score(
     input: impl Read,
     output_path: &Path,
     output: impl Write,
-    show_values: bool,
+    options: &ScoreOptions,
 ) -> Result<ScoreSummary, ScoreError> {
     let schema = &artifact.schema;
     let write_error = |error: csv::Error| ScoreError::Write {
         path: output_path.to_path_buf(),
         source: std::io::Error::other(error),
     };
-    let mut rows = RowReader::with_values(artifact, input_path, input, show_values)?;
+    let mut rows = RowReader::with_values(artifact, input_path, input, options.show_values)?;
     let mut writer = csv::Writer::from_writer(BufWriter::new(output));
-    writer
-        .write_record(rows.layout.output_header(schema))
-        .map_err(write_error)?;
+    if !options.no_header {
+        writer
+            .write_record(rows.layout.output_header(schema))
+            .map_err(write_error)?;
+    }
+    let wanted = options.rows.clone().unwrap_or(0..usize::MAX);
     let mut row_out: Vec<String> = Vec::new();
     let mut n_rows = 0;
-    while rows.advance()? {
+    for row_idx in 0..wanted.end {
+        // Rows before the shard are read, not validated: they are another job's.
+        let more = if row_idx < wanted.start {
+            rows.skip()?
+        } else {
+            rows.advance()?
+        };
+        if !more {
+            break;
+        }
+        if row_idx < wanted.start {
+            continue;
+        }
         row_out.clear();
         if let Some(id) = rows.id() {
             row_out.push(id.to_owned());
@@ -478,22 +548,42 @@ pub fn score_file(
     input: &Path,
     output: Option<&Path>,
     show_values: bool,
+    shard: Option<Shard>,
 ) -> Result<ScoreSummary, ScoreError> {
+    let mut options = ScoreOptions {
+        show_values,
+        ..ScoreOptions::default()
+    };
     if is_dash(input) {
+        if shard.is_some() {
+            return Err(ScoreError::Csv {
+                path: PathBuf::from(STDIN),
+                line: 0,
+                reason: "a shard needs a file (its rows are counted first), not standard input"
+                    .into(),
+            });
+        }
         let stdin = std::io::stdin();
-        return score_into(
-            artifact,
-            Path::new(STDIN),
-            stdin.lock(),
-            output,
-            show_values,
-        );
+        return score_into(artifact, Path::new(STDIN), stdin.lock(), output, &options);
     }
-    let file = File::open(input).map_err(|source| ScoreError::Read {
-        path: input.to_path_buf(),
-        source,
-    })?;
-    score_into(artifact, input, file, output, show_values)
+    let open = || {
+        File::open(input).map_err(|source| ScoreError::Read {
+            path: input.to_path_buf(),
+            source,
+        })
+    };
+    if let Some(shard) = shard {
+        // Shards are contiguous, so the rows are counted first: one fast pass without parsing
+        // values.
+        let n_rows = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(BufReader::new(LineEndings::new(open()?)))
+            .into_byte_records()
+            .count();
+        options.rows = Some(shard.rows(n_rows));
+        options.no_header = shard.index > 0;
+    }
+    score_into(artifact, input, open()?, output, &options)
 }
 
 fn score_into(
@@ -501,7 +591,7 @@ fn score_into(
     input_path: &Path,
     input: impl Read,
     output: Option<&Path>,
-    show_values: bool,
+    options: &ScoreOptions,
 ) -> Result<ScoreSummary, ScoreError> {
     let Some(output) = output.filter(|path| !is_dash(path)) else {
         let stdout = std::io::stdout();
@@ -511,7 +601,7 @@ fn score_into(
             input,
             Path::new(STDOUT),
             stdout.lock(),
-            show_values,
+            options,
         );
     };
     let write_error = |source| ScoreError::Write {
@@ -519,14 +609,7 @@ fn score_into(
         source,
     };
     let mut target = model::AtomicFile::create(output).map_err(write_error)?;
-    let summary = score(
-        artifact,
-        input_path,
-        input,
-        output,
-        &mut target,
-        show_values,
-    )?;
+    let summary = score(artifact, input_path, input, output, &mut target, options)?;
     target.commit().map_err(write_error)?;
     Ok(summary)
 }

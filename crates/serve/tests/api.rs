@@ -410,7 +410,7 @@ async fn ids_are_echoed_as_sent_by_the_api_and_by_score_alike() {
         input.as_bytes(),
         std::path::Path::new("out.csv"),
         &mut output,
-        false,
+        &serve::score::ScoreOptions::default(),
     )
     .unwrap();
     let output = String::from_utf8(output).unwrap();
@@ -741,6 +741,7 @@ fn guarded_state(model_path: &std::path::Path) -> web::Data<AppState> {
                 api_token: Some(serve::access::Token::new(API_TOKEN)),
                 admin_token: Some(serve::access::Token::new(ADMIN_TOKEN)),
                 allowed_hosts: Some(vec!["localhost".into(), "127.0.0.1".into()]),
+                cors_origins: Some(vec!["https://front.example".into()]),
             }),
     )
 }
@@ -877,4 +878,61 @@ async fn other_host_names_are_refused_and_pages_cannot_be_framed() {
                 .starts_with(kind)
         );
     }
+}
+
+#[actix_web::test]
+async fn cors_answers_only_the_configured_origins() {
+    let app = app!(guarded_state(&artifact_path("sepsis")));
+    let preflight = |origin: &str| {
+        test::TestRequest::default()
+            .method(actix_web::http::Method::OPTIONS)
+            .uri("/predict")
+            .insert_header((header::HOST, "localhost"))
+            .insert_header((header::ORIGIN, origin.to_owned()))
+            .insert_header((header::ACCESS_CONTROL_REQUEST_METHOD, "POST"))
+    };
+    let response = test::call_service(&app, preflight("https://front.example").to_request()).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .unwrap(),
+        "https://front.example"
+    );
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_HEADERS)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    let response =
+        test::call_service(&app, preflight("https://elsewhere.example").to_request()).await;
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+    let (status, headers, _) = call!(
+        &app,
+        post_predict(Some(API_TOKEN)).insert_header((header::ORIGIN, "https://front.example"))
+    );
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).unwrap(),
+        "https://front.example"
+    );
+    // Off by default.
+    let open = app!(state("sepsis", Limits::default()));
+    let response = test::call_service(&open, preflight("https://front.example").to_request()).await;
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
 }

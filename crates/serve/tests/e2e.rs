@@ -349,11 +349,7 @@ fn refuses_to_start_on_a_bad_artifact_with_one_line() {
             "truncated",
         ),
         ("flipped.bin", flipped, "corrupted"),
-        (
-            "version.bin",
-            other_version,
-            &version_message,
-        ),
+        ("version.bin", other_version, &version_message),
         ("text.bin", b"hello".to_vec(), "not a vigil model artifact"),
         ("empty.bin", Vec::new(), "not a vigil model artifact"),
     ];
@@ -661,4 +657,55 @@ fn slow_clients_get_408_and_lose_their_connection() {
     assert_eq!(status, 200);
     let (exit, _) = server.stop();
     assert!(exit.success());
+}
+
+#[test]
+fn shards_concatenated_equal_one_unsharded_run() {
+    let folder = tempfile::tempdir().unwrap();
+    let input = folder.path().join("rows.csv");
+    // 23 rows: shards of 5 or 6 rows, none of the same size as another's boundary.
+    let lines: Vec<&str> = ROWS
+        .trim_start_matches('\u{feff}')
+        .split('\r')
+        .filter(|line| !line.is_empty())
+        .collect();
+    let mut text = format!("{}\n", lines[0]);
+    for idx in 0..23 {
+        text.push_str(&lines[1 + idx % (lines.len() - 1)].replacen('P', &format!("R{idx}-"), 1));
+        text.push('\n');
+    }
+    std::fs::write(&input, text).unwrap();
+    let whole = folder.path().join("whole.csv");
+    assert!(score_file(&input, &whole).status.success());
+    let mut joined = Vec::new();
+    for index in 0..4 {
+        let part = folder.path().join(format!("part-{index}.csv"));
+        let output = Command::new(env!("CARGO_BIN_EXE_serve"))
+            .args(["score", "--model"])
+            .arg(artifact_path("sepsis"))
+            .arg("--input")
+            .arg(&input)
+            .arg("--output")
+            .arg(&part)
+            .args(["--shard", &format!("{index}/4")])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        joined.extend(std::fs::read(&part).unwrap());
+    }
+    assert_eq!(
+        String::from_utf8(joined).unwrap(),
+        std::fs::read_to_string(&whole).unwrap()
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_serve"))
+        .args(["score", "--shard", "4/4", "--input"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`4/4` is not a shard"));
 }

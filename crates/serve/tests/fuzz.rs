@@ -127,7 +127,7 @@ proptest! {
             input.as_bytes(),
             Path::new("out.csv"),
             &mut output,
-            false,
+            &serve::score::ScoreOptions::default(),
         );
         if let Err(error) = result {
             prop_assert!(error.to_string().contains("fuzzed.csv"), "{error}");
