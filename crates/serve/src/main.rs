@@ -43,6 +43,19 @@ enum Command {
     /// Compare a CSV file's records with the training population (input drift): writes
     /// `drift.json` and `drift.html` and prints the verdict.
     Drift(DriftCommandArgs),
+    /// Ask a running server's `/health` (a container's health check, with no curl in the
+    /// image): exit 0 when it answers 200 within the timeout.
+    Probe(ProbeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ProbeArgs {
+    /// Port of the server on this host's loopback.
+    #[arg(long, env = "VIGIL_PORT", default_value_t = 8000)]
+    port: u16,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    timeout: u64,
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +329,29 @@ fn access(args: &ServerArgs) -> Result<serve::access::Access> {
     })
 }
 
+fn run_probe(args: &ProbeArgs) -> Result<()> {
+    use std::io::Read as _;
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
+    let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)
+        .with_context(|| format!("cannot connect to {address}"))?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .context("cannot send the request")?;
+    let mut head = [0u8; 12];
+    stream
+        .read_exact(&mut head)
+        .context("no answer from the server")?;
+    anyhow::ensure!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "`/health` answered `{}`",
+        String::from_utf8_lossy(&head)
+    );
+    Ok(())
+}
+
 fn run_score(args: &ScoreArgs) -> Result<()> {
     let (artifact, _) = serve::state::load_artifact(&args.artifact.model)
         .with_context(|| format!("cannot score with `{}`", args.artifact.model.display()))?;
@@ -440,6 +476,7 @@ fn main() -> ExitCode {
     init_logging(cli.log_format);
     let result = match &cli.command {
         Some(Command::Score(args)) => run_score(args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Probe(args)) => run_probe(args).map(|()| ExitCode::SUCCESS),
         Some(Command::Drift(args)) => run_drift(args).map(|outcome| match outcome {
             DriftOutcome::Drift if args.fail_on_drift => ExitCode::from(2),
             _ => ExitCode::SUCCESS,
