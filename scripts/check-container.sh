@@ -46,9 +46,10 @@ started=$(date +%s)
 podman build --quiet --format docker --target runtime-prebuilt --tag "$image" . > /dev/null
 echo "check-container: built $image in $(( $(date +%s) - started )) s, $(podman image inspect --format '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1 / 1e6}')"
 
-# No systemd here to schedule health checks: they are run by hand below.
-container=$(podman run --detach --read-only --cap-drop=ALL --security-opt=no-new-privileges --health-interval=disable \
-  --publish 127.0.0.1::8000 "$image")
+# Without systemd podman cannot schedule health checks (and says so on stderr, kept in
+# podman.err): the check is run by hand below.
+container=$(podman run --detach --read-only --cap-drop=ALL --security-opt=no-new-privileges \
+  --publish 127.0.0.1::8000 "$image" 2> "$work/podman.err")
 port=$(podman port "$container" 8000 | sed 's/.*://')
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$port/ready" > /dev/null && break
@@ -60,7 +61,7 @@ curl -sf "http://127.0.0.1:$port/predict" -H 'content-type: application/json' \
 grep -q '"label"' "$work/predict.json"
 user=$(podman exec "$container" sh -c 'id -u' 2> /dev/null || podman top "$container" user | tail -1)
 [[ "$user" != "0" && "$user" != "root" ]] || { echo "check-container: the server runs as root" >&2; exit 1; }
-podman healthcheck run "$container" > /dev/null
+podman healthcheck run "$container" > /dev/null 2>> "$work/podman.err" || { cat "$work/podman.err" >&2; exit 1; }
 echo "check-container: /ready and /predict answer, the process runs as uid $user, the health check passes"
-podman stop --time 10 "$container" > /dev/null
+podman stop --time 10 "$container" > /dev/null 2>> "$work/podman.err"
 echo "check-container: ok"
