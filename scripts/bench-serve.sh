@@ -31,6 +31,8 @@ trap cleanup EXIT
 start_server() { # RUST_LOG level, extra arguments... -> sets $base and $server_pid
   local level="$1"
   shift
+  # Emptied first: a previous server's line must not be read as this one's.
+  : > "$work/server.out"
   RUST_LOG="$level" taskset -c 0 "$serve" --model "$model" --port 0 --workers 1 "$@" > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done

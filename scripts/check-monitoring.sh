@@ -21,6 +21,8 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+# Emptied first: a previous server's line must not be read as this one's.
+: > "$work/server.out"
 "$serve" --model "$model" --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
 pids+=($!)
 for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done

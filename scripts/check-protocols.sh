@@ -11,14 +11,10 @@ serve="$CARGO_TARGET_DIR/release/serve"
 [[ -x "$serve" ]] || cargo build --release --quiet -p serve
 source scripts/venv.sh
 work="$(mktemp -d)"
-server_pid=""
+source scripts/server.sh
 cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-"$serve" --model artifacts/sepsis/model.bin --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
-base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
-[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+start_server artifacts/sepsis/model.bin
 "$VIGIL_PYTHON" scripts/check-protocols.py "$base"
-kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
+stop_server
 scripts/load-test.sh 20

@@ -31,6 +31,8 @@ trap cleanup EXIT
 
 start_server() { # model -> sets $base
   # Request lines are logged at debug level; the 5xx check below reads them.
+  # Emptied first: a previous server's line must not be read as this one's.
+  : > "$work/server.out"
   RUST_LOG=debug "$serve" --model "$1" --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
@@ -52,7 +54,7 @@ stop_server() {
 for dataset in sepsis heart_failure wine_quality; do
   echo "--- $dataset"
   start_server "artifacts/$dataset/model.bin"
-  curl -sf "$base/openapi.json" > "$work/openapi.json"
+  curl -sf "$base/openapi.json" > "$work/openapi.json" || { echo "check-serve: $base/openapi.json did not answer" >&2; cat "$work/server.err" >&2; exit 1; }
   python3 - "$work/openapi.json" <<'PY'
 import sys
 from openapi_spec_validator import validate

@@ -14,14 +14,10 @@ source scripts/venv.sh
 report="target/load-test"
 mkdir -p "$report"
 work="$(mktemp -d)"
-server_pid=""
+source scripts/server.sh
 cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
-"$serve" --model artifacts/sepsis/model.bin --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
-base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
-[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+start_server artifacts/sepsis/model.bin
 "$VIGIL_PYTHON" -m locust -f scripts/locustfile.py --headless --host "$base" --users "$users" \
   --spawn-rate "$users" --run-time "${seconds}s" --only-summary --csv "$report/locust" \
   --html "$report/locust.html" --loglevel WARNING > "$work/locust.out" 2>&1 || true
@@ -36,5 +32,5 @@ for row in rows:
 if int(total["Request Count"]) == 0 or int(total["Failure Count"]) > 0:
     sys.exit("load-test: failures (see target/load-test/locust_failures.csv)")
 PY
-kill -TERM "$server_pid"; wait "$server_pid"; server_pid=""
+stop_server
 echo "load-test: ok (report: $report/locust.html)"
