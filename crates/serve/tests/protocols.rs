@@ -196,14 +196,37 @@ async fn inference_protocol_tensors_predict_as_the_batch_route_does() {
         post_json("/v2/models/wine/infer", &json!({"inputs": per_feature}))
     );
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, answer) = send!(
-        &app,
-        post_json("/v2/models/sepsis/infer", &json!({"inputs": per_feature}))
-            .insert_header(("Inference-Header-Content-Length", "10"))
-    );
+    // The binary tensor extension: a JSON header, then the matrix as little-endian f64.
+    let header = serde_json::to_vec(&json!({"inputs": [{"name": "input-0", "shape": [3, 9], "datatype": "FP64", "parameters": {"binary_data_size": 3 * 9 * 8}}]})).unwrap();
+    let mut body = header.clone();
+    body.extend(ROWS.iter().flatten().flat_map(|value| value.to_le_bytes()));
+    let binary = |body: Vec<u8>| {
+        post("/v2/models/sepsis/infer", "application/octet-stream", body)
+            .insert_header(("Inference-Header-Content-Length", header.len().to_string()))
+    };
+    let (status, answer) = send!(&app, binary(body.clone()));
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let probability = answer["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|output| output["name"] == "probability")
+        .unwrap();
+    let got: Vec<f64> = probability["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_f64().unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    body.truncate(body.len() - 3);
+    let (status, answer) = send!(&app, binary(body));
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        answer["detail"].as_str().unwrap().contains("binary"),
+        answer["detail"]
+            .as_str()
+            .unwrap()
+            .contains("binary_data_size"),
         "{answer}"
     );
     // A bad value is the same located 422 as elsewhere.

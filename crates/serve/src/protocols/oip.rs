@@ -6,8 +6,8 @@
 //! categories), or one numeric tensor of shape `[n, n_features]` in the model's feature order.
 //! Outputs are `label` (`BYTES`, `[n]`), `probability` (`FP64`, `[n]`: of the positive class
 //! for a binary model, of the decided class otherwise) and `probabilities` (`FP64`,
-//! `[n, n_classes]`, classes in `GET /model`'s order). Tensor data is JSON; the binary
-//! extension is not supported and is refused with a clear error.
+//! `[n, n_classes]`, classes in `GET /model`'s order). Input tensors may be JSON or use the
+//! binary tensor extension (as `tritonclient` sends by default); outputs are JSON.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value as Json, json};
@@ -125,17 +125,33 @@ pub async fn infer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let model = named_model(&request, &state)?;
-    if request
-        .headers()
-        .contains_key("inference-header-content-length")
-    {
-        return Err(bad_request(
-            "the binary tensor extension is not supported: send tensor data as JSON (tritonclient: `binary_data=False`)",
-        ));
-    }
+    // The binary tensor extension: the JSON header's length is given, tensor bytes follow it.
+    let header_length = match request.headers().get("inference-header-content-length") {
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .and_then(|text| text.trim().parse::<usize>().ok())
+                .ok_or_else(|| {
+                    bad_request("`Inference-Header-Content-Length` must be a byte count")
+                })?,
+        ),
+        None => None,
+    };
     let encoded = run_batch(&request, payload, state, move |state, body| {
-        let request: Json = serde_json::from_slice(body)
+        let (json_part, binary_part) = match header_length {
+            Some(length) if length <= body.len() => body.split_at(length),
+            Some(length) => {
+                return Err(bad_request(format!(
+                    "`Inference-Header-Content-Length` is {length}, but the body has {} bytes",
+                    body.len()
+                )));
+            }
+            None => (body, &[][..]),
+        };
+        let mut request: Json = serde_json::from_slice(json_part)
             .map_err(|error| bad_request(format!("malformed JSON: {error}")))?;
+        attach_binary_data(&mut request, binary_part)?;
         let items = request_items(&request, &model)?;
         if items.len() > state.settings.limits.max_batch {
             return Err(bad_request(format!(
@@ -156,6 +172,97 @@ pub async fn infer(
 /// A protocol-level problem (400), described in `detail` as every other error is.
 fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::BadRequest(message.into())
+}
+
+/// Moves binary tensor data (inputs whose `parameters` give a `binary_data_size`, in order)
+/// into the inputs' `data` as JSON values, so both encodings take one path.
+fn attach_binary_data(request: &mut Json, mut binary: &[u8]) -> Result<(), ApiError> {
+    let Some(inputs) = request.get_mut("inputs").and_then(Json::as_array_mut) else {
+        return Ok(());
+    };
+    for input in inputs {
+        let Some(size) = input["parameters"]["binary_data_size"].as_u64() else {
+            continue;
+        };
+        let name = input["name"].as_str().unwrap_or("?").to_owned();
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > binary.len() {
+            return Err(bad_request(format!(
+                "input `{name}`: `binary_data_size` {size} runs past the end of the body"
+            )));
+        }
+        let (bytes, rest) = binary.split_at(size);
+        binary = rest;
+        let datatype = input["datatype"].as_str().unwrap_or("");
+        input["data"] = Json::Array(decode_binary(&name, datatype, bytes)?);
+    }
+    if binary.is_empty() {
+        Ok(())
+    } else {
+        Err(bad_request(format!(
+            "{} bytes of binary data are not claimed by any input",
+            binary.len()
+        )))
+    }
+}
+
+/// Little-endian tensor bytes as JSON values; a non-finite float becomes `null` (missing).
+fn decode_binary(name: &str, datatype: &str, bytes: &[u8]) -> Result<Vec<Json>, ApiError> {
+    fn numbers<const N: usize>(
+        bytes: &[u8],
+        convert: impl Fn([u8; N]) -> f64,
+    ) -> Option<Vec<Json>> {
+        bytes.len().is_multiple_of(N).then(|| {
+            bytes
+                .chunks_exact(N)
+                .map(|chunk| {
+                    let mut array = [0u8; N];
+                    array.copy_from_slice(chunk);
+                    serde_json::Number::from_f64(convert(array)).map_or(Json::Null, Json::Number)
+                })
+                .collect()
+        })
+    }
+    let decoded = match datatype {
+        "FP64" => numbers::<8>(bytes, f64::from_le_bytes),
+        "FP32" => numbers::<4>(bytes, |b| f64::from(f32::from_le_bytes(b))),
+        "INT64" => numbers::<8>(bytes, |b| i64::from_le_bytes(b) as f64),
+        "INT32" => numbers::<4>(bytes, |b| f64::from(i32::from_le_bytes(b))),
+        "INT16" => numbers::<2>(bytes, |b| f64::from(i16::from_le_bytes(b))),
+        "INT8" => numbers::<1>(bytes, |b| f64::from(i8::from_le_bytes(b))),
+        "UINT64" => numbers::<8>(bytes, |b| u64::from_le_bytes(b) as f64),
+        "UINT32" => numbers::<4>(bytes, |b| f64::from(u32::from_le_bytes(b))),
+        "UINT16" => numbers::<2>(bytes, |b| f64::from(u16::from_le_bytes(b))),
+        "UINT8" | "BOOL" => numbers::<1>(bytes, |b| f64::from(b[0])),
+        "BYTES" => decode_strings(bytes),
+        other => {
+            return Err(bad_request(format!(
+                "input `{name}`: binary data of type `{other}` is not supported"
+            )));
+        }
+    };
+    decoded.ok_or_else(|| {
+        bad_request(format!(
+            "input `{name}`: {} bytes are not a whole number of `{datatype}` elements",
+            bytes.len()
+        ))
+    })
+}
+
+/// `BYTES` elements: each a 4-byte little-endian length, then that many UTF-8 bytes.
+fn decode_strings(mut bytes: &[u8]) -> Option<Vec<Json>> {
+    let mut strings = Vec::new();
+    while !bytes.is_empty() {
+        let (length, rest) = bytes.split_first_chunk::<4>()?;
+        let length = usize::try_from(u32::from_le_bytes(*length)).ok()?;
+        if length > rest.len() {
+            return None;
+        }
+        let (text, rest) = rest.split_at(length);
+        strings.push(Json::String(std::str::from_utf8(text).ok()?.to_owned()));
+        bytes = rest;
+    }
+    Some(strings)
 }
 
 /// One input tensor, checked: name, shape, and data flattened row-major.
