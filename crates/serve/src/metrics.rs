@@ -314,6 +314,17 @@ fn increment_cached<K, Q>(
         .or_insert(counter);
 }
 
+/// A label's position in its closed set (the set's length for anything else). Labels from
+/// `route_label` and `method_label` are these very strings, so comparing addresses finds them
+/// without comparing text on every request; text is compared only for labels made elsewhere.
+fn label_index(labels: &[&'static str], label: &str) -> usize {
+    labels
+        .iter()
+        .position(|known| std::ptr::eq(*known, label))
+        .or_else(|| labels.iter().position(|known| *known == label))
+        .unwrap_or(labels.len())
+}
+
 /// A route label from the closed set.
 pub fn route_label(pattern: Option<&str>) -> &'static str {
     pattern
@@ -451,14 +462,8 @@ impl Telemetry {
         let Some(cached) = &self.cached else {
             return;
         };
-        let route_idx = ROUTES
-            .iter()
-            .position(|route| *route == request.route)
-            .unwrap_or(ROUTES.len());
-        let method_idx = METHODS
-            .iter()
-            .position(|method| *method == request.method)
-            .unwrap_or(METHODS.len());
+        let route_idx = label_index(&ROUTES, request.route);
+        let method_idx = label_index(&METHODS, request.method);
         let slot = route_idx * (METHODS.len() + 1) + method_idx;
         let status = request.status;
         increment_listed(

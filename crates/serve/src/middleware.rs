@@ -63,7 +63,7 @@ pub async fn request_log(
     drop(in_flight);
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    let route = route_label(response.request().match_pattern().as_deref());
+    let route = route_label(response.request().match_name());
     let response_bytes = match response.response().body().size() {
         BodySize::Sized(bytes) => Some(bytes),
         BodySize::None | BodySize::Stream => None,

@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
 }
 
 /// A GET resource that also answers HEAD (as HTTP requires); other methods get a JSON 405.
+/// Resources are named by their path pattern, which metrics read without allocating.
 fn get<F, Args>(path: &str, handler: F) -> actix_web::Resource
 where
     F: Handler<Args> + Clone,
@@ -77,6 +78,7 @@ where
 {
     with_allow(
         web::resource(path)
+            .name(path)
             .route(web::get().to(handler.clone()))
             .route(web::head().to(handler)),
         "GET, HEAD",
@@ -90,7 +92,12 @@ where
     Args: FromRequest + 'static,
     F::Output: Responder + 'static,
 {
-    with_allow(web::resource(path).route(web::post().to(handler)), "POST")
+    with_allow(
+        web::resource(path)
+            .name(path)
+            .route(web::post().to(handler)),
+        "POST",
+    )
 }
 
 /// Answers unmatched methods with 405, naming the allowed ones in `Allow`.
