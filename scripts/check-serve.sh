@@ -25,25 +25,13 @@ fi
 
 work="$(mktemp -d)"
 # schemathesis keeps its example databases in the working directory; keep them out of the clone.
-server_pid=""
+source scripts/server.sh
 cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_server() { # model -> sets $base
-  # Request lines are logged at debug level; the 5xx check below reads them.
-  # Emptied first: a previous server's line must not be read as this one's.
-  : > "$work/server.out"
-  RUST_LOG=debug "$serve" --model "$1" --host 127.0.0.1 --port 0 > "$work/server.out" 2> "$work/server.err" &
-  server_pid=$!
-  for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
-  base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
-  [[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
-}
-
-stop_server() {
-  kill -TERM "$server_pid"
-  wait "$server_pid"
-  server_pid=""
+# Stops the server and fails on any 5xx among the request lines it logged.
+stop_checked() {
+  stop_server
   if grep -Eq "status=5[0-9][0-9]" "$work/server.err"; then
     echo "check-serve: the server answered 5xx:" >&2
     grep -E "status=5[0-9][0-9]" "$work/server.err" | head >&2
@@ -53,7 +41,8 @@ stop_server() {
 
 for dataset in sepsis heart_failure wine_quality; do
   echo "--- $dataset"
-  start_server "artifacts/$dataset/model.bin"
+  # Request lines are logged at debug level; the 5xx check reads them.
+  RUST_LOG=debug start_server "artifacts/$dataset/model.bin"
   curl -sf "$base/openapi.json" > "$work/openapi.json" || { echo "check-serve: $base/openapi.json did not answer" >&2; cat "$work/server.err" >&2; exit 1; }
   python3 - "$work/openapi.json" <<'PY'
 import sys
@@ -70,6 +59,6 @@ PY
   if [[ "$dataset" == sepsis ]]; then
     node scripts/browser/check-pages.mjs "$base" "$work"
   fi
-  stop_server
+  stop_checked
 done
 echo "check-serve: ok"

@@ -74,6 +74,21 @@ fn probabilities(predictions: &Value) -> Vec<f64> {
         .collect()
 }
 
+/// The data of an inference response's output tensor `name`, as numbers.
+fn tensor_numbers(answer: &Value, name: &str) -> Vec<f64> {
+    answer["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|output| output["name"] == name)
+        .unwrap()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_f64().unwrap())
+        .collect()
+}
+
 #[actix_web::test]
 async fn mlflow_formats_predict_as_the_batch_route_does() {
     let app = test::init_service(App::new().configure(|cfg| serve::configure(cfg, state()))).await;
@@ -164,17 +179,7 @@ async fn inference_protocol_tensors_predict_as_the_batch_route_does() {
         assert_eq!(status, StatusCode::OK, "{answer}");
         assert_eq!(answer["id"], "r-1");
         let outputs = answer["outputs"].as_array().unwrap();
-        let probability = outputs
-            .iter()
-            .find(|output| output["name"] == "probability")
-            .unwrap();
-        let got: Vec<f64> = probability["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|value| value.as_f64().unwrap())
-            .collect();
-        assert_eq!(got, expected);
+        assert_eq!(tensor_numbers(&answer, "probability"), expected);
         let probabilities = outputs
             .iter()
             .find(|output| output["name"] == "probabilities")
@@ -206,19 +211,7 @@ async fn inference_protocol_tensors_predict_as_the_batch_route_does() {
     };
     let (status, answer) = send!(&app, binary(body.clone()));
     assert_eq!(status, StatusCode::OK, "{answer}");
-    let probability = answer["outputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|output| output["name"] == "probability")
-        .unwrap();
-    let got: Vec<f64> = probability["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|value| value.as_f64().unwrap())
-        .collect();
-    assert_eq!(got, expected);
+    assert_eq!(tensor_numbers(&answer, "probability"), expected);
     body.truncate(body.len() - 3);
     let (status, answer) = send!(&app, binary(body));
     assert_eq!(status, StatusCode::BAD_REQUEST);
