@@ -144,6 +144,15 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A body that is not JSON (400), located by the parser's line and column.
+    pub fn malformed_json(error: &serde_json::Error) -> Self {
+        ApiError::MalformedJson {
+            line: error.line(),
+            column: error.column(),
+            reason: parser_reason(error),
+        }
+    }
+
     /// A single validation item at `loc` (for body-level problems).
     pub fn validation(loc: Vec<serde_json::Value>, msg: impl Into<String>, kind: &str) -> Self {
         ApiError::Validation(vec![ValidationItem {
@@ -152,6 +161,16 @@ impl ApiError {
             kind: kind.to_owned(),
         }])
     }
+}
+
+/// The parser's message without its own location (which `MalformedJson` carries apart).
+pub fn parser_reason(error: &serde_json::Error) -> String {
+    error
+        .to_string()
+        .split(" at line")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl ResponseError for ApiError {

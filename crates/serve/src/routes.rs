@@ -343,22 +343,13 @@ pub(crate) async fn receive_body(
 /// Parses a received body (400 for broken JSON, 422 for a batch over the limit).
 fn parse_json(reader: BodyReader<'_>, body: &[u8]) -> Result<Body, ApiError> {
     reader.parse(body).map_err(|error| {
-        let reason = error
-            .to_string()
-            .split(" at line")
-            .next()
-            .unwrap_or_default()
-            .to_owned();
+        let reason = crate::error::parser_reason(&error);
         // A batch longer than allowed is a validation error, not malformed JSON: the parse
         // stopped on purpose at the first record too many.
         if reason.starts_with(TOO_MANY_ITEMS) {
             ApiError::validation(vec![json!("body")], reason, "too_long")
         } else {
-            ApiError::MalformedJson {
-                line: error.line(),
-                column: error.column(),
-                reason,
-            }
+            ApiError::malformed_json(&error)
         }
     })
 }
@@ -479,6 +470,15 @@ pub(crate) fn answer_items(
     model: &ServedModel,
     items: &[Item],
 ) -> Result<Vec<crate::api::PredictionResponse>, ApiError> {
+    // `/predict/batch` stops parsing at the limit; other protocols' bodies are checked here.
+    let max_batch = state.settings.limits.max_batch;
+    if items.len() > max_batch {
+        return Err(ApiError::validation(
+            vec![json!("body")],
+            format!("{TOO_MANY_ITEMS}: at most {max_batch} per request"),
+            "too_long",
+        ));
+    }
     let predictions = predict_items(model, items).inspect_err(|errors| {
         model.count_refusals(errors, &state.telemetry);
     });

@@ -63,16 +63,6 @@ pub async fn invocations(
         } else {
             json_items(body, &names)?
         };
-        if items.len() > state.settings.limits.max_batch {
-            return Err(ApiError::validation(
-                vec![json!("body")],
-                format!(
-                    "at most {} records per request",
-                    state.settings.limits.max_batch
-                ),
-                "too_long",
-            ));
-        }
         let predictions = answer_items(state, &model, &items)?;
         serde_json::to_vec(&json!({ "predictions": predictions }))
             .map_err(|error| ApiError::Payload(error.to_string()))
@@ -83,19 +73,6 @@ pub async fn invocations(
         .body(encoded))
 }
 
-fn malformed(error: &serde_json::Error) -> ApiError {
-    ApiError::MalformedJson {
-        line: error.line(),
-        column: error.column(),
-        reason: error
-            .to_string()
-            .split(" at line")
-            .next()
-            .unwrap_or_default()
-            .to_owned(),
-    }
-}
-
 fn shape_error(loc: &[&str], msg: impl Into<String>) -> ApiError {
     let mut path = vec![json!("body")];
     path.extend(loc.iter().map(|part| json!(part)));
@@ -104,7 +81,8 @@ fn shape_error(loc: &[&str], msg: impl Into<String>) -> ApiError {
 
 /// The records of a JSON body in any of MLflow's four formats.
 fn json_items(body: &[u8], names: &[&str]) -> Result<Vec<Item>, ApiError> {
-    let value: Json = serde_json::from_slice(body).map_err(|error| malformed(&error))?;
+    let value: Json =
+        serde_json::from_slice(body).map_err(|error| ApiError::malformed_json(&error))?;
     let Json::Object(mut object) = value else {
         return Err(shape_error(&[], "expected a JSON object"));
     };

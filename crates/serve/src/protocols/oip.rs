@@ -149,16 +149,10 @@ pub async fn infer(
             }
             None => (body, &[][..]),
         };
-        let mut request: Json = serde_json::from_slice(json_part)
-            .map_err(|error| bad_request(format!("malformed JSON: {error}")))?;
+        let mut request: Json =
+            serde_json::from_slice(json_part).map_err(|error| ApiError::malformed_json(&error))?;
         attach_binary_data(&mut request, binary_part)?;
         let items = request_items(&request, &model)?;
-        if items.len() > state.settings.limits.max_batch {
-            return Err(bad_request(format!(
-                "at most {} records per request",
-                state.settings.limits.max_batch
-            )));
-        }
         let predictions = answer_items(state, &model, &items)?;
         let response = response_body(&request, &model, &predictions)?;
         serde_json::to_vec(&response).map_err(|error| ApiError::Payload(error.to_string()))
