@@ -53,15 +53,27 @@ check_set "$out"
 leftovers="$(find "$work" -maxdepth 1 -name '.out.staging-*' | wc -l)"
 [[ "$leftovers" -eq 0 ]] || { echo "check-crash: $leftovers staging folder(s) left" >&2; exit 1; }
 echo "check-crash: $runs runs killed at random moments ($replaced after publishing the new set, $((runs - replaced)) before); every time one complete, consistent set"
+# The run store beside the output folder survived every kill: sound, and every run is in it
+# (killed ones stay `running`, the others `finished`).
+python3 - "$work/runs.sqlite" "$((runs + 2))" <<'PY'
+import sqlite3, sys
+store, expected = sqlite3.connect(sys.argv[1]), int(sys.argv[2])
+(integrity,) = store.execute("PRAGMA integrity_check").fetchone()
+counts = dict(store.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+assert integrity == "ok", integrity
+assert sum(counts.values()) <= expected and counts.get("finished", 0) >= 2, counts
+print(f"check-crash: run store after the kills: integrity {integrity}, runs {counts}")
+PY
 
 mkdir -p "$work/small"
 if mount -t tmpfs -o size=4m tmpfs "$work/small" 2> /dev/null; then
-  "$train" --quiet --data "$data" --out "$work/small/out" --seed 1
+  # The run store stays off the small disk: the full disk must be met where the set is published.
+  "$train" --quiet --data "$data" --out "$work/small/out" --seed 1 --store "$work/runs.sqlite"
   before="$(sha256sum "$work/small/out/model.bin")"
   # Leave 16 KiB free: the next set cannot be staged.
   free="$(df --output=avail -B1 "$work/small" | tail -1)"
   head -c "$((free - 16384))" /dev/zero > "$work/small/filler" 2> /dev/null || true
-  if "$train" --quiet --data "$data" --out "$work/small/out" --seed 2 2> "$work/full.err"; then
+  if "$train" --quiet --data "$data" --out "$work/small/out" --seed 2 --store "$work/runs.sqlite" 2> "$work/full.err"; then
     echo "check-crash: a run on a full disk did not fail" >&2
     exit 1
   fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks the dependency graph's design rules with `cargo tree`:
-#   1. `serve` links only the lean inference crate: never polars, linfa, data, preprocess or train.
+#   1. `serve` links only the lean inference crate and the registry: never polars, linfa, data,
+#      preprocess, train, the run store (SQLite) or an HTTP client.
 #   2. `model` links no data-frame, learning, HTTP or CLI library; `report` links nothing at all.
 #   3. Exactly one ndarray version (our arrays and linfa's must be the same type).
 #   4. No duplicated crate versions beyond the known, explained allow-list below.
@@ -18,9 +19,17 @@ deps_of() {
 
 serve_deps=$(deps_of serve)
 grep -qx model <<<"$serve_deps" || complain "\`cargo tree -p serve\` did not list \`model\`: the check itself is broken"
-for forbidden in polars polars-core linfa linfa-logistic linfa-trees linfa-svm linfa-bayes linfa-nn data preprocess train ndarray; do
+for forbidden in polars polars-core linfa linfa-logistic linfa-trees linfa-svm linfa-bayes linfa-nn data preprocess train ndarray tracking rusqlite libsqlite3-sys ureq; do
   if grep -qx "$forbidden" <<<"$serve_deps"; then
-    complain "\`serve\` depends on \`$forbidden\`; it may only use \`model\` for inference"
+    complain "\`serve\` depends on \`$forbidden\`; it may only use \`model\` for inference and \`registry\` to follow an alias"
+  fi
+done
+
+# The registry is what the server links to follow an alias: plain files and the model crate.
+registry_deps=$(deps_of registry)
+for forbidden in polars polars-core linfa ndarray actix-web clap anyhow rusqlite ureq data preprocess train tracking; do
+  if grep -qx "$forbidden" <<<"$registry_deps"; then
+    complain "\`registry\` depends on \`$forbidden\`; it may depend on \`model\` only"
   fi
 done
 
@@ -57,8 +66,10 @@ declare -A allowed=(
   [thiserror]="1.x inside linfa and argmin, 2.x in our crates and polars"
   [thiserror-impl]="follows thiserror"
   [syn]="most derives use syn 2; a newer derive in polars' graph uses syn 3"
+  [foldhash]="0.1 in rusqlite's statement cache (hashlink; train's run store), 0.2 in actix-web and metrics (serve): never both in one binary"
+  [http]="0.2 in actix-web 4 (serve), 1.x in ureq (train's MLflow client): never both in one binary"
   [base64]="0.22 in metrics-exporter-prometheus (Prometheus metrics), 0.23 in utoipa-swagger-ui (/docs)"
-  [hashbrown]="0.16 pinned by metrics-util (under the Prometheus exporter), 0.17 under indexmap"
+  [hashbrown]="0.16 pinned by metrics-util (under the Prometheus exporter), 0.17 under indexmap, 0.15 under rusqlite's hashlink (train only)"
 )
 
 for crate in $duplicates; do

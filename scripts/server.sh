@@ -7,9 +7,15 @@ server_pid=""
 start_server() {
   local model="$1"
   shift
+  start_server_with --model "$model" "$@"
+}
+
+# start_server_with OPTION...: the same with the model's source among the options (for
+# `--registry DIR`).
+start_server_with() {
   # Emptied first: a previous server's line must not be read as this one's.
   : > "$work/server.out"
-  "$serve" --model "$model" --host 127.0.0.1 --port 0 "$@" > "$work/server.out" 2> "$work/server.err" &
+  "$serve" --host 127.0.0.1 --port 0 "$@" > "$work/server.out" 2> "$work/server.err" &
   server_pid=$!
   for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
   base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"

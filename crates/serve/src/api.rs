@@ -32,7 +32,8 @@ pub struct PredictionResponse {
     pub out_of_training_range: Vec<String>,
     /// Model name.
     pub model: String,
-    /// Identifies the artifact: model name and a checksum of its bytes.
+    /// Identifies the artifact: model name and a checksum of its bytes, prefixed `v<N>-` when
+    /// served from registry version N.
     pub model_version: String,
 }
 

@@ -22,3 +22,15 @@ pub use middleware::request_log;
 pub use predict::Scored;
 pub use routes::configure;
 pub use state::{AppState, Limits, ServedModel, Settings};
+
+/// An error and its sources, joined as `a: b: c`.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use serve::state::ModelSource;
 use serve::{AppState, Limits, Settings};
 
 /// Serve predictions from a vigil model artifact over HTTP (validation, OpenAPI docs, metrics
@@ -132,6 +133,19 @@ struct ModelArgs {
 struct ServerArgs {
     #[command(flatten)]
     artifact: ModelArgs,
+    /// Serve the version an alias of this model registry points to, and follow the alias: when
+    /// it moves, the new version is loaded without a restart. Until the registry exists and
+    /// the alias is set, `--model` is served.
+    #[arg(long, env = "VIGIL_REGISTRY")]
+    registry: Option<PathBuf>,
+    /// The registry alias to serve: production, staging or candidate.
+    #[arg(
+        long,
+        env = "VIGIL_ALIAS",
+        default_value = "production",
+        requires = "registry"
+    )]
+    alias: registry::Alias,
     /// Address to listen on.
     #[arg(long, env = "VIGIL_HOST", default_value = "127.0.0.1")]
     host: String,
@@ -251,9 +265,17 @@ fn run_server(args: &ServerArgs) -> Result<()> {
         drift: args.drift.settings(),
         metrics: args.metrics,
     };
+    let source = match &args.registry {
+        Some(root) => ModelSource::Registry {
+            registry: registry::Registry::at(root),
+            alias: args.alias,
+            fallback: Some(args.artifact.model.clone()),
+        },
+        None => ModelSource::File(args.artifact.model.clone()),
+    };
     let state = web::Data::new(
-        AppState::load(&args.artifact.model, settings)
-            .with_context(|| format!("cannot serve `{}`", args.artifact.model.display()))?
+        AppState::from_source(source.clone(), settings)
+            .with_context(|| format!("cannot serve {}", source.describe()))?
             .with_access(access(args)?),
     );
     if serve::access::is_exposed(&args.host) && args.api_token.is_none() {
@@ -291,6 +313,8 @@ fn run_server(args: &ServerArgs) -> Result<()> {
     // (up to the shutdown timeout), then returns.
     actix_web::rt::System::new()
         .block_on(async move {
+            #[cfg(unix)]
+            actix_web::rt::spawn(serve::state::reload_on_hangup(state.clone()));
             actix_web::rt::spawn(serve::state::housekeeping(state, summary_period));
             server.run().await
         })

@@ -586,6 +586,9 @@ impl Telemetry {
             vec![Label::from_static_parts("result", result)],
         )
         .increment(1);
+        // Whether the latest reload worked: an alert can fire on 0 while the old model serves.
+        self.gauge("vigil_model_last_reload_success", vec![])
+            .set(f64::from(u8::from(success)));
     }
 
     /// Publishes a drift report of the current window.

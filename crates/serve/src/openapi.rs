@@ -190,7 +190,17 @@ pub fn document(artifact: &Artifact, model_version: &str, max_batch: usize) -> V
         "paths": {
             "/": get("Service information", "Name, version, dataset, model, classes, threshold, headline metrics and links.", json_ok("Service information.", free_object.clone())),
             "/health": get("Liveness", "The process is up.", json_ok("Alive.", json!({"type": "object", "properties": {"status": {"const": "ok"}}}))),
-            "/ready": get("Readiness", "The model is loaded and answered a self-test prediction.", json_ok("Ready.", json!({"type": "object", "properties": {"status": {"const": "ready"}}}))),
+            "/ready": get("Readiness", "The model is loaded and answered a self-test prediction. After a reload (SIGHUP, `POST /admin/reload`, or the followed registry alias moving), `last_reload` says how it went; a failed reload leaves the previous model serving.", json_ok("Ready.", json!({"type": "object", "properties": {
+                "status": {"const": "ready"},
+                "model_version": {"type": "string"},
+                "last_reload": {"type": "object", "properties": {
+                    "succeeded": {"type": "boolean"},
+                    "trigger": {"enum": ["admin", "signal", "alias"]},
+                    "at_unix_seconds": {"type": "integer"},
+                    "target_registry_version": {"type": ["integer", "null"]},
+                    "error": {"type": ["string", "null"]},
+                }},
+            }}))),
             "/model": get("Model card", "Features with kinds, units, ranges and missing-value rules; classes; threshold and how it was chosen; cross-validated metrics and the leaderboard.", json_ok("The model card.", free_object.clone())),
             "/metrics": get("Prometheus metrics", "Requests, latencies, predictions, refused values, drift and process statistics in the Prometheus text format (0.0.4).", json!({"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}})),
             "/drift": get("Input drift", "The server's window of recent records compared with the training population: per feature a two-sample test, the population stability index and the missing rate, with a verdict; the same for the model's probability.", json_ok("The drift report.", json!({"type": "object", "required": ["n_records", "enough_records", "drifted_features", "features"], "properties": {"n_records": {"type": "integer"}, "enough_records": {"type": "boolean"}, "drifted_features": {"type": "array", "items": {"type": "string"}}, "features": {"type": "array"}}}))),

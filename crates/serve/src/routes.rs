@@ -15,6 +15,7 @@ use crate::body::{Body, BodyReader, Item, TOO_MANY_ITEMS};
 use crate::error::{ApiError, ErrorList, ValidationItem};
 use crate::protocols::{mlflow, oip};
 use crate::state::{AppState, Limits, ServedModel};
+use crate::state::{ReloadTrigger, log_reload};
 
 /// Registers every route on `cfg`, with `state` as shared data.
 pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
@@ -126,8 +127,14 @@ async fn health() -> HttpResponse {
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let model = state.model();
+    // A failed reload leaves the previous model serving: still ready, but said.
+    let last_reload = state.last_reload();
     if model.is_ready() {
-        HttpResponse::Ok().json(json!({"status": "ready", "model": model.artifact.model_name, "model_version": model.model_version}))
+        let mut answer = json!({"status": "ready", "model": model.artifact.model_name, "model_version": model.model_version});
+        if let Some(status) = last_reload {
+            answer["last_reload"] = json!(status);
+        }
+        HttpResponse::Ok().json(answer)
     } else {
         HttpResponse::ServiceUnavailable()
             .json(json!({"status": "not ready", "detail": "the self-test prediction failed"}))
@@ -135,7 +142,18 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn model_card(state: web::Data<AppState>) -> HttpResponse {
-    json_bytes(&state.model().model_card)
+    let model = state.model();
+    match state.last_reload() {
+        // The card is pre-rendered; the reload status is added only once a reload happened.
+        Some(status) => match serde_json::from_slice::<serde_json::Value>(&model.model_card) {
+            Ok(mut card) => {
+                card["last_reload"] = json!(status);
+                HttpResponse::Ok().json(card)
+            }
+            Err(_) => json_bytes(&model.model_card),
+        },
+        None => json_bytes(&model.model_card),
+    }
 }
 
 async fn openapi_document(state: web::Data<AppState>) -> HttpResponse {
@@ -187,35 +205,17 @@ async fn admin_reload(
 ) -> Result<HttpResponse, ApiError> {
     state.access.require_admin(&request)?;
     let reloading = state.clone();
-    let reloaded = web::block(move || reloading.reload())
+    let reloaded = web::block(move || reloading.reload(ReloadTrigger::Admin))
         .await
         .map_err(|error| ApiError::ReloadFailed(error.to_string()))?;
+    log_reload(ReloadTrigger::Admin, &reloaded);
     match reloaded {
-        Ok((model_version, previous)) => {
-            tracing::info!(model = %model_version, previous = %previous, "model reloaded");
-            Ok(HttpResponse::Ok().json(json!({
-                "model_version": model_version,
-                "previous_model_version": previous,
-            })))
-        }
-        Err(error) => {
-            let chain = error_chain(&error);
-            tracing::warn!(error = %chain, "model reload failed");
-            Err(ApiError::ReloadFailed(chain))
-        }
+        Ok((model_version, previous)) => Ok(HttpResponse::Ok().json(json!({
+            "model_version": model_version,
+            "previous_model_version": previous,
+        }))),
+        Err(error) => Err(ApiError::ReloadFailed(crate::error_chain(&error))),
     }
-}
-
-/// An error and its sources, joined as `a: b: c`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn docs_redirect() -> HttpResponse {

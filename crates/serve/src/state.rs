@@ -1,7 +1,7 @@
 //! What a server holds: its settings and telemetry, and the model it serves behind an
 //! atomically swappable pointer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
 use model::{Artifact, ArtifactError};
+use registry::{Alias, Registry, RegistryError};
+use serde::Serialize;
 
 use crate::drift::{self, DriftReport, DriftSettings, Window};
 use crate::metrics::{ModelLabels, Telemetry};
@@ -76,8 +78,10 @@ impl From<Limits> for Settings {
 pub struct ServedModel {
     /// The artifact.
     pub artifact: Artifact,
-    /// `<model>@<crc32 of the file>`.
+    /// `<model>@<crc32 of the file>`, prefixed `v<N>-` when it came from a registry version.
     pub model_version: String,
+    /// The registry version it came from, if any.
+    pub registry_version: Option<u32>,
     /// Pre-rendered `GET /openapi.json`.
     pub(crate) openapi: Bytes,
     /// Pre-rendered `GET /model`.
@@ -116,6 +120,7 @@ impl ServedModel {
         let mut served = ServedModel {
             artifact,
             model_version,
+            registry_version: None,
             openapi: Bytes::from(openapi),
             model_card: Bytes::from(model_card),
             info: Bytes::from(info),
@@ -143,14 +148,28 @@ impl ServedModel {
 
     /// Loads an artifact file, refusing anything missing, damaged or of another version.
     pub fn load(path: &Path, settings: &Settings) -> Result<Self, ArtifactError> {
+        Self::load_version(path, None, settings)
+    }
+
+    /// Loads an artifact file that is registry version `registry_version`, if any: its
+    /// version string then names the registry version too.
+    pub fn load_version(
+        path: &Path,
+        registry_version: Option<u32>,
+        settings: &Settings,
+    ) -> Result<Self, ArtifactError> {
         let started = Instant::now();
         let (artifact, bytes) = load_artifact(path)?;
+        let prefix = registry_version
+            .map(|version| format!("v{version}-"))
+            .unwrap_or_default();
         let model_version = format!(
-            "{}@{:08x}",
+            "{prefix}{}@{:08x}",
             artifact.model_name,
             model::artifact::checksum(&bytes)
         );
         let mut served = Self::new(artifact, model_version, settings);
+        served.registry_version = registry_version;
         served.load_duration = started.elapsed();
         Ok(served)
     }
@@ -265,8 +284,116 @@ pub struct AppState {
     pub(crate) batches_in_flight: std::sync::atomic::AtomicUsize,
     /// Tokens and allowed hosts.
     pub access: crate::access::Access,
-    /// Where the model was loaded from, for `/admin/reload`.
-    pub(crate) model_path: Option<std::path::PathBuf>,
+    /// Where the model was loaded from, for reloads.
+    pub(crate) source: Option<ModelSource>,
+    /// The latest reload attempt, for `/ready` and `/model`.
+    last_reload: Mutex<Option<ReloadStatus>>,
+}
+
+/// Errors loading the model to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The artifact is missing, damaged or inconsistent.
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    /// The registry or its alias could not be read.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// This server's model did not come from a file or registry.
+    #[error("this server's model was not loaded from a file or a registry")]
+    NoSource,
+}
+
+/// Where the served model comes from.
+#[derive(Debug, Clone)]
+pub enum ModelSource {
+    /// One artifact file.
+    File(PathBuf),
+    /// Whatever version an alias of a registry points to.
+    Registry {
+        /// The registry.
+        registry: Registry,
+        /// The alias followed.
+        alias: Alias,
+        /// Served while the registry does not exist or the alias is unset (a new deployment
+        /// before its first promotion); the alias is followed once it is set.
+        fallback: Option<PathBuf>,
+    },
+}
+
+impl ModelSource {
+    /// The file to load and the registry version it is.
+    fn locate(&self) -> Result<(PathBuf, Option<u32>), LoadError> {
+        match self {
+            ModelSource::File(path) => Ok((path.clone(), None)),
+            ModelSource::Registry {
+                registry,
+                alias,
+                fallback,
+            } => match (registry.resolve(*alias), fallback) {
+                (Ok((version, path)), _) => Ok((path, Some(version))),
+                (Err(error), Some(fallback)) if is_absent(&error) => Ok((fallback.clone(), None)),
+                (Err(error), _) => Err(error.into()),
+            },
+        }
+    }
+
+    /// Loads the model this source names now.
+    pub fn load(&self, settings: &Settings) -> Result<ServedModel, LoadError> {
+        let (path, version) = self.locate()?;
+        Ok(ServedModel::load_version(&path, version, settings)?)
+    }
+
+    /// For messages: the file, or the alias and registry.
+    pub fn describe(&self) -> String {
+        match self {
+            ModelSource::File(path) => format!("`{}`", path.display()),
+            ModelSource::Registry {
+                registry, alias, ..
+            } => {
+                format!(
+                    "alias `{alias}` of registry `{}`",
+                    registry.root().display()
+                )
+            }
+        }
+    }
+}
+
+/// Whether a registry error only says that nothing was promoted yet.
+fn is_absent(error: &RegistryError) -> bool {
+    match error {
+        RegistryError::UnsetAlias { .. } => true,
+        RegistryError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
+/// What started a reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReloadTrigger {
+    /// `POST /admin/reload`.
+    Admin,
+    /// SIGHUP.
+    Signal,
+    /// The followed alias moved.
+    Alias,
+}
+
+/// The latest reload attempt.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReloadStatus {
+    /// Whether the new model is serving.
+    pub succeeded: bool,
+    /// What started it.
+    pub trigger: ReloadTrigger,
+    /// When, seconds since the Unix epoch.
+    pub at_unix_seconds: u64,
+    /// The registry version it tried to load, if any.
+    pub target_registry_version: Option<u32>,
+    /// Why it failed; the previous model kept serving.
+    pub error: Option<String>,
 }
 
 impl AppState {
@@ -284,16 +411,38 @@ impl AppState {
             next_request_id: AtomicU64::new(1),
             batches_in_flight: std::sync::atomic::AtomicUsize::new(0),
             access: crate::access::Access::default(),
-            model_path: None,
+            source: None,
+            last_reload: Mutex::new(None),
         }
     }
 
     /// State serving the artifact at `path`.
-    pub fn load(path: &Path, settings: impl Into<Settings>) -> Result<Self, ArtifactError> {
+    pub fn load(path: &Path, settings: impl Into<Settings>) -> Result<Self, LoadError> {
+        Self::from_source(ModelSource::File(path.to_path_buf()), settings)
+    }
+
+    /// State serving what `source` names; reloads read it again.
+    pub fn from_source(
+        source: ModelSource,
+        settings: impl Into<Settings>,
+    ) -> Result<Self, LoadError> {
         let settings = settings.into();
-        let mut state = Self::new(ServedModel::load(path, &settings)?, settings);
-        state.model_path = Some(path.to_path_buf());
+        let mut state = Self::new(source.load(&settings)?, settings);
+        state.source = Some(source);
         Ok(state)
+    }
+
+    /// Where the model comes from.
+    pub fn source(&self) -> Option<&ModelSource> {
+        self.source.as_ref()
+    }
+
+    /// The latest reload attempt, if any.
+    pub fn last_reload(&self) -> Option<ReloadStatus> {
+        self.last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The same state with these access rules.
@@ -302,15 +451,31 @@ impl AppState {
         self
     }
 
-    /// Loads the artifact again from where it was first loaded and serves it; on failure the
-    /// current model keeps serving and the failure is counted. Returns the new and the
-    /// replaced model versions.
-    pub fn reload(&self) -> Result<(String, String), ArtifactError> {
-        let path = self.model_path.as_deref().ok_or_else(|| ArtifactError::Io {
-            path: "(no file)".into(),
-            source: std::io::Error::other("this server's model was not loaded from a file"),
-        });
-        match path.and_then(|path| ServedModel::load(path, &self.settings)) {
+    /// Loads the model again from its source (the file, or whatever the alias points to now)
+    /// and serves it; on failure the current model keeps serving, and the failure is counted
+    /// and reported on `/ready` and `/model`. Returns the new and the replaced model versions.
+    pub fn reload(&self, trigger: ReloadTrigger) -> Result<(String, String), LoadError> {
+        let source = self.source.as_ref().ok_or(LoadError::NoSource)?;
+        let target = match source.locate() {
+            Ok((_, version)) => version,
+            Err(_) => None,
+        };
+        let result = source.load(&self.settings);
+        let status = ReloadStatus {
+            succeeded: result.is_ok(),
+            trigger,
+            at_unix_seconds: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|elapsed| elapsed.as_secs())
+                .unwrap_or(0),
+            target_registry_version: target,
+            error: result.as_ref().err().map(|error| crate::error_chain(error)),
+        };
+        *self
+            .last_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status);
+        match result {
             Ok(model) => {
                 let version = model.model_version.clone();
                 let previous = self.replace_model(model);
@@ -321,6 +486,34 @@ impl AppState {
                 Err(error)
             }
         }
+    }
+
+    /// Reloads when the followed alias points to another version than the one serving, unless
+    /// that version already failed to load (it is tried again once the alias moves on).
+    /// Returns the reload's result, or `None` when nothing moved.
+    pub fn follow_alias(&self) -> Option<Result<(String, String), LoadError>> {
+        let Some(ModelSource::Registry {
+            registry, alias, ..
+        }) = &self.source
+        else {
+            return None;
+        };
+        let target = match registry.resolve(*alias) {
+            Ok((version, _)) => version,
+            // An unreadable index or an unset alias is reported once per change, not retried
+            // every poll: keep serving.
+            Err(_) => return None,
+        };
+        if self.model().registry_version == Some(target) {
+            return None;
+        }
+        let failed_before = self.last_reload().is_some_and(|status| {
+            !status.succeeded && status.target_registry_version == Some(target)
+        });
+        if failed_before {
+            return None;
+        }
+        Some(self.reload(ReloadTrigger::Alias))
     }
 
     /// A snapshot of the model now serving. A handler takes one per request and uses it
@@ -350,7 +543,8 @@ impl AppState {
 }
 
 /// Runs for the server's lifetime: every second, drains metric histograms (so their memory
-/// stays small between scrapes); every `summary_period` seconds, logs the request summary.
+/// stays small between scrapes) and, when serving a registry alias, checks whether it moved
+/// (loading off the async threads); every `summary_period` seconds, logs the request summary.
 pub async fn housekeeping(state: actix_web::web::Data<AppState>, summary_period: u64) {
     const TICK: u64 = 1;
     let mut interval = actix_web::rt::time::interval(Duration::from_secs(TICK));
@@ -358,10 +552,50 @@ pub async fn housekeeping(state: actix_web::web::Data<AppState>, summary_period:
     loop {
         interval.tick().await;
         state.telemetry.upkeep();
+        if matches!(state.source(), Some(ModelSource::Registry { .. })) {
+            let following = state.clone();
+            if let Ok(Some(result)) = actix_web::web::block(move || following.follow_alias()).await
+            {
+                log_reload(ReloadTrigger::Alias, &result);
+            }
+        }
         since_summary += TICK;
         if since_summary >= summary_period {
             state.log_summary.flush(since_summary);
             since_summary = 0;
+        }
+    }
+}
+
+/// Logs a reload's outcome.
+pub fn log_reload(trigger: ReloadTrigger, result: &Result<(String, String), LoadError>) {
+    match result {
+        Ok((model_version, previous)) => {
+            tracing::info!(model = %model_version, previous = %previous, ?trigger, "model reloaded");
+        }
+        Err(error) => {
+            tracing::warn!(error = %crate::error_chain(error), ?trigger, "model reload failed; the previous model keeps serving");
+        }
+    }
+}
+
+/// Reloads the model on every SIGHUP, for the server's lifetime.
+#[cfg(unix)]
+pub async fn reload_on_hangup(state: actix_web::web::Data<AppState>) {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP: reload with POST /admin/reload instead");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let reloading = state.clone();
+        if let Ok(result) =
+            actix_web::web::block(move || reloading.reload(ReloadTrigger::Signal)).await
+        {
+            log_reload(ReloadTrigger::Signal, &result);
         }
     }
 }

@@ -8,10 +8,12 @@
 //! validation rows through `model::Pipeline`, the same code the server runs.
 
 pub mod learners;
+pub mod lifecycle;
 pub mod metrics;
 pub mod options;
 pub mod publish;
 pub mod report;
+pub mod retrain;
 pub mod seeds;
 pub mod sink;
 pub mod stages;
@@ -65,9 +67,24 @@ pub enum TrainError {
         #[source]
         source: std::io::Error,
     },
+    /// Reading an input file failed.
+    #[error("cannot read `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating-system error.
+        #[source]
+        source: std::io::Error,
+    },
     /// An option is invalid for this dataset.
     #[error("{0}")]
     Options(String),
+    /// The run store failed.
+    #[error(transparent)]
+    Tracking(#[from] tracking::StoreError),
+    /// The registry failed or refused.
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryError),
 }
 
 /// One model's cross-validation results.
@@ -161,6 +178,21 @@ pub struct TrainOutcome {
     pub warnings: Vec<String>,
     /// Rendered reports (leaderboard files, `model.json`, plots), by relative path.
     pub reports: Vec<ReportFile>,
+}
+
+impl TrainOutcome {
+    /// The run's files by relative path: `model.bin` and every report, as an output folder or
+    /// a registry version holds them.
+    pub fn files(&self) -> Vec<(PathBuf, &[u8])> {
+        let mut files: Vec<(PathBuf, &[u8])> =
+            vec![(PathBuf::from("model.bin"), self.artifact_bytes.as_slice())];
+        files.extend(
+            self.reports
+                .iter()
+                .map(|report| (report.path.clone(), report.contents.as_bytes())),
+        );
+        files
+    }
 }
 
 /// Runs the whole training job, sending events and the outcome to `sink`.

@@ -1,5 +1,8 @@
 //! The `train` command: `train [options]` trains and evaluates, `train eda` explores a dataset,
-//! `train models` lists the model families.
+//! `train families` lists the model families; `runs`, `models`, `promote`, `rollback` and
+//! `retrain` manage the model's lifecycle (`commands.rs`).
+
+mod commands;
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -18,7 +21,7 @@ use preprocess::{Balance, Imputation, PreprocessParams, Scaling};
 use train::learners::ModelKind;
 use train::sink::{FileSink, RunEvent, RunSink, Sinks};
 use train::threshold::{CalibrationKind, ThresholdRule};
-use train::{TrainError, TrainOptions, TrainOutcome, report};
+use train::{TrainError, TrainOptions, TrainOutcome, lifecycle, report};
 
 /// Train, cross-validate and compare classifiers on a clinical table, then save the best as a
 /// versioned artifact that `serve` loads.
@@ -36,7 +39,18 @@ enum Command {
     /// Explore a dataset: print a summary and write an HTML report with plots.
     Eda(EdaArgs),
     /// List the model families: names, defaults and what `--tune` searches.
-    Models,
+    Families,
+    /// Recorded training runs: `list`, `show RUN`, `compare RUN RUN`.
+    Runs(commands::RunsArgs),
+    /// Registered model versions: `list`.
+    Models(commands::ModelsArgs),
+    /// Point an alias (default `production`) at a registered version, through the promotion
+    /// gate.
+    Promote(commands::PromoteArgs),
+    /// Point an alias back where it was before its latest promotion.
+    Rollback(commands::RollbackArgs),
+    /// The retraining cycle as resumable steps: validate, train, gate, register, promote.
+    Retrain(commands::RetrainArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,10 +79,33 @@ struct EdaArgs {
 #[derive(Debug, Args)]
 struct TrainArgs {
     #[command(flatten)]
-    dataset: DatasetArgs,
+    modeling: ModelingArgs,
     /// Output folder for the artifact and reports [default: artifacts/<dataset>/].
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Run store (SQLite) recording every run [default: runs.sqlite beside the output folder].
+    #[arg(long, env = "VIGIL_RUN_STORE")]
+    store: Option<PathBuf>,
+    /// Also register the model as a new version (alias `candidate`) in the registry.
+    #[arg(long)]
+    register: bool,
+    /// Registry folder for `--register` [default: registry/<dataset>/ beside the output folder].
+    #[arg(long, env = "VIGIL_REGISTRY")]
+    registry: Option<PathBuf>,
+    /// Also log the run to this MLflow tracking server (`http://HOST:PORT`) and register its
+    /// model there with the alias `candidate`.
+    #[arg(long, env = "MLFLOW_TRACKING_URI")]
+    tracking_uri: Option<String>,
+    /// No progress bar or table: only errors (for scripts).
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// What determines a trained model: the dataset and every modeling option.
+#[derive(Debug, Args)]
+pub(crate) struct ModelingArgs {
+    #[command(flatten)]
+    dataset: DatasetArgs,
     /// Random seed: same seed and data give a byte-identical artifact.
     #[arg(long, default_value_t = train::DEFAULT_SEED)]
     seed: u64,
@@ -86,7 +123,7 @@ struct TrainArgs {
     /// [default: the config's, else none].
     #[arg(long)]
     balance: Option<Balance>,
-    /// Models to train, comma-separated (`train models` lists them) [default: every family
+    /// Models to train, comma-separated (`train families` lists them) [default: every family
     /// except `et`].
     #[arg(long, value_delimiter = ',')]
     models: Vec<ModelKind>,
@@ -113,13 +150,10 @@ struct TrainArgs {
     /// Add a 0/1 "was missing" input for every numeric column with missing values.
     #[arg(long)]
     missing_indicator: bool,
-    /// No progress bar or table: only errors (for scripts).
-    #[arg(long)]
-    quiet: bool,
 }
 
-/// Writes to standard output; a reader that went away (`train models | head`) is not an error.
-fn emit(text: &str) -> std::io::Result<()> {
+/// Writes to standard output; a reader that went away (`train families | head`) is not an error.
+pub(crate) fn emit(text: &str) -> std::io::Result<()> {
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error),
         _ => Ok(()),
@@ -195,7 +229,7 @@ fn list_models() -> Result<()> {
 }
 
 /// The config's defaults, overridden by whatever the command line gives.
-fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
+pub(crate) fn parse_options(args: &ModelingArgs) -> Result<TrainOptions> {
     let (config, data_path) = load_config(&args.dataset)?;
     let mut options = TrainOptions::from_config(config, args.dataset.config.clone(), data_path)?;
     options.seed = args.seed;
@@ -227,7 +261,7 @@ fn parse_options(args: &TrainArgs) -> Result<TrainOptions> {
 
 /// The terminal: a progress bar over the cross-validation fits while the run goes, then the
 /// warnings, the leaderboard and what was written (unless `--quiet`).
-struct TerminalSink<'a> {
+pub(crate) struct TerminalSink<'a> {
     bar: ProgressBar,
     quiet: bool,
     options: &'a TrainOptions,
@@ -295,34 +329,78 @@ impl RunSink for TerminalSink<'_> {
     }
 }
 
+/// The progress bar over cross-validation fits (hidden with `--quiet`).
+pub(crate) fn progress_bar(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} fits, {msg} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    )
+}
+
 fn run_train(args: &TrainArgs) -> Result<()> {
-    let options = parse_options(args)?;
+    let options = parse_options(&args.modeling)?;
     let out_dir = args
         .out
         .clone()
         .unwrap_or_else(|| train::default_out_dir(&options.config));
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(0).with_style(
-            ProgressStyle::with_template(
-                "{spinner} [{bar:30}] {pos}/{len} fits, {msg} ({elapsed})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        )
-    };
     let terminal = TerminalSink {
-        bar,
+        bar: progress_bar(args.quiet),
         quiet: args.quiet,
         options: &options,
         out_dir: &out_dir,
         started: Instant::now(),
     };
+    let store_path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| lifecycle::default_store(&out_dir));
+    let mut store = tracking::Store::open(&store_path)?;
     // Files first: the terminal reports what was written only once it is.
     let files = FileSink::new(&out_dir);
-    train::run(&options, &Sinks(vec![&files, &terminal]))
-        .with_context(|| format!("training on `{}` failed", options.data_path.display()))?;
+    let (outcome, run_id) = lifecycle::tracked_run(
+        &options,
+        &Sinks(vec![&files, &terminal]),
+        &mut store,
+        std::env::args().collect(),
+    )
+    .with_context(|| format!("training on `{}` failed", options.data_path.display()))?;
+    let mut lines = vec![format!(
+        "run {} recorded in {}",
+        &run_id[..8],
+        store_path.display()
+    )];
+    if args.register {
+        let root = args
+            .registry
+            .clone()
+            .unwrap_or_else(|| lifecycle::default_registry(&out_dir, &options.config.name));
+        let registered = lifecycle::register(
+            &registry::Registry::at(&root),
+            &outcome,
+            &options,
+            &store,
+            &run_id,
+        )
+        .with_context(|| format!("cannot register the model in `{}`", root.display()))?;
+        lines.push(commands::registered_line(&registered, &root));
+    }
+    if let Some(uri) = &args.tracking_uri {
+        lines.push(
+            commands::log_to_mlflow(uri, &store, &run_id, &outcome).with_context(|| {
+                format!(
+                    "the run is recorded locally as `{}`, but sending it to MLflow failed",
+                    &run_id[..8]
+                )
+            })?,
+        );
+    }
+    if !args.quiet {
+        emit(&(lines.join("\n") + "\n")).context("cannot write to standard output")?;
+    }
     Ok(())
 }
 
@@ -330,7 +408,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Some(Command::Eda(args)) => run_eda(args),
-        Some(Command::Models) => list_models(),
+        Some(Command::Families) => list_models(),
+        Some(Command::Runs(args)) => commands::runs(args),
+        Some(Command::Models(args)) => commands::models(args),
+        Some(Command::Promote(args)) => commands::promote(args),
+        Some(Command::Rollback(args)) => commands::rollback(args),
+        Some(Command::Retrain(args)) => commands::retrain(args),
         None => run_train(&cli.train),
     };
     match result {

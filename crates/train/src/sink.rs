@@ -130,16 +130,7 @@ impl FileSink {
 
 impl RunSink for FileSink {
     fn finished(&self, outcome: &TrainOutcome) -> Result<(), TrainError> {
-        let mut files: Vec<(PathBuf, &[u8])> = vec![(
-            PathBuf::from("model.bin"),
-            outcome.artifact_bytes.as_slice(),
-        )];
-        files.extend(
-            outcome
-                .reports
-                .iter()
-                .map(|report| (report.path.clone(), report.contents.as_bytes())),
-        );
+        let files = outcome.files();
         crate::publish::publish(&self.out_dir, &files).map_err(|source| TrainError::Write {
             path: self.out_dir.clone(),
             source,

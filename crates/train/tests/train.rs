@@ -16,68 +16,9 @@ use train::sink::{FileSink, MemorySink, Recorded, Stage};
 use train::threshold::{CalibrationKind, ThresholdRule};
 use train::{TrainError, TrainOptions, TrainOutcome, run};
 
-const BINARY_CONFIG: &str = r#"
-name = "synthetic"
-path = "data/synthetic.csv"
-task = "binary"
-target = "outcome"
-classes = ["healthy", "sick"]
-positive_class = "sick"
-id_columns = ["pid"]
-[training]
-threshold = "sensitivity>=0.80"
-[[features]]
-name = "marker"
-kind = "numeric"
-zero_is_missing = true
-range = [0, 500]
-[[features]]
-name = "age"
-kind = "integer"
-range = [0, 120]
-[[features]]
-name = "smoker"
-kind = "binary"
-[[features]]
-name = "ward"
-kind = "categorical"
-"#;
+mod common;
 
-/// Writes a binary dataset whose positive class is a `positive_share` minority (or majority).
-fn write_binary(dir: &Path, n_rows: usize, positive_share: f64, seed: u64) -> (PathBuf, PathBuf) {
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut csv = String::from("pid,marker,age,smoker,ward,outcome\n");
-    for row in 0..n_rows {
-        let sick = rng.gen_bool(positive_share);
-        let marker = if rng.gen_bool(0.08) {
-            0.0
-        } else {
-            (if sick { 160.0 } else { 110.0 } + rng.gen_range(-45.0..45.0f64)).round()
-        };
-        let age = if sick {
-            rng.gen_range(35..80)
-        } else {
-            rng.gen_range(20..65)
-        };
-        let smoker = u8::from(rng.gen_bool(if sick { 0.5 } else { 0.2 }));
-        let ward = ["north", "south", "east"][rng.gen_range(0..3)];
-        let age_text = if rng.gen_bool(0.03) {
-            "NA".to_owned()
-        } else {
-            age.to_string()
-        };
-        let _ = writeln!(
-            csv,
-            "P{row},{marker},{age_text},{smoker},{ward},{}",
-            if sick { "sick" } else { "healthy" }
-        );
-    }
-    let data = dir.join("synthetic.csv");
-    std::fs::write(&data, csv).unwrap();
-    let config = dir.join("synthetic.toml");
-    std::fs::write(&config, BINARY_CONFIG).unwrap();
-    (config, data)
-}
+use common::write_binary;
 
 fn kind(short: &str) -> ModelKind {
     short.parse().unwrap()
@@ -673,6 +614,7 @@ fn the_registry_names_every_family_once() {
 
 /// Runs the `train` binary with `args`, then `--config`, `--data` and `--out`.
 fn train_cli(args: &[&str], config: &Path, data: &Path, out: &Path) -> std::process::Output {
+    let store = tempfile::tempdir().unwrap();
     Command::new(env!("CARGO_BIN_EXE_train"))
         .args(args)
         .arg("--config")
@@ -681,6 +623,8 @@ fn train_cli(args: &[&str], config: &Path, data: &Path, out: &Path) -> std::proc
         .arg(data)
         .arg("--out")
         .arg(out)
+        // A run store of the test's own: the default sits beside `out`, outside the test.
+        .env("VIGIL_RUN_STORE", store.path().join("runs.sqlite"))
         .output()
         .unwrap()
 }
@@ -735,7 +679,7 @@ fn cli_reports_bad_rows_with_line_and_column_and_fails() {
     assert!(stderr.contains("unknown model `xgb`"), "{stderr}");
 
     let output = Command::new(env!("CARGO_BIN_EXE_train"))
-        .arg("models")
+        .arg("families")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
