@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use actix_web::web::Bytes;
 use arc_swap::ArcSwap;
-use model::{Artifact, ArtifactError};
+use model::{Artifact, ArtifactError, Schema};
 use registry::{Alias, Registry, RegistryError};
 use serde::Serialize;
 
@@ -302,6 +302,64 @@ pub enum LoadError {
     /// This server's model did not come from a file or registry.
     #[error("this server's model was not loaded from a file or a registry")]
     NoSource,
+    /// The new model would refuse or misread requests the serving one accepts.
+    #[error(
+        "{new} is not compatible with the serving {serving}: {reason}; restart the server to change the model's inputs or classes"
+    )]
+    Incompatible {
+        /// The new model's version.
+        new: String,
+        /// The serving model's version.
+        serving: String,
+        /// The first difference found.
+        reason: String,
+    },
+}
+
+/// Why `next` cannot replace `current` without a restart: clients of `current` would see
+/// requests refused (a feature renamed, removed or added, another kind, a category dropped)
+/// or answers in other terms (other classes). `None` when compatible.
+fn incompatibility(current: &Schema, next: &Schema) -> Option<String> {
+    if current.task != next.task || current.classes != next.classes {
+        return Some(format!(
+            "classes {:?} would become {:?}",
+            current.classes, next.classes
+        ));
+    }
+    let names = |schema: &Schema| -> Vec<String> {
+        let mut names: Vec<String> = schema.features.iter().map(|f| f.name.clone()).collect();
+        names.sort();
+        names
+    };
+    if names(current) != names(next) {
+        return Some(format!(
+            "features {:?} would become {:?}",
+            names(current),
+            names(next)
+        ));
+    }
+    for feature in &current.features {
+        let Some(replacement) = next.features.iter().find(|f| f.name == feature.name) else {
+            continue;
+        };
+        if replacement.kind != feature.kind {
+            return Some(format!(
+                "feature `{}` would change from {:?} to {:?}",
+                feature.name, feature.kind, replacement.kind
+            ));
+        }
+        if let Some(dropped) = feature
+            .categories
+            .iter()
+            .find(|category| !replacement.categories.contains(category))
+        {
+            return Some(format!(
+                "feature `{}` would no longer accept `{dropped}`",
+                feature.name
+            ));
+        }
+    }
+    None
 }
 
 /// Where the served model comes from.
@@ -460,7 +518,17 @@ impl AppState {
             Ok((_, version)) => version,
             Err(_) => None,
         };
-        let result = source.load(&self.settings);
+        let serving = self.model();
+        let result = source.load(&self.settings).and_then(|model| {
+            match incompatibility(&serving.artifact.schema, &model.artifact.schema) {
+                None => Ok(model),
+                Some(reason) => Err(LoadError::Incompatible {
+                    new: model.model_version.clone(),
+                    serving: serving.model_version.clone(),
+                    reason,
+                }),
+            }
+        });
         let status = ReloadStatus {
             succeeded: result.is_ok(),
             trigger,

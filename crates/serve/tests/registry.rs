@@ -197,3 +197,64 @@ fn a_fallback_serves_until_the_first_promotion_then_the_alias_is_followed() {
     let (now, _) = state.follow_alias().unwrap().unwrap();
     assert!(now.starts_with("v1-"), "{now}");
 }
+
+#[test]
+fn every_kind_of_bad_version_leaves_the_serving_model_in_place() {
+    let folder = tempfile::tempdir().unwrap();
+    let registry = Registry::at(folder.path().join("sepsis"));
+    let (good, _) = two_artifacts();
+    let serving = register(&registry, &good);
+    promote(&registry, serving, false);
+    let source = ModelSource::Registry {
+        registry: registry.clone(),
+        alias: Alias::Production,
+        fallback: None,
+    };
+    let state = AppState::from_source(source, Settings::default()).unwrap();
+    let mut other_format = good.clone();
+    other_format[8..12].copy_from_slice(&99u32.to_le_bytes());
+    let heart_failure = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts/heart_failure/model.bin"),
+    )
+    .unwrap();
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("missing", b"to be deleted".to_vec(), "model.bin"),
+        ("truncated", good[..good.len() / 2].to_vec(), "model.bin"),
+        (
+            "bit-flipped",
+            {
+                let mut bytes = good.clone();
+                bytes[good.len() / 3] ^= 0x10;
+                bytes
+            },
+            "corrupted",
+        ),
+        ("another format version", other_format, "version 99"),
+        (
+            "another schema",
+            heart_failure,
+            "is not compatible with the serving",
+        ),
+    ];
+    for (case, bytes, expected) in cases {
+        let version = register(&registry, &bytes);
+        if case == "missing" {
+            std::fs::remove_file(registry.model_path(version)).unwrap();
+        }
+        promote(&registry, version, true);
+        let error = state.follow_alias().unwrap().unwrap_err();
+        let chain = serve::error_chain(&error);
+        assert!(chain.contains(expected), "{case}: {chain}");
+        assert!(state.model().model_version.starts_with("v1-"), "{case}");
+        let status = state.last_reload().unwrap();
+        assert!(
+            !status.succeeded && status.target_registry_version == Some(version),
+            "{case}"
+        );
+        registry.rollback(Alias::Production).unwrap();
+        assert!(
+            state.follow_alias().is_none(),
+            "{case}: back on the serving version"
+        );
+    }
+}
