@@ -12,10 +12,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
 train="$CARGO_TARGET_DIR/release/train"
 [[ -x "$train" ]] || cargo build --release --quiet -p train
 venv="${VIGIL_MLFLOW_VENV:-$HOME/.cache/vigil-mlflow-venv}"
-if ! "$venv/bin/python" -c "import mlflow; assert mlflow.__version__ == '3.17.2'" 2> /dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'mlflow==3.17.2'
-fi
+source scripts/pinned-venv.sh
+pinned_venv "$venv" mlflow 3.17.2
 work="$(mktemp -d)"
 mlflow_pid=""
 cleanup() { [[ -n "$mlflow_pid" ]] && kill "$mlflow_pid" 2> /dev/null || true; rm -rf "$work"; }

@@ -11,10 +11,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
 train="$CARGO_TARGET_DIR/release/train"
 [[ -x "$train" ]] || cargo build --release --quiet -p train
 venv="${VIGIL_PREFECT_VENV:-$HOME/.cache/vigil-prefect-venv}"
-if ! "$venv/bin/python" -c "import prefect; assert prefect.__version__ == '3.9.1'" 2> /dev/null; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check 'prefect==3.9.1'
-fi
+source scripts/pinned-venv.sh
+pinned_venv "$venv" prefect 3.9.1
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export PREFECT_HOME="$work/prefect" PREFECT_SERVER_ANALYTICS_ENABLED=false

@@ -44,7 +44,7 @@ impl Gate {
     /// threshold-dependent figure at 0.5 says little about a model shipped with another
     /// threshold).
     pub fn metrics(candidate: &VersionRecord) -> Vec<Metric> {
-        let mut metrics = vec![candidate.ranking_metric];
+        let mut metrics = vec![candidate.facts.ranking_metric];
         for metric in [
             Metric::RocAuc,
             Metric::RocAucOvr,
@@ -67,7 +67,7 @@ impl Gate {
     /// Gates a model not yet registered (its record numbered 0).
     pub fn check_new(
         &self,
-        new: &crate::NewVersion,
+        new: &crate::VersionFacts,
         incumbent: &VersionRecord,
     ) -> Result<(), GateRefusal> {
         self.check(&VersionRecord::unregistered(new), incumbent)

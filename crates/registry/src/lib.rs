@@ -170,39 +170,26 @@ pub struct VersionRecord {
     pub sha256: String,
     /// When it was registered, seconds since the Unix epoch.
     pub registered_at: u64,
-    /// The chosen model family (`gradient_boosting`, …).
-    pub model_name: String,
-    /// The metric that ranked the run's models.
-    pub ranking_metric: Metric,
-    /// The chosen model's cross-validated metrics.
-    pub metrics: Vec<MetricSummary>,
-    /// SHA-256 of the training file.
-    pub dataset_sha256: String,
-    /// The training seed.
-    pub seed: u64,
-    /// The tracked run that produced it, when tracking was on.
-    pub run_id: Option<String>,
+    /// What the model is and how it scored.
+    #[serde(flatten)]
+    pub facts: VersionFacts,
 }
 
 impl VersionRecord {
     /// The record a model would have, numbered 0 until it is registered.
-    pub fn unregistered(new: &NewVersion) -> Self {
+    pub fn unregistered(facts: &VersionFacts) -> Self {
         VersionRecord {
             version: 0,
             sha256: String::new(),
             registered_at: now(),
-            model_name: new.model_name.clone(),
-            ranking_metric: new.ranking_metric,
-            metrics: new.metrics.clone(),
-            dataset_sha256: new.dataset_sha256.clone(),
-            seed: new.seed,
-            run_id: new.run_id.clone(),
+            facts: facts.clone(),
         }
     }
 
     /// The cross-validated mean of a metric, if recorded.
     pub fn metric(&self, metric: Metric) -> Option<f64> {
-        self.metrics
+        self.facts
+            .metrics
             .iter()
             .find(|summary| summary.metric == metric)
             .map(|summary| summary.mean)
@@ -322,9 +309,9 @@ pub enum Verdict {
     Refused(GateRefusal),
 }
 
-/// What registering a model needs besides its files.
-#[derive(Debug, Clone)]
-pub struct NewVersion {
+/// What registering a model needs besides its files, and what its record keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionFacts {
     /// The dataset (must match the registry's).
     pub dataset: String,
     /// The chosen model family.
@@ -512,7 +499,7 @@ impl Registry {
     /// `candidate` moves to it.
     pub fn register(
         &self,
-        new: &NewVersion,
+        new: &VersionFacts,
         files: &[(PathBuf, &[u8])],
     ) -> Result<Registered, RegistryError> {
         let model_bytes = files
@@ -550,12 +537,7 @@ impl Registry {
                 version,
                 sha256: sha256.clone(),
                 registered_at: now(),
-                model_name: new.model_name.clone(),
-                ranking_metric: new.ranking_metric,
-                metrics: new.metrics.clone(),
-                dataset_sha256: new.dataset_sha256.clone(),
-                seed: new.seed,
-                run_id: new.run_id.clone(),
+                facts: new.clone(),
             });
             move_alias(index, Alias::Candidate, version, MoveKind::Promote);
             Ok(Registered {
@@ -592,7 +574,7 @@ impl Registry {
     }
 
     /// Gates a model not yet registered against the current production version.
-    pub fn gate_new(&self, new: &NewVersion, gate: &Gate) -> Result<Verdict, RegistryError> {
+    pub fn gate_new(&self, new: &VersionFacts, gate: &Gate) -> Result<Verdict, RegistryError> {
         let Some(index) = self.read()? else {
             return Ok(Verdict::NoProduction);
         };

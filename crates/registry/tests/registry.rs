@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 
 use model::{Metric, MetricSummary};
-use registry::{Alias, Gate, MoveKind, NewVersion, Registry, RegistryError};
+use registry::{Alias, Gate, MoveKind, Registry, RegistryError, VersionFacts};
 
-fn new_version(auc: f64, brier: f64) -> NewVersion {
-    NewVersion {
+fn new_version(auc: f64, brier: f64) -> VersionFacts {
+    VersionFacts {
         dataset: "sepsis".into(),
         model_name: "gradient_boosting".into(),
         ranking_metric: Metric::RocAuc,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use actix_web::{App, test as actix_test, web};
 use model::Artifact;
-use registry::{Alias, Gate, NewVersion, Registry};
+use registry::{Alias, Gate, Registry, VersionFacts};
 use serde_json::{Value, json};
 use serve::state::{ModelSource, ReloadTrigger};
 use serve::{AppState, Settings};
@@ -19,7 +19,7 @@ fn sepsis_artifact() -> PathBuf {
 fn register(registry: &Registry, bytes: &[u8]) -> u32 {
     let artifact =
         Artifact::from_bytes(&std::fs::read(sepsis_artifact()).unwrap(), Path::new("x")).unwrap();
-    let new = NewVersion {
+    let new = VersionFacts {
         dataset: "sepsis".into(),
         model_name: artifact.model_name.clone(),
         ranking_metric: model::Metric::RocAuc,

@@ -54,6 +54,14 @@ pub struct RunStart {
     pub dataset: String,
     /// Milliseconds since the Unix epoch.
     pub started_at_ms: i64,
+    /// What the run was given.
+    #[serde(flatten)]
+    pub provenance: Provenance,
+}
+
+/// What a run was given: code, data, config, seed and command line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Provenance {
     /// `git rev-parse HEAD` of the working folder, when it is a repository.
     pub git_commit: Option<String>,
     /// The training file.
@@ -162,18 +170,9 @@ pub struct RunDetail {
     /// The summary line.
     #[serde(flatten)]
     pub summary: RunSummary,
-    /// Git commit, if known.
-    pub git_commit: Option<String>,
-    /// The training file.
-    pub dataset_path: String,
-    /// Its SHA-256.
-    pub dataset_sha256: String,
-    /// The config's text.
-    pub config: String,
-    /// The seed.
-    pub seed: u64,
-    /// The command line.
-    pub arguments: Vec<String>,
+    /// What the run was given.
+    #[serde(flatten)]
+    pub provenance: Provenance,
     /// Every model's parameters and fold metrics, best first.
     pub models: Vec<ModelRecord>,
     /// `leaderboard.json`'s text.

@@ -273,8 +273,11 @@ impl Client {
     /// per-fold metrics as steps and the chosen model's means as plain metrics.
     fn log_values(&self, run_id: &str, run: &RunDetail) -> Result<(), MlflowError> {
         let mut params = vec![
-            ("seed".to_owned(), run.seed.to_string()),
-            ("dataset_sha256".to_owned(), run.dataset_sha256.clone()),
+            ("seed".to_owned(), run.provenance.seed.to_string()),
+            (
+                "dataset_sha256".to_owned(),
+                run.provenance.dataset_sha256.clone(),
+            ),
             (
                 "chosen_model".to_owned(),
                 run.summary.chosen_model.clone().unwrap_or_default(),
@@ -372,7 +375,7 @@ fn tags(run: &RunDetail) -> Vec<Value> {
         json!({"key": "vigil.dataset", "value": run.summary.dataset}),
         json!({"key": "mlflow.source.name", "value": "vigil train"}),
     ];
-    if let Some(commit) = &run.git_commit {
+    if let Some(commit) = &run.provenance.git_commit {
         tags.push(json!({"key": "mlflow.source.git.commit", "value": commit}));
     }
     if let Some(sha) = &run.summary.artifact_sha256 {

@@ -235,14 +235,17 @@ pub fn show(run: &RunDetail, width: usize) -> String {
     field("status", summary.status.name().into());
     field("started (UTC)", utc(summary.started_at_ms));
     field("took", duration(summary));
-    field("data", run.dataset_path.clone());
-    field("data sha256", run.dataset_sha256.clone());
-    field("seed", run.seed.to_string());
+    field("data", run.provenance.dataset_path.clone());
+    field("data sha256", run.provenance.dataset_sha256.clone());
+    field("seed", run.provenance.seed.to_string());
     field(
         "git commit",
-        run.git_commit.clone().unwrap_or_else(|| "-".into()),
+        run.provenance
+            .git_commit
+            .clone()
+            .unwrap_or_else(|| "-".into()),
     );
-    field("command", run.arguments.join(" "));
+    field("command", run.provenance.arguments.join(" "));
     field(
         "artifact",
         summary
@@ -356,13 +359,15 @@ pub fn compare(first: &RunDetail, second: &RunDetail, width: usize) -> String {
     let provenance: [Field; 8] = [
         ("run", |run| short_id(&run.summary.run_id)),
         ("dataset", |run| run.summary.dataset.clone()),
-        ("data sha256", |run| short_id(&run.dataset_sha256)),
-        ("seed", |run| run.seed.to_string()),
+        ("data sha256", |run| {
+            short_id(&run.provenance.dataset_sha256)
+        }),
+        ("seed", |run| run.provenance.seed.to_string()),
         ("config", |run| {
-            short_id(&crate::sha256_hex(run.config.as_bytes()))
+            short_id(&crate::sha256_hex(run.provenance.config.as_bytes()))
         }),
         ("git commit", |run| {
-            or_dash(run.git_commit.as_deref().map(short_id))
+            or_dash(run.provenance.git_commit.as_deref().map(short_id))
         }),
         ("chosen model", |run| {
             or_dash(run.summary.chosen_model.clone())

@@ -186,7 +186,8 @@ impl Store {
 
     /// Records a run as started.
     pub fn start_run(&self, run: &RunStart) -> Result<(), StoreError> {
-        let arguments = serde_json::to_string(&run.arguments).unwrap_or_default();
+        let provenance = &run.provenance;
+        let arguments = serde_json::to_string(&provenance.arguments).unwrap_or_default();
         self.connection
             .execute(
                 "INSERT INTO runs (run_id, dataset, status, started_at_ms, git_commit, dataset_path,
@@ -197,11 +198,11 @@ impl Store {
                     run.dataset,
                     RunStatus::Running.name(),
                     run.started_at_ms,
-                    run.git_commit,
-                    run.dataset_path,
-                    run.dataset_sha256,
-                    run.config,
-                    run.seed as i64,
+                    provenance.git_commit,
+                    provenance.dataset_path,
+                    provenance.dataset_sha256,
+                    provenance.config,
+                    provenance.seed as i64,
                     arguments,
                 ],
             )
@@ -361,12 +362,14 @@ impl Store {
             models: self.models(&run_id)?,
             files: self.files(&run_id)?,
             summary,
-            git_commit,
-            dataset_path,
-            dataset_sha256,
-            config,
-            seed: seed as u64,
-            arguments: serde_json::from_str(&arguments).unwrap_or_default(),
+            provenance: crate::Provenance {
+                git_commit,
+                dataset_path,
+                dataset_sha256,
+                config,
+                seed: seed as u64,
+                arguments: serde_json::from_str(&arguments).unwrap_or_default(),
+            },
             leaderboard,
             error,
         })

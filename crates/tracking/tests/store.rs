@@ -1,19 +1,21 @@
 //! The run store: a run round-trips, older schemas migrate forward with their data, newer ones
 //! are refused, and writers on separate connections do not lose runs.
 
-use tracking::{ModelRecord, RunFinish, RunStart, RunStatus, SCHEMA_VERSION, Store};
+use tracking::{ModelRecord, Provenance, RunFinish, RunStart, RunStatus, SCHEMA_VERSION, Store};
 
 fn start(run_id: &str, started_at_ms: i64) -> RunStart {
     RunStart {
         run_id: run_id.into(),
         dataset: "sepsis".into(),
         started_at_ms,
-        git_commit: Some("abc123".into()),
-        dataset_path: "data/train.csv".into(),
-        dataset_sha256: "d".repeat(64),
-        config: "name = \"sepsis\"\n".into(),
-        seed: 42,
-        arguments: vec!["train".into(), "--seed".into(), "42".into()],
+        provenance: Provenance {
+            git_commit: Some("abc123".into()),
+            dataset_path: "data/train.csv".into(),
+            dataset_sha256: "d".repeat(64),
+            config: "name = \"sepsis\"\n".into(),
+            seed: 42,
+            arguments: vec!["train".into(), "--seed".into(), "42".into()],
+        },
     }
 }
 
@@ -71,7 +73,7 @@ fn a_run_round_trips_with_its_folds_files_and_status() {
     let folds = &run.models[0].fold_metrics[0].1;
     assert_eq!(&folds[..2], &[0.8, 0.9]);
     assert!(folds[2].is_nan(), "a failed fold reads back as NaN");
-    assert_eq!(run.arguments, vec!["train", "--seed", "42"]);
+    assert_eq!(run.provenance.arguments, vec!["train", "--seed", "42"]);
     assert_eq!(
         store
             .file(&run.summary.run_id, "plots/roc.svg")

@@ -234,15 +234,15 @@ pub fn models(args: &ModelsArgs) -> Result<()> {
             .map(Alias::name)
             .collect();
         let score = record
-            .metric(record.ranking_metric)
-            .map(|value| format!("{} {value:.4}", record.ranking_metric))
+            .metric(record.facts.ranking_metric)
+            .map(|value| format!("{} {value:.4}", record.facts.ranking_metric))
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
             "{:<8} {:<17} {:<20} {:<16} {:<9} {}",
             format!("v{}", record.version),
             tracking::render::utc(record.registered_at as i64 * 1000),
-            record.model_name,
+            record.facts.model_name,
             score,
             &record.sha256[..8.min(record.sha256.len())],
             aliases.join(", ")

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use model::{Artifact, Metric};
-use registry::{NewVersion, Registered, Registry};
+use registry::{Registered, Registry, VersionFacts};
 use tracking::{ModelRecord, RunFinish, RunStart, Store};
 
 use crate::sink::{RunSink, Sinks};
@@ -81,12 +81,14 @@ pub fn run_start(
         run_id: run_id.to_owned(),
         dataset: options.config.name.clone(),
         started_at_ms: tracking::now_ms(),
-        git_commit: git_commit(),
-        dataset_path: options.data_path.display().to_string(),
-        dataset_sha256,
-        config,
-        seed: options.seed,
-        arguments,
+        provenance: tracking::Provenance {
+            git_commit: git_commit(),
+            dataset_path: options.data_path.display().to_string(),
+            dataset_sha256,
+            config,
+            seed: options.seed,
+            arguments,
+        },
     })
 }
 
@@ -146,8 +148,8 @@ pub fn new_version(
     artifact: &Artifact,
     ranking_metric: Metric,
     run_id: Option<String>,
-) -> NewVersion {
-    NewVersion {
+) -> VersionFacts {
+    VersionFacts {
         dataset: artifact.schema.dataset.clone(),
         model_name: artifact.model_name.clone(),
         ranking_metric,

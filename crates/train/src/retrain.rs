@@ -348,7 +348,7 @@ impl Cycle<'_> {
         &self,
         run_dir: &Path,
         state: &State,
-    ) -> Result<registry::NewVersion, TrainError> {
+    ) -> Result<registry::VersionFacts, TrainError> {
         let artifact = Artifact::load(&run_dir.join("model.bin"))?;
         Ok(lifecycle::new_version(
             &artifact,

@@ -107,14 +107,19 @@ fn every_run_is_recorded_and_the_runs_commands_read_it_back() {
     assert!(runs.iter().all(|run| run.status == RunStatus::Finished));
     let (newest, oldest) = (&runs[0], &runs[1]);
     let detail = store.get(&newest.run_id).unwrap();
-    assert_eq!(detail.seed, 2);
+    assert_eq!(detail.provenance.seed, 2);
     assert_eq!(detail.models.len(), 2);
     assert_eq!(
         detail.models[0].fold_metrics[0].1.len(),
         3,
         "one value per fold"
     );
-    assert!(detail.config.contains("positive_class = \"sick\""));
+    assert!(
+        detail
+            .provenance
+            .config
+            .contains("positive_class = \"sick\"")
+    );
     assert!(
         detail
             .files
