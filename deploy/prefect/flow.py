@@ -34,11 +34,13 @@ def run_step(train_bin: str, step: str, arguments: list[str]) -> dict:
 
 
 @flow(name="vigil-retrain")
-def retrain(config: str, data: str, registry: str, train_bin: str = "train", seed: int = 42,
+def retrain(config: str, data: str, registry: str = "", train_bin: str = "train", seed: int = 42,
             promote: bool = False, margin: float = 0.01, models: str = "") -> list[dict]:
-    """The retraining cycle, one task per step, in order."""
-    arguments = ["--config", config, "--data", data, "--registry", registry,
-                 "--seed", str(seed), "--margin", str(margin)]
+    """The retraining cycle, one task per step, in order. Without `registry`, `train` uses
+    artifacts/registry/<dataset>."""
+    arguments = ["--config", config, "--data", data, "--seed", str(seed), "--margin", str(margin)]
+    if registry:
+        arguments += ["--registry", registry]
     if models:
         arguments += ["--models", models]
     if promote:
@@ -50,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--data", required=True)
-    parser.add_argument("--registry", default="artifacts/registry/sepsis")
+    parser.add_argument("--registry", default="")
     parser.add_argument("--train-bin", default="train")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--promote", action="store_true")

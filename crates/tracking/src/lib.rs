@@ -182,6 +182,29 @@ pub struct RunDetail {
     pub files: Vec<FileEntry>,
     /// The error chain of a failed run.
     pub error: Option<String>,
+    /// Evaluations of the run's artifact on labelled data, oldest first.
+    pub evaluations: Vec<EvaluationRecord>,
+}
+
+/// One `train evaluate` of an artifact on a labelled file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EvaluationRecord {
+    /// 32 hex digits.
+    pub evaluation_id: String,
+    /// When, ms since the epoch.
+    pub created_at_ms: i64,
+    /// The dataset.
+    pub dataset: String,
+    /// SHA-256 of the artifact evaluated (joins it to the run that produced it).
+    pub artifact_sha256: String,
+    /// The labelled file.
+    pub input_path: String,
+    /// Its SHA-256.
+    pub input_sha256: String,
+    /// Records scored.
+    pub n_records: usize,
+    /// `evaluation.json`'s text.
+    pub report: String,
 }
 
 impl RunDetail {

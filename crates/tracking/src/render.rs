@@ -336,6 +336,15 @@ pub fn show(run: &RunDetail, width: usize) -> String {
             width,
         ));
     }
+    for evaluation in &run.evaluations {
+        let _ = writeln!(
+            out,
+            "evaluated       {} on {} ({} records)",
+            utc(evaluation.created_at_ms),
+            shorten(&evaluation.input_path, width.saturating_sub(50).max(20)),
+            evaluation.n_records
+        );
+    }
     if !run.files.is_empty() {
         out.push('\n');
         let files: Vec<String> = run

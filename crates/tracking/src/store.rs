@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use crate::{FileEntry, ModelRecord, RunDetail, RunFinish, RunStart, RunStatus, RunSummary};
+use crate::{
+    EvaluationRecord, FileEntry, ModelRecord, RunDetail, RunFinish, RunStart, RunStatus, RunSummary,
+};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts those applied. Never edit
 /// one that has shipped: add the next.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     // 1: runs with their provenance, parameters and per-fold metrics.
     "CREATE TABLE runs (
         run_id TEXT PRIMARY KEY,
@@ -59,6 +61,18 @@ const MIGRATIONS: [&str; 2] = [
     );
     ALTER TABLE runs ADD COLUMN leaderboard TEXT;
     ALTER TABLE runs ADD COLUMN registry_version INTEGER;",
+    // 3: evaluations of an artifact on new labelled data (`train evaluate`).
+    "CREATE TABLE evaluations (
+        evaluation_id TEXT PRIMARY KEY,
+        created_at_ms INTEGER NOT NULL,
+        dataset TEXT NOT NULL,
+        artifact_sha256 TEXT NOT NULL,
+        input_path TEXT NOT NULL,
+        input_sha256 TEXT NOT NULL,
+        n_records INTEGER NOT NULL,
+        report TEXT NOT NULL
+    );
+    CREATE INDEX evaluations_by_artifact ON evaluations (artifact_sha256, created_at_ms);",
 ];
 
 /// The schema version this build writes.
@@ -358,7 +372,12 @@ impl Store {
                     },
                 )
                 .map_err(self.fail("reading a run"))?;
+        let evaluations = match &summary.artifact_sha256 {
+            Some(sha256) => self.evaluations(sha256)?,
+            None => Vec::new(),
+        };
         Ok(RunDetail {
+            evaluations,
             models: self.models(&run_id)?,
             files: self.files(&run_id)?,
             summary,
@@ -455,6 +474,54 @@ impl Store {
             )
             .optional()
             .map_err(self.fail("reading a file"))
+    }
+
+    /// Records an evaluation of an artifact on labelled data.
+    pub fn record_evaluation(&self, evaluation: &EvaluationRecord) -> Result<(), StoreError> {
+        self.connection
+            .execute(
+                "INSERT INTO evaluations VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    evaluation.evaluation_id,
+                    evaluation.created_at_ms,
+                    evaluation.dataset,
+                    evaluation.artifact_sha256,
+                    evaluation.input_path,
+                    evaluation.input_sha256,
+                    evaluation.n_records as i64,
+                    evaluation.report,
+                ],
+            )
+            .map_err(self.fail("recording an evaluation"))?;
+        Ok(())
+    }
+
+    /// The evaluations of one artifact, oldest first.
+    pub fn evaluations(&self, artifact_sha256: &str) -> Result<Vec<EvaluationRecord>, StoreError> {
+        let mut statement = self
+            .connection
+            .prepare(
+                "SELECT evaluation_id, created_at_ms, dataset, artifact_sha256, input_path,
+                    input_sha256, n_records, report
+                 FROM evaluations WHERE artifact_sha256 = ?1 ORDER BY created_at_ms, evaluation_id",
+            )
+            .map_err(self.fail("listing evaluations"))?;
+        let rows = statement
+            .query_map(params![artifact_sha256], |row| {
+                Ok(EvaluationRecord {
+                    evaluation_id: row.get(0)?,
+                    created_at_ms: row.get(1)?,
+                    dataset: row.get(2)?,
+                    artifact_sha256: row.get(3)?,
+                    input_path: row.get(4)?,
+                    input_sha256: row.get(5)?,
+                    n_records: row.get::<_, i64>(6)? as usize,
+                    report: row.get(7)?,
+                })
+            })
+            .map_err(self.fail("listing evaluations"))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(self.fail("listing evaluations"))
     }
 
     /// SQLite's own consistency check: `ok` when the database is sound.

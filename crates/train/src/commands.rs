@@ -125,8 +125,9 @@ pub struct RollbackArgs {
 pub struct RetrainArgs {
     #[command(flatten)]
     modeling: ModelingArgs,
-    #[command(flatten)]
-    registry: RegistryArgs,
+    /// Registry folder receiving the version [default: artifacts/registry/<dataset>].
+    #[arg(long, env = "VIGIL_REGISTRY")]
+    registry: Option<PathBuf>,
     /// Run store (SQLite) [default: runs.sqlite beside the registry folder's parent].
     #[arg(long, env = "VIGIL_RUN_STORE")]
     store: Option<PathBuf>,
@@ -143,6 +144,116 @@ pub struct RetrainArgs {
     /// No progress bar: only the step lines and errors.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Model artifact to evaluate.
+    #[arg(
+        long,
+        env = "VIGIL_MODEL",
+        default_value = "artifacts/sepsis/model.bin"
+    )]
+    model: PathBuf,
+    /// Labelled CSV file: the model's feature columns and the target, whose values may be the
+    /// class names or the codes the config maps.
+    #[arg(long)]
+    input: PathBuf,
+    /// The dataset config the model was trained with [default: data/<dataset>.toml].
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output folder for `evaluation.json`, `evaluation.html` and plots [default:
+    /// `evaluation/` beside the model].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Bootstrap resamples behind the 95% intervals.
+    #[arg(long, default_value_t = 2000)]
+    resamples: usize,
+    /// Seed of the resampling: the same seed and file give the same intervals.
+    #[arg(long, default_value_t = train::DEFAULT_SEED)]
+    seed: u64,
+    /// Run store recording the evaluation [default: runs.sqlite beside the model's folder].
+    #[arg(long, env = "VIGIL_RUN_STORE")]
+    store: Option<PathBuf>,
+    /// Quote offending cell values in errors (patient data: off by default).
+    #[arg(long)]
+    show_values: bool,
+}
+
+/// `train evaluate`: the shipped artifact on a labelled file.
+pub fn evaluate(args: &EvaluateArgs) -> Result<()> {
+    use train::evaluate::{EvaluateOptions, render, summary};
+    let bytes = model::artifact::read_artifact_file(&args.model)
+        .with_context(|| format!("cannot read the model `{}`", args.model.display()))?;
+    let artifact = model::Artifact::from_bytes(&bytes, &args.model)?;
+    let config_path = args
+        .config
+        .clone()
+        .unwrap_or_else(|| Path::new("data").join(format!("{}.toml", artifact.schema.dataset)));
+    let config = data::DatasetConfig::load(&config_path)?;
+    if !args.input.is_file() {
+        bail!("labelled file `{}` not found", args.input.display());
+    }
+    let options = data::LoadOptions {
+        labels: data::Labels::Required,
+        show_values: args.show_values,
+    };
+    let dataset = data::load(&config, &args.input, options)
+        .with_context(|| format!("cannot evaluate on `{}`", args.input.display()))?;
+    for warning in &dataset.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let evaluation = train::evaluate::evaluate(
+        &artifact,
+        &bytes,
+        &dataset,
+        EvaluateOptions {
+            resamples: args.resamples,
+            seed: args.seed,
+        },
+    )?;
+    let files = render(&evaluation);
+    let model_dir = args
+        .model
+        .parent()
+        .filter(|folder| !folder.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| model_dir.join("evaluation"));
+    let borrowed: Vec<(PathBuf, &[u8])> = files
+        .iter()
+        .map(|file| (file.path.clone(), file.contents.as_bytes()))
+        .collect();
+    train::publish::publish(&out, &borrowed)
+        .with_context(|| format!("cannot write the evaluation to `{}`", out.display()))?;
+    let store_path = args
+        .store
+        .clone()
+        .unwrap_or_else(|| lifecycle::default_store(model_dir));
+    let evaluation_id = tracking::new_run_id();
+    Store::open(&store_path)?.record_evaluation(&tracking::EvaluationRecord {
+        evaluation_id: evaluation_id.clone(),
+        created_at_ms: tracking::now_ms(),
+        dataset: evaluation.dataset.clone(),
+        artifact_sha256: evaluation.artifact_sha256.clone(),
+        input_path: args.input.display().to_string(),
+        input_sha256: evaluation.input_sha256.clone(),
+        n_records: evaluation.n_records,
+        report: files
+            .iter()
+            .find(|file| file.path == Path::new("evaluation.json"))
+            .map(|file| file.contents.clone())
+            .unwrap_or_default(),
+    })?;
+    print(&format!(
+        "{}wrote {} and plots\nrecorded as evaluation {} in {}\n",
+        summary(&evaluation),
+        out.join("evaluation.html").display(),
+        &evaluation_id[..8],
+        store_path.display()
+    ))
 }
 
 /// The width tables are laid out for: the terminal's, else 100 columns.
@@ -304,7 +415,12 @@ pub fn rollback(args: &RollbackArgs) -> Result<()> {
 /// `train retrain`: the cycle, or one step of it.
 pub fn retrain(args: &RetrainArgs) -> Result<()> {
     let options = parse_options(&args.modeling)?;
-    let root = &args.registry.registry;
+    let root = &args.registry.clone().unwrap_or_else(|| {
+        lifecycle::default_registry(
+            &train::default_out_dir(&options.config),
+            &options.config.name,
+        )
+    });
     let store_path = args
         .store
         .clone()

@@ -7,6 +7,7 @@
 //! (imputation, scaling, encoding, balancing, model) on its training rows only, and scores its
 //! validation rows through `model::Pipeline`, the same code the server runs.
 
+pub mod evaluate;
 pub mod learners;
 pub mod lifecycle;
 pub mod metrics;

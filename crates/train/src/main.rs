@@ -51,6 +51,9 @@ enum Command {
     Rollback(commands::RollbackArgs),
     /// The retraining cycle as resumable steps: validate, train, gate, register, promote.
     Retrain(commands::RetrainArgs),
+    /// Score a labelled file with a trained model and report its figures with bootstrap 95%
+    /// intervals at the shipped threshold (JSON, HTML, plots; recorded in the run store).
+    Evaluate(commands::EvaluateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -414,6 +417,7 @@ fn main() -> ExitCode {
         Some(Command::Promote(args)) => commands::promote(args),
         Some(Command::Rollback(args)) => commands::rollback(args),
         Some(Command::Retrain(args)) => commands::retrain(args),
+        Some(Command::Evaluate(args)) => commands::evaluate(args),
         None => run_train(&cli.train),
     };
     match result {

@@ -350,3 +350,130 @@ fn retraining_is_idempotent_resumable_and_promotes_through_the_gate() {
         "two training runs, both recorded"
     );
 }
+
+#[test]
+fn evaluate_reports_figures_with_intervals_reproducibly_and_records_them() {
+    let fixture = Fixture::new();
+    ok(fixture.train("out", &["--seed", "4"]));
+    let model = fixture.path("out/model.bin");
+    // A fresh labelled file from the same population, never seen in training.
+    let fresh = tempfile::tempdir().unwrap();
+    let (_, data) = common::write_binary(fresh.path(), 300, 0.4, 99);
+    let data = data.display().to_string();
+    let evaluate = |out: &str| {
+        ok(train(&[
+            "evaluate",
+            "--model",
+            &model,
+            "--input",
+            &data,
+            "--config",
+            &fixture.config,
+            "--out",
+            &fixture.path(out),
+            "--resamples",
+            "300",
+            "--seed",
+            "8",
+        ]))
+    };
+    let printed = evaluate("first");
+    assert!(printed.contains("on 300 labelled records"), "{printed}");
+    assert!(
+        printed
+            .lines()
+            .filter(|line| !line.contains('/'))
+            .all(|line| line.chars().count() <= 100),
+        "{printed}"
+    );
+    let report: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture.root.join("first/evaluation.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["n_records"], 300);
+    for name in [
+        "roc_auc",
+        "sensitivity",
+        "specificity",
+        "brier",
+        "calibration_slope",
+        "ece",
+    ] {
+        let figure = &report["figures"][name];
+        let (value, lower, upper) = (
+            figure["value"].as_f64().unwrap(),
+            figure["lower"].as_f64().unwrap(),
+            figure["upper"].as_f64().unwrap(),
+        );
+        assert!(
+            lower <= value && value <= upper && lower < upper,
+            "{name}: {figure}"
+        );
+    }
+    assert!(
+        report["figures"]["roc_auc"]["value"].as_f64().unwrap() > 0.8,
+        "{report}"
+    );
+    let counts = &report["confusion"]["counts"];
+    let total: u64 = counts
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 300);
+    for plot in ["roc", "pr", "calibration", "confusion"] {
+        assert!(
+            fixture
+                .root
+                .join(format!("first/plots/{plot}.svg"))
+                .is_file(),
+            "{plot}"
+        );
+    }
+    // Same seed and file: the same report, byte for byte.
+    evaluate("second");
+    assert_eq!(
+        std::fs::read(fixture.root.join("first/evaluation.json")).unwrap(),
+        std::fs::read(fixture.root.join("second/evaluation.json")).unwrap()
+    );
+    // Recorded in the store beside the model's folder, and shown with the run.
+    let store = Store::open(&fixture.root.join("runs.sqlite")).unwrap();
+    let run = &store.list(None, 1).unwrap()[0];
+    let detail = store.get(&run.run_id).unwrap();
+    assert_eq!(detail.evaluations.len(), 2);
+    assert_eq!(detail.evaluations[0].n_records, 300);
+    let shown = ok(train(&[
+        "runs",
+        "show",
+        &run.run_id[..8],
+        "--store",
+        &fixture.path("runs.sqlite"),
+    ]));
+    assert!(shown.contains("evaluated"), "{shown}");
+    // An unlabelled file is refused, naming the line and the column.
+    let unlabelled = fresh.path().join("unlabelled.csv");
+    let text = std::fs::read_to_string(&data).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[3] = lines[3]
+        .rsplit_once(',')
+        .map(|(head, _)| format!("{head},"))
+        .unwrap();
+    std::fs::write(&unlabelled, lines.join("\n")).unwrap();
+    let refused = failed(train(&[
+        "evaluate",
+        "--model",
+        &model,
+        "--input",
+        &unlabelled.display().to_string(),
+        "--config",
+        &fixture.config,
+        "--out",
+        &fixture.path("third"),
+    ]));
+    assert!(
+        refused.contains("line 4") && refused.contains("outcome"),
+        "{refused}"
+    );
+}

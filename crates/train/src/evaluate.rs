@@ -1,0 +1,757 @@
+//! A shipped artifact evaluated on new labelled data: every record scored through the
+//! artifact's own pipeline and decision rule (as the server scores it), then the figures a
+//! clinical reviewer asks for, each with a seeded bootstrap 95% interval: discrimination,
+//! the operating point at the shipped threshold, and calibration (logistic recalibration slope
+//! and intercept, expected calibration error), with ROC, precision-recall, calibration and
+//! confusion-matrix plots. Rendering happens in memory; the caller publishes the files.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+
+use ::report::{html, plot};
+use data::Dataset;
+use model::{Artifact, Task};
+
+use crate::TrainError;
+use crate::report::{ReportFile, calibration_points};
+
+/// How to evaluate.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluateOptions {
+    /// Bootstrap resamples for the intervals (0: no intervals).
+    pub resamples: usize,
+    /// Seed of the resampling.
+    pub seed: u64,
+}
+
+/// A figure and its bootstrap 95% percentile interval (NaN where undefined; `null` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Estimate {
+    /// On the whole file.
+    pub value: f64,
+    /// 2.5th percentile over resamples.
+    pub lower: f64,
+    /// 97.5th percentile over resamples.
+    pub upper: f64,
+}
+
+/// The figures, by name, in report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Figure {
+    /// Area under the ROC curve (one-vs-rest mean for multiclass).
+    RocAuc,
+    /// Average precision (binary).
+    PrAuc,
+    /// True positive rate at the shipped threshold.
+    Sensitivity,
+    /// True negative rate at the shipped threshold.
+    Specificity,
+    /// Positive predictive value at the shipped threshold.
+    Ppv,
+    /// Negative predictive value at the shipped threshold.
+    Npv,
+    /// Share of correct decisions.
+    Accuracy,
+    /// Mean per-class recall.
+    BalancedAccuracy,
+    /// Unweighted mean of per-class F1 (multiclass).
+    MacroF1,
+    /// Mean squared error of the positive-class probability (binary).
+    Brier,
+    /// Mean negative log-likelihood of the true class.
+    LogLoss,
+    /// Slope of the logistic recalibration of the outcome on the logit of the probability (1
+    /// is ideal; below 1: predictions too extreme).
+    CalibrationSlope,
+    /// Its intercept (0 is ideal; positive: risks underestimated).
+    CalibrationIntercept,
+    /// Expected calibration error over 10 equal-width bins.
+    Ece,
+}
+
+impl Figure {
+    /// The figures a task reports.
+    pub fn for_task(task: Task) -> &'static [Figure] {
+        match task {
+            Task::Binary => &[
+                Figure::RocAuc,
+                Figure::PrAuc,
+                Figure::Sensitivity,
+                Figure::Specificity,
+                Figure::Ppv,
+                Figure::Npv,
+                Figure::Accuracy,
+                Figure::BalancedAccuracy,
+                Figure::Brier,
+                Figure::LogLoss,
+                Figure::CalibrationSlope,
+                Figure::CalibrationIntercept,
+                Figure::Ece,
+            ],
+            Task::Multiclass => &[
+                Figure::Accuracy,
+                Figure::BalancedAccuracy,
+                Figure::MacroF1,
+                Figure::RocAuc,
+                Figure::LogLoss,
+            ],
+        }
+    }
+
+    /// The name in files and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Figure::RocAuc => "roc_auc",
+            Figure::PrAuc => "pr_auc",
+            Figure::Sensitivity => "sensitivity",
+            Figure::Specificity => "specificity",
+            Figure::Ppv => "ppv",
+            Figure::Npv => "npv",
+            Figure::Accuracy => "accuracy",
+            Figure::BalancedAccuracy => "balanced_accuracy",
+            Figure::MacroF1 => "macro_f1",
+            Figure::Brier => "brier",
+            Figure::LogLoss => "log_loss",
+            Figure::CalibrationSlope => "calibration_slope",
+            Figure::CalibrationIntercept => "calibration_intercept",
+            Figure::Ece => "ece",
+        }
+    }
+}
+
+/// Everything an evaluation found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The dataset.
+    pub dataset: String,
+    /// The chosen model's name.
+    pub model: String,
+    /// SHA-256 of the artifact evaluated.
+    pub artifact_sha256: String,
+    /// The labelled file.
+    pub input: PathBuf,
+    /// Its SHA-256.
+    pub input_sha256: String,
+    /// Records scored.
+    pub n_records: usize,
+    /// Records per class, in class order.
+    pub class_counts: Vec<(String, usize)>,
+    /// The shipped decision threshold on the positive class (binary).
+    pub threshold: Option<f64>,
+    /// Index of the positive class (binary).
+    #[serde(skip)]
+    positive_class: Option<usize>,
+    /// Each figure with its interval.
+    pub figures: Vec<(Figure, Estimate)>,
+    /// `confusion[true class][decided class]`.
+    pub confusion: Vec<Vec<usize>>,
+    /// Bootstrap resamples behind the intervals.
+    pub resamples: usize,
+    /// Their seed.
+    pub seed: u64,
+    /// The probabilities, one row per record (for plots; not serialised).
+    #[serde(skip)]
+    probabilities: Vec<Vec<f64>>,
+    /// The true class per record.
+    #[serde(skip)]
+    truth: Vec<usize>,
+}
+
+impl Evaluation {
+    /// A figure's estimate, if the task reports it.
+    pub fn figure(&self, figure: Figure) -> Option<Estimate> {
+        self.figures
+            .iter()
+            .find(|(name, _)| *name == figure)
+            .map(|(_, estimate)| *estimate)
+    }
+}
+
+/// Scores a labelled dataset through `artifact` and computes every figure with intervals.
+pub fn evaluate(
+    artifact: &Artifact,
+    artifact_bytes: &[u8],
+    dataset: &Dataset,
+    options: EvaluateOptions,
+) -> Result<Evaluation, TrainError> {
+    let schema = &artifact.schema;
+    let expected: Vec<&str> = schema.features.iter().map(|f| f.name.as_str()).collect();
+    let found: Vec<&str> = dataset.features.iter().map(|f| f.name.as_str()).collect();
+    if expected != found {
+        return Err(TrainError::Options(format!(
+            "the config's features {found:?} are not the model's {expected:?}: evaluate with the config the model was trained with"
+        )));
+    }
+    let truth = dataset.target.clone().ok_or_else(|| {
+        TrainError::Options(format!(
+            "`{}` has no `{}` column: evaluation needs labelled records",
+            dataset.path.display(),
+            schema.target
+        ))
+    })?;
+    let (mut probabilities, mut decided) = (Vec::new(), Vec::new());
+    for row in dataset.raw.rows() {
+        let raw: Vec<f64> = row.to_vec();
+        let prediction = artifact.predict_raw(&raw);
+        decided.push(prediction.label_idx);
+        probabilities.push(prediction.probabilities);
+    }
+    let n_classes = schema.classes.len();
+    let figures_of = |rows: &[usize]| {
+        figures(
+            schema.task,
+            schema.positive_class,
+            n_classes,
+            &probabilities,
+            &decided,
+            &truth,
+            rows,
+        )
+    };
+    let all: Vec<usize> = (0..truth.len()).collect();
+    let point = figures_of(&all);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(options.seed);
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(options.resamples); point.len()];
+    for _ in 0..options.resamples {
+        let rows: Vec<usize> = (0..all.len())
+            .map(|_| rng.gen_range(0..all.len()))
+            .collect();
+        for (figure_idx, value) in figures_of(&rows).into_iter().enumerate() {
+            if value.is_finite() {
+                samples[figure_idx].push(value);
+            }
+        }
+    }
+    let figures = Figure::for_task(schema.task)
+        .iter()
+        .zip(point)
+        .zip(samples.iter_mut())
+        .map(|((figure, value), sample)| {
+            sample.sort_by(f64::total_cmp);
+            let interval = |q: f64| {
+                if sample.len() < 2 {
+                    f64::NAN
+                } else {
+                    model::stats::quantile(sample, q)
+                }
+            };
+            (
+                *figure,
+                Estimate {
+                    value,
+                    lower: interval(0.025),
+                    upper: interval(0.975),
+                },
+            )
+        })
+        .collect();
+    let mut confusion = vec![vec![0usize; n_classes]; n_classes];
+    for (true_class, decided_class) in truth.iter().zip(&decided) {
+        confusion[*true_class][*decided_class] += 1;
+    }
+    Ok(Evaluation {
+        dataset: schema.dataset.clone(),
+        model: artifact.model_name.clone(),
+        artifact_sha256: tracking::sha256_hex(artifact_bytes),
+        input: dataset.path.clone(),
+        input_sha256: dataset.sha256.clone(),
+        n_records: truth.len(),
+        class_counts: schema
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(class_idx, name)| {
+                (
+                    name.clone(),
+                    truth.iter().filter(|t| **t == class_idx).count(),
+                )
+            })
+            .collect(),
+        threshold: artifact.decision.threshold,
+        positive_class: match schema.task {
+            Task::Binary => Some(schema.positive_class.unwrap_or(1)),
+            Task::Multiclass => None,
+        },
+        figures,
+        confusion,
+        resamples: options.resamples,
+        seed: options.seed,
+        probabilities,
+        truth,
+    })
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 {
+        numerator / denominator
+    } else {
+        f64::NAN
+    }
+}
+
+/// The figures of [`Figure::for_task`] on the records `rows` (indices, repeats allowed).
+fn figures(
+    task: Task,
+    positive_class: Option<usize>,
+    n_classes: usize,
+    probabilities: &[Vec<f64>],
+    decided: &[usize],
+    truth: &[usize],
+    rows: &[usize],
+) -> Vec<f64> {
+    let n = rows.len() as f64;
+    let log_loss = rows
+        .iter()
+        .map(|row| -probabilities[*row][truth[*row]].clamp(1e-15, 1.0).ln())
+        .sum::<f64>()
+        / n;
+    let recall_of = |class_idx: usize| {
+        let members: Vec<&usize> = rows
+            .iter()
+            .filter(|row| truth[**row] == class_idx)
+            .collect();
+        ratio(
+            members
+                .iter()
+                .filter(|row| decided[***row] == class_idx)
+                .count() as f64,
+            members.len() as f64,
+        )
+    };
+    let accuracy = rows
+        .iter()
+        .filter(|row| decided[**row] == truth[**row])
+        .count() as f64
+        / n;
+    let present: Vec<usize> = (0..n_classes)
+        .filter(|class_idx| rows.iter().any(|row| truth[*row] == *class_idx))
+        .collect();
+    let balanced = present
+        .iter()
+        .map(|class_idx| recall_of(*class_idx))
+        .sum::<f64>()
+        / present.len().max(1) as f64;
+    match task {
+        Task::Binary => {
+            let positive_class = positive_class.unwrap_or(1);
+            let scores: Vec<f64> = rows
+                .iter()
+                .map(|row| probabilities[*row][positive_class])
+                .collect();
+            let positive: Vec<bool> = rows
+                .iter()
+                .map(|row| truth[*row] == positive_class)
+                .collect();
+            let called: Vec<bool> = rows
+                .iter()
+                .map(|row| decided[*row] == positive_class)
+                .collect();
+            let count = |call: bool, is: bool| {
+                called
+                    .iter()
+                    .zip(&positive)
+                    .filter(|(c, p)| **c == call && **p == is)
+                    .count() as f64
+            };
+            let (tp, fp, tn, fn_) = (
+                count(true, true),
+                count(true, false),
+                count(false, false),
+                count(false, true),
+            );
+            let brier = scores
+                .iter()
+                .zip(&positive)
+                .map(|(s, p)| (s - f64::from(u8::from(*p))).powi(2))
+                .sum::<f64>()
+                / n;
+            let (slope, intercept) = recalibration(&scores, &positive);
+            vec![
+                crate::metrics::roc_auc(&scores, &positive),
+                crate::metrics::average_precision(&scores, &positive),
+                ratio(tp, tp + fn_),
+                ratio(tn, tn + fp),
+                ratio(tp, tp + fp),
+                ratio(tn, tn + fn_),
+                accuracy,
+                balanced,
+                brier,
+                log_loss,
+                slope,
+                intercept,
+                expected_calibration_error(&scores, &positive, 10),
+            ]
+        }
+        Task::Multiclass => {
+            let f1_of = |class_idx: usize| {
+                let tp = rows
+                    .iter()
+                    .filter(|row| truth[**row] == class_idx && decided[**row] == class_idx)
+                    .count() as f64;
+                let called = rows
+                    .iter()
+                    .filter(|row| decided[**row] == class_idx)
+                    .count() as f64;
+                let actual = rows.iter().filter(|row| truth[**row] == class_idx).count() as f64;
+                ratio(2.0 * tp, called + actual)
+            };
+            let macro_f1 = present
+                .iter()
+                .map(|class_idx| f1_of(*class_idx))
+                .sum::<f64>()
+                / present.len().max(1) as f64;
+            let aucs: Vec<f64> = present
+                .iter()
+                .map(|class_idx| {
+                    let scores: Vec<f64> = rows
+                        .iter()
+                        .map(|row| probabilities[*row][*class_idx])
+                        .collect();
+                    let positive: Vec<bool> =
+                        rows.iter().map(|row| truth[*row] == *class_idx).collect();
+                    crate::metrics::roc_auc(&scores, &positive)
+                })
+                .filter(|auc| auc.is_finite())
+                .collect();
+            let auc = if aucs.is_empty() {
+                f64::NAN
+            } else {
+                aucs.iter().sum::<f64>() / aucs.len() as f64
+            };
+            vec![accuracy, balanced, macro_f1, auc, log_loss]
+        }
+    }
+}
+
+/// Logistic recalibration: fits `P(y) = σ(a + b·logit(p))` by Newton–Raphson and returns
+/// `(b, a)`, the calibration slope and intercept. NaN when the fit does not converge (one class
+/// only, or perfect separation).
+pub fn recalibration(scores: &[f64], positive: &[bool]) -> (f64, f64) {
+    let logits: Vec<f64> = scores
+        .iter()
+        .map(|p| {
+            let p = p.clamp(1e-12, 1.0 - 1e-12);
+            (p / (1.0 - p)).ln()
+        })
+        .collect();
+    let (mut intercept, mut slope) = (0.0f64, 1.0f64);
+    for _ in 0..100 {
+        // Gradient and Hessian of the log-likelihood in (intercept, slope).
+        let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (x, y) in logits.iter().zip(positive) {
+            let mu = 1.0 / (1.0 + (-(intercept + slope * x)).exp());
+            let residual = f64::from(u8::from(*y)) - mu;
+            let weight = mu * (1.0 - mu);
+            g0 += residual;
+            g1 += residual * x;
+            h00 += weight;
+            h01 += weight * x;
+            h11 += weight * x * x;
+        }
+        let determinant = h00 * h11 - h01 * h01;
+        if determinant.is_nan() || determinant.abs() <= 1e-12 {
+            return (f64::NAN, f64::NAN);
+        }
+        let step0 = (h11 * g0 - h01 * g1) / determinant;
+        let step1 = (h00 * g1 - h01 * g0) / determinant;
+        intercept += step0;
+        slope += step1;
+        if step0.abs().max(step1.abs()) < 1e-10 {
+            return (slope, intercept);
+        }
+        if !(intercept.is_finite() && slope.is_finite()) || slope.abs() > 1e6 {
+            break;
+        }
+    }
+    (f64::NAN, f64::NAN)
+}
+
+/// Expected calibration error: over `n_bins` equal-width probability bins, the share of
+/// records in each bin times the gap between its mean probability and its observed rate.
+pub fn expected_calibration_error(scores: &[f64], positive: &[bool], n_bins: usize) -> f64 {
+    let mut sums = vec![(0.0f64, 0.0f64, 0usize); n_bins];
+    for (score, is_positive) in scores.iter().zip(positive) {
+        let bin = ((score * n_bins as f64) as usize).min(n_bins - 1);
+        sums[bin].0 += score;
+        sums[bin].1 += f64::from(u8::from(*is_positive));
+        sums[bin].2 += 1;
+    }
+    let n = scores.len().max(1) as f64;
+    sums.iter()
+        .filter(|(_, _, count)| *count > 0)
+        .map(|(score_sum, positive_sum, count)| {
+            let count = *count as f64;
+            count / n * (score_sum / count - positive_sum / count).abs()
+        })
+        .sum()
+}
+
+fn format_estimate(estimate: &Estimate) -> String {
+    if !estimate.value.is_finite() {
+        return "undefined".into();
+    }
+    if estimate.lower.is_finite() && estimate.upper.is_finite() {
+        format!(
+            "{:.3} [{:.3}, {:.3}]",
+            estimate.value, estimate.lower, estimate.upper
+        )
+    } else {
+        format!("{:.3} (no interval)", estimate.value)
+    }
+}
+
+/// The terminal summary: one line per figure, under 100 columns.
+pub fn summary(evaluation: &Evaluation) -> String {
+    let mut out = format!(
+        "{}: {} on {} labelled records ({})\n95% bootstrap intervals from {} resamples\n",
+        evaluation.dataset,
+        evaluation.model,
+        evaluation.n_records,
+        evaluation
+            .class_counts
+            .iter()
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        evaluation.resamples
+    );
+    if let Some(threshold) = evaluation.threshold {
+        let _ = writeln!(out, "at the shipped threshold {threshold:.4}:");
+    }
+    for (figure, estimate) in &evaluation.figures {
+        let _ = writeln!(out, "  {:<22} {}", figure.name(), format_estimate(estimate));
+    }
+    out
+}
+
+/// `evaluation.json`, `evaluation.html` and the plots, by relative path.
+pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
+    let mut files = Vec::new();
+    let mut plots = Vec::new();
+    let classes: Vec<String> = evaluation
+        .class_counts
+        .iter()
+        .map(|(name, _)| name.clone())
+        .collect();
+    if let Some(positive_class) = evaluation.positive_class {
+        let scores: Vec<f64> = evaluation
+            .probabilities
+            .iter()
+            .map(|p| p[positive_class])
+            .collect();
+        let positive: Vec<bool> = evaluation
+            .truth
+            .iter()
+            .map(|t| *t == positive_class)
+            .collect();
+        let auc = evaluation
+            .figure(Figure::RocAuc)
+            .map_or(f64::NAN, |e| e.value);
+        let mut roc = vec![(
+            format!("ROC (AUC {auc:.3})"),
+            crate::metrics::roc_curve(&scores, &positive),
+        )];
+        if let (Some(sensitivity), Some(specificity)) = (
+            evaluation.figure(Figure::Sensitivity),
+            evaluation.figure(Figure::Specificity),
+        ) {
+            roc.push((
+                "shipped threshold".into(),
+                vec![(1.0 - specificity.value, sensitivity.value); 2],
+            ));
+        }
+        plots.push((
+            "roc.svg",
+            plot::line_chart(
+                "ROC on the evaluation file",
+                "false positive rate (1 - specificity)",
+                "true positive rate (sensitivity)",
+                &roc,
+                true,
+            ),
+        ));
+        plots.push((
+            "pr.svg",
+            plot::line_chart(
+                "Precision-recall on the evaluation file",
+                "recall (sensitivity)",
+                "precision (PPV)",
+                &[("precision".into(), precision_recall(&scores, &positive))],
+                false,
+            ),
+        ));
+        plots.push((
+            "calibration.svg",
+            plot::line_chart(
+                "Calibration on the evaluation file",
+                "mean predicted probability (decile bins)",
+                "observed positive rate",
+                &[(
+                    evaluation.model.clone(),
+                    calibration_points(&scores, &positive, 10),
+                )],
+                true,
+            ),
+        ));
+    }
+    let matrix: Vec<Vec<f64>> = evaluation
+        .confusion
+        .iter()
+        .map(|row| row.iter().map(|c| *c as f64).collect())
+        .collect();
+    plots.push((
+        "confusion.svg",
+        plot::heatmap(
+            "Confusion matrix at the shipped decision rule",
+            "true class",
+            "decided class",
+            &classes,
+            &classes,
+            &matrix,
+            false,
+        ),
+    ));
+    let json = serde_json::to_string_pretty(&serde_json::json!({
+        "format": 1,
+        "dataset": evaluation.dataset,
+        "model": evaluation.model,
+        "artifact_sha256": evaluation.artifact_sha256,
+        "input": evaluation.input.display().to_string(),
+        "input_sha256": evaluation.input_sha256,
+        "n_records": evaluation.n_records,
+        "class_counts": evaluation.class_counts.iter().map(|(name, count)| (name.clone(), serde_json::json!(count))).collect::<serde_json::Map<_, _>>(),
+        "threshold": evaluation.threshold,
+        "figures": evaluation.figures.iter().map(|(figure, estimate)| (figure.name().to_owned(), serde_json::json!(estimate))).collect::<serde_json::Map<_, _>>(),
+        "confusion": {"rows": "true class", "columns": "decided class", "classes": classes, "counts": evaluation.confusion},
+        "bootstrap": {"resamples": evaluation.resamples, "seed": evaluation.seed, "interval": "percentile 2.5–97.5"},
+    }))
+    .unwrap_or_default()
+        + "\n";
+    files.push(ReportFile {
+        path: PathBuf::from("evaluation.json"),
+        contents: json,
+    });
+    files.push(ReportFile {
+        path: PathBuf::from("evaluation.html"),
+        contents: html_page(evaluation, &plots),
+    });
+    files.extend(plots.into_iter().map(|(name, svg)| ReportFile {
+        path: PathBuf::from("plots").join(name),
+        contents: svg,
+    }));
+    files
+}
+
+/// Precision at each recall reached, scores taken from the highest down.
+fn precision_recall(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
+    let n_positive = positive.iter().filter(|p| **p).count().max(1) as f64;
+    let (mut tp, mut fp) = (0.0, 0.0);
+    let mut points = Vec::new();
+    for (rank, idx) in order.iter().enumerate() {
+        if positive[*idx] {
+            tp += 1.0
+        } else {
+            fp += 1.0
+        }
+        let last_of_tie = order
+            .get(rank + 1)
+            .is_none_or(|next| scores[*next] != scores[*idx]);
+        if last_of_tie {
+            points.push((tp / n_positive, tp / (tp + fp)));
+        }
+    }
+    points
+}
+
+fn html_page(evaluation: &Evaluation, plots: &[(&str, String)]) -> String {
+    let rows: String = evaluation
+        .figures
+        .iter()
+        .map(|(figure, estimate)| {
+            format!(
+                "<tr><th scope=\"row\">{}</th><td>{}</td></tr>\n",
+                html::escape(figure.name()),
+                html::escape(&format_estimate(estimate))
+            )
+        })
+        .collect();
+    let images: String = plots
+        .iter()
+        .map(|(name, _)| {
+            format!(
+                "<figure><img src=\"plots/{name}\" alt=\"{}\"></figure>\n",
+                html::escape(name.trim_end_matches(".svg"))
+            )
+        })
+        .collect();
+    let threshold = evaluation
+        .threshold
+        .map(|t| format!(" at the shipped threshold {t:.4}"))
+        .unwrap_or_default();
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evaluation: {dataset}</title>\n<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#1a1a1a}}td,th{{padding:.2rem .8rem;text-align:left}}img{{max-width:100%}}</style></head><body>\n<h1>Evaluation of the {dataset} model on new labelled data</h1>\n<p>Model <code>{model}</code> (artifact SHA-256 <code>{artifact}</code>) on <code>{input}</code> (SHA-256 <code>{input_sha}</code>): {n} records ({counts}). Figures{threshold}, with 95% bootstrap percentile intervals from {resamples} resamples (seed {seed}).</p>\n<table><thead><tr><th>figure</th><th>value [95% interval]</th></tr></thead><tbody>\n{rows}</tbody></table>\n{images}</body></html>\n",
+        dataset = html::escape(&evaluation.dataset),
+        model = html::escape(&evaluation.model),
+        artifact = &evaluation.artifact_sha256[..16.min(evaluation.artifact_sha256.len())],
+        input = html::escape(&evaluation.input.display().to_string()),
+        input_sha = &evaluation.input_sha256[..16.min(evaluation.input_sha256.len())],
+        n = evaluation.n_records,
+        counts = html::escape(
+            &evaluation
+                .class_counts
+                .iter()
+                .map(|(name, count)| format!("{name}: {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        resamples = evaluation.resamples,
+        seed = evaluation.seed,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recalibration_recovers_a_known_slope_and_intercept() {
+        // Outcomes drawn from σ(0.5 + 2·logit(p)): the fit must find about (2, 0.5).
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let scores: Vec<f64> = (0..20_000).map(|_| rng.gen_range(0.02..0.98)).collect();
+        let positive: Vec<bool> = scores
+            .iter()
+            .map(|p: &f64| {
+                let logit = (p / (1.0 - p)).ln();
+                rng.gen_bool(1.0 / (1.0 + (-(0.5 + 2.0 * logit)).exp()))
+            })
+            .collect();
+        let (slope, intercept) = recalibration(&scores, &positive);
+        assert!((slope - 2.0).abs() < 0.1, "{slope}");
+        assert!((intercept - 0.5).abs() < 0.1, "{intercept}");
+        // Perfectly calibrated probabilities: slope 1, intercept 0, small ECE.
+        let positive: Vec<bool> = scores.iter().map(|p| rng.gen_bool(*p)).collect();
+        let (slope, intercept) = recalibration(&scores, &positive);
+        assert!(
+            (slope - 1.0).abs() < 0.06 && intercept.abs() < 0.06,
+            "{slope} {intercept}"
+        );
+        assert!(expected_calibration_error(&scores, &positive, 10) < 0.02);
+        // One class only: undefined, not a number made up.
+        assert!(recalibration(&[0.2, 0.3], &[true, true]).0.is_nan());
+    }
+
+    #[test]
+    fn expected_calibration_error_weights_bins_by_their_share() {
+        // Two bins: 0.05 (observed 0/2) and 0.95 (observed 2/2): gaps 0.05 each.
+        let ece =
+            expected_calibration_error(&[0.05, 0.05, 0.95, 0.95], &[false, false, true, true], 10);
+        assert!((ece - 0.05).abs() < 1e-12, "{ece}");
+    }
+}
