@@ -29,8 +29,9 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 /// Version of the layout and payload types; bump it when either changes.
 ///
 /// Version 2 records how each fill value was computed, names metrics by enum, and carries the
-/// training population's reference distributions. Version 3 adds the schema's input aliases.
-pub const FORMAT_VERSION: u32 = 3;
+/// training population's reference distributions. Version 3 adds the schema's input aliases;
+/// version 4, conformal prediction sets.
+pub const FORMAT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
 
@@ -240,6 +241,9 @@ pub struct Artifact {
     pub provenance: Provenance,
     /// The training population, for drift monitoring.
     pub reference: Reference,
+    /// Conformal prediction sets calibrated on out-of-fold probabilities (absent when turned
+    /// off with `--coverage 0`).
+    pub conformal: Option<crate::ConformalSets>,
 }
 
 impl Artifact {

@@ -128,6 +128,12 @@ fn artifact(classifier: Classifier) -> Artifact {
             oof_sensitivity: Some(0.8),
             oof_specificity: Some(0.7),
         },
+        conformal: Some(model::ConformalSets {
+            coverage: 0.9,
+            min_probability: vec![0.25, 0.125],
+            cv_coverage: vec![0.91, 0.9],
+            cv_mean_set_size: 1.25,
+        }),
         leaderboard: vec![LeaderboardEntry {
             model: "test".into(),
             metrics: vec![MetricSummary {

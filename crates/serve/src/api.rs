@@ -30,6 +30,10 @@ pub struct PredictionResponse {
     /// Features whose values lie outside the range seen in training, where the model
     /// extrapolates.
     pub out_of_training_range: Vec<String>,
+    /// The classes that cannot be ruled out at the model's conformal coverage: one is a
+    /// confident answer, several mean uncertain (absent when the model has no sets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_set: Option<Vec<String>>,
     /// Model name.
     pub model: String,
     /// Identifies the artifact: model name and a checksum of its bytes, prefixed `v<N>-` when
@@ -172,6 +176,13 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
             "oof_specificity": decision.oof_specificity,
         },
         "calibration": artifact.pipeline.calibration_name(),
+        "prediction_sets": artifact.conformal.as_ref().map(|sets| json!({
+            "method": "class-conditional (Mondrian) split conformal on out-of-fold probabilities",
+            "coverage": sets.coverage,
+            "min_probability": schema.classes.iter().cloned().zip(sets.min_probability.iter().copied()).collect::<BTreeMap<_, _>>(),
+            "cv_coverage": schema.classes.iter().cloned().zip(sets.cv_coverage.iter().map(|c| if c.is_finite() { json!(c) } else { Value::Null })).collect::<BTreeMap<_, _>>(),
+            "cv_mean_set_size": sets.cv_mean_set_size,
+        })),
         "cv_metrics": MetricMap(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,

@@ -135,6 +135,13 @@ fn prediction_schema(artifact: &Artifact) -> Value {
         map.insert("threshold".into(), json!({"type": "number", "minimum": 0, "maximum": 1, "description": "Decision threshold on the positive class."}));
         required.push("threshold");
     }
+    if let (Some(sets), Value::Object(map)) = (&artifact.conformal, &mut properties) {
+        map.insert("prediction_set".into(), json!({
+            "type": "array", "uniqueItems": true, "items": {"type": "string", "enum": schema.classes},
+            "description": format!("The classes that cannot be ruled out at {:.0}% coverage (class-conditional conformal prediction, calibrated on out-of-fold probabilities): one class is a confident answer, several mean uncertain, none means the record is unlike the training records of every class.", sets.coverage * 100.0),
+        }));
+        required.push("prediction_set");
+    }
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 

@@ -210,6 +210,12 @@ impl ServedModel {
             id,
             imputed: names(&mut schema.imputed(raw)),
             out_of_training_range: names(&mut schema.beyond_training(raw)),
+            prediction_set: self.artifact.conformal.as_ref().map(|sets| {
+                sets.set(&prediction.probabilities)
+                    .into_iter()
+                    .map(|class_idx| schema.classes[class_idx].clone())
+                    .collect()
+            }),
             label: schema.classes[prediction.label_idx].clone(),
             probability: prediction.reported_probability(schema.positive_class),
             probabilities: schema

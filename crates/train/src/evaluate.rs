@@ -124,6 +124,60 @@ impl Figure {
     }
 }
 
+/// How the artifact's conformal prediction sets did on the file.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetCoverage {
+    /// The coverage the sets were calibrated for.
+    pub target: f64,
+    /// Per class: records of that class, and the share whose set held their true class.
+    pub per_class: Vec<(String, usize, f64)>,
+    /// Mean number of classes in a set.
+    pub mean_set_size: f64,
+    /// Share of records with more than one class in their set ("uncertain").
+    pub uncertain_share: f64,
+    /// Share of records with an empty set.
+    pub empty_share: f64,
+}
+
+fn set_coverage(
+    artifact: &Artifact,
+    probabilities: &[Vec<f64>],
+    truth: &[usize],
+) -> Option<SetCoverage> {
+    let sets = artifact.conformal.as_ref()?;
+    let members: Vec<Vec<usize>> = probabilities.iter().map(|p| sets.set(p)).collect();
+    let n = truth.len().max(1) as f64;
+    let share = |keep: &dyn Fn(&Vec<usize>) -> bool| {
+        members.iter().filter(|set| keep(set)).count() as f64 / n
+    };
+    Some(SetCoverage {
+        target: sets.coverage,
+        per_class: artifact
+            .schema
+            .classes
+            .iter()
+            .enumerate()
+            .map(|(class_idx, name)| {
+                let rows: Vec<usize> = (0..truth.len())
+                    .filter(|row| truth[*row] == class_idx)
+                    .collect();
+                let covered = rows
+                    .iter()
+                    .filter(|row| members[**row].contains(&class_idx))
+                    .count();
+                (
+                    name.clone(),
+                    rows.len(),
+                    ratio(covered as f64, rows.len() as f64),
+                )
+            })
+            .collect(),
+        mean_set_size: members.iter().map(Vec::len).sum::<usize>() as f64 / n,
+        uncertain_share: share(&|set| set.len() > 1),
+        empty_share: share(&|set| set.is_empty()),
+    })
+}
+
 /// Everything an evaluation found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Evaluation {
@@ -150,6 +204,8 @@ pub struct Evaluation {
     pub figures: Vec<(Figure, Estimate)>,
     /// `confusion[true class][decided class]`.
     pub confusion: Vec<Vec<usize>>,
+    /// The conformal prediction sets' coverage, when the model has sets.
+    pub prediction_sets: Option<SetCoverage>,
     /// Bootstrap resamples behind the intervals.
     pub resamples: usize,
     /// Their seed.
@@ -254,7 +310,9 @@ pub fn evaluate(
     for (true_class, decided_class) in truth.iter().zip(&decided) {
         confusion[*true_class][*decided_class] += 1;
     }
+    let prediction_sets = set_coverage(artifact, &probabilities, &truth);
     Ok(Evaluation {
+        prediction_sets,
         dataset: schema.dataset.clone(),
         model: artifact.model_name.clone(),
         artifact_sha256: tracking::sha256_hex(artifact_bytes),
@@ -526,6 +584,23 @@ pub fn summary(evaluation: &Evaluation) -> String {
     for (figure, estimate) in &evaluation.figures {
         let _ = writeln!(out, "  {:<22} {}", figure.name(), format_estimate(estimate));
     }
+    if let Some(sets) = &evaluation.prediction_sets {
+        let _ = writeln!(out, "{}", set_summary(sets));
+    }
+    out
+}
+
+fn set_summary(sets: &SetCoverage) -> String {
+    let mut out = format!(
+        "prediction sets ({:.0}% target coverage): mean size {:.2}, uncertain {:.1}%, empty {:.1}%",
+        sets.target * 100.0,
+        sets.mean_set_size,
+        sets.uncertain_share * 100.0,
+        sets.empty_share * 100.0
+    );
+    for (name, n, covered) in &sets.per_class {
+        let _ = write!(out, "\n  coverage of {name:<14} {covered:.3} (n={n})");
+    }
     out
 }
 
@@ -628,6 +703,13 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
         "threshold": evaluation.threshold,
         "figures": evaluation.figures.iter().map(|(figure, estimate)| (figure.name().to_owned(), serde_json::json!(estimate))).collect::<serde_json::Map<_, _>>(),
         "confusion": {"rows": "true class", "columns": "decided class", "classes": classes, "counts": evaluation.confusion},
+        "prediction_sets": evaluation.prediction_sets.as_ref().map(|sets| serde_json::json!({
+            "target_coverage": sets.target,
+            "coverage": sets.per_class.iter().map(|(name, n, covered)| (name.clone(), serde_json::json!({"n": n, "covered": covered}))).collect::<serde_json::Map<_, _>>(),
+            "mean_set_size": sets.mean_set_size,
+            "uncertain_share": sets.uncertain_share,
+            "empty_share": sets.empty_share,
+        })),
         "bootstrap": {"resamples": evaluation.resamples, "seed": evaluation.seed, "interval": "percentile 2.5–97.5"},
     }))
     .unwrap_or_default()
@@ -696,7 +778,12 @@ fn html_page(evaluation: &Evaluation, plots: &[(&str, String)]) -> String {
         .map(|t| format!(" at the shipped threshold {t:.4}"))
         .unwrap_or_default();
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evaluation: {dataset}</title>\n<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#1a1a1a}}td,th{{padding:.2rem .8rem;text-align:left}}img{{max-width:100%}}</style></head><body>\n<h1>Evaluation of the {dataset} model on new labelled data</h1>\n<p>Model <code>{model}</code> (artifact SHA-256 <code>{artifact}</code>) on <code>{input}</code> (SHA-256 <code>{input_sha}</code>): {n} records ({counts}). Figures{threshold}, with 95% bootstrap percentile intervals from {resamples} resamples (seed {seed}).</p>\n<table><thead><tr><th>figure</th><th>value [95% interval]</th></tr></thead><tbody>\n{rows}</tbody></table>\n{images}</body></html>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evaluation: {dataset}</title>\n<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#1a1a1a}}td,th{{padding:.2rem .8rem;text-align:left}}img{{max-width:100%}}</style></head><body>\n<h1>Evaluation of the {dataset} model on new labelled data</h1>\n<p>Model <code>{model}</code> (artifact SHA-256 <code>{artifact}</code>) on <code>{input}</code> (SHA-256 <code>{input_sha}</code>): {n} records ({counts}). Figures{threshold}, with 95% bootstrap percentile intervals from {resamples} resamples (seed {seed}).</p>\n<table><thead><tr><th>figure</th><th>value [95% interval]</th></tr></thead><tbody>\n{rows}</tbody></table>\n<p>{sets}</p>\n{images}</body></html>\n",
+        sets = evaluation
+            .prediction_sets
+            .as_ref()
+            .map(|sets| html::escape(&set_summary(sets)))
+            .unwrap_or_default(),
         dataset = html::escape(&evaluation.dataset),
         model = html::escape(&evaluation.model),
         artifact = &evaluation.artifact_sha256[..16.min(evaluation.artifact_sha256.len())],

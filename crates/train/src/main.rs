@@ -143,6 +143,11 @@ pub(crate) struct ModelingArgs {
     /// none, platt or isotonic.
     #[arg(long, default_value = "none")]
     calibration: CalibrationKind,
+    /// Target coverage of the conformal prediction sets the server returns beside each
+    /// probability (class-conditional, calibrated on out-of-fold probabilities); 0 turns them
+    /// off.
+    #[arg(long, default_value_t = 0.9)]
+    coverage: f64,
     /// Imputation of numeric features: median, mean or most-frequent (integer features always
     /// use the median, binary and categorical ones the most frequent value).
     #[arg(long, default_value = "median")]
@@ -251,6 +256,7 @@ pub(crate) fn parse_options(args: &ModelingArgs) -> Result<TrainOptions> {
     options.tune = args.tune;
     options.threshold = args.threshold.unwrap_or(options.threshold);
     options.calibration = args.calibration;
+    options.coverage = args.coverage;
     options.show_values = args.dataset.show_values;
     options.preprocess = PreprocessParams {
         numeric_imputation: args.impute,

@@ -43,6 +43,8 @@ pub struct TrainOptions {
     pub threshold: ThresholdRule,
     /// Calibration of the chosen model.
     pub calibration: CalibrationKind,
+    /// Target coverage of the conformal prediction sets (0 turns them off).
+    pub coverage: f64,
     /// Preprocessing parameters.
     pub preprocess: ValidPreprocessParams,
     /// Whether errors and warnings about the data may quote cell values (patient data).
@@ -76,6 +78,7 @@ impl TrainOptions {
             tune: 0,
             threshold,
             calibration: CalibrationKind::None,
+            coverage: 0.9,
             preprocess: PreprocessParams::default().check()?,
             show_values: false,
         })
@@ -105,6 +108,12 @@ impl TrainOptions {
         }
         if self.repeats == 0 {
             return Err(TrainError::Options("`repeats` must be at least 1".into()));
+        }
+        if !(0.0..1.0).contains(&self.coverage) {
+            return Err(TrainError::Options(format!(
+                "`coverage` must be at least 0 (off) and below 1, not {}",
+                self.coverage
+            )));
         }
         Ok(())
     }

@@ -174,6 +174,22 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
         input.dataset.n_rows(),
         decision_summary(&artifact.decision)
     );
+    if let Some(sets) = &artifact.conformal {
+        let coverage: Vec<String> = artifact
+            .schema
+            .classes
+            .iter()
+            .zip(&sets.cv_coverage)
+            .map(|(class, covered)| format!("{class} {covered:.3}"))
+            .collect();
+        let _ = write!(
+            markdown,
+            ". Prediction sets: class-conditional conformal at {:.0}% coverage; cross-validated coverage {}, mean set size {:.2}",
+            sets.coverage * 100.0,
+            coverage.join(", "),
+            sets.cv_mean_set_size
+        );
+    }
     markdown.push_str(".\n\n![ROC curves](plots/roc_curves.svg)\n\n![Confusion matrix](plots/confusion_matrix.svg)\n\n![Calibration](plots/calibration.svg)\n");
     markdown
 }
@@ -198,6 +214,12 @@ fn model_json(input: &ReportInput<'_>) -> Value {
             "oof_specificity": decision.oof_specificity,
         },
         "calibration": artifact.pipeline.calibration_name(),
+        "prediction_sets": artifact.conformal.as_ref().map(|sets| json!({
+            "coverage": sets.coverage,
+            "min_probability": sets.min_probability,
+            "cv_coverage": sets.cv_coverage.iter().map(|c| if c.is_finite() { json!(c) } else { Value::Null }).collect::<Vec<_>>(),
+            "cv_mean_set_size": sets.cv_mean_set_size,
+        })),
         "classes": schema.classes,
         "positive_class": schema.positive_class.and_then(|idx| schema.classes.get(idx)),
         "features": schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),

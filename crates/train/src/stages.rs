@@ -10,8 +10,8 @@ use rayon::prelude::*;
 
 use data::{Dataset, Labels, LoadOptions};
 use model::{
-    Artifact, Decision, Ecdf, FeatureReference, LeaderboardEntry, Metric, Pipeline, Provenance,
-    Reference, Task,
+    Artifact, ConformalSets, Decision, Ecdf, FeatureReference, LeaderboardEntry, Metric, Pipeline,
+    Provenance, Reference, Task,
 };
 
 use crate::learners::ModelKind;
@@ -244,6 +244,8 @@ pub struct Decided {
     pub decision: Decision,
     /// Calibrated out-of-fold probabilities of the chosen model.
     pub chosen_oof: Array2<f64>,
+    /// Conformal prediction sets calibrated on them.
+    pub conformal: Option<ConformalSets>,
 }
 
 /// Fits the calibration and chooses the threshold, both on out-of-fold probabilities.
@@ -283,10 +285,21 @@ pub fn decide(
             oof_specificity: None,
         }
     };
+    // Prediction sets from the same calibrated out-of-fold probabilities the server's answers
+    // are made of, so their coverage holds for what clients see.
+    let conformal = (options.coverage > 0.0).then(|| {
+        let rows: Vec<Vec<f64>> = chosen_oof
+            .rows()
+            .into_iter()
+            .map(|row| row.to_vec())
+            .collect();
+        ConformalSets::calibrate(&rows, &loaded.y, loaded.n_classes, options.coverage)
+    });
     Decided {
         pipeline,
         decision,
         chosen_oof,
+        conformal,
     }
 }
 
@@ -348,6 +361,7 @@ pub fn package(
         model_name: best.kind.name().to_owned(),
         params: best.params_with_balance(options.balance),
         decision: decided.decision,
+        conformal: decided.conformal,
         leaderboard,
         provenance: Provenance {
             trainer_version: env!("CARGO_PKG_VERSION").to_owned(),
