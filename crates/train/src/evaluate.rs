@@ -486,47 +486,19 @@ fn figures(
     }
 }
 
-/// Logistic recalibration: fits `P(y) = σ(a + b·logit(p))` by Newton–Raphson and returns
-/// `(b, a)`, the calibration slope and intercept. NaN when the fit does not converge (one class
-/// only, or perfect separation).
+/// Logistic recalibration: `P(y) = σ(a + b·logit(p))` (the Platt fit without its ridge) and
+/// returns `(b, a)`, the calibration slope and intercept; NaN when no finite fit exists: one
+/// class only, or classes the probabilities separate perfectly (Newton's method then either
+/// diverges or stops once the fitted probabilities round to exactly 0 and 1, with
+/// coefficients in the thousands that mean nothing).
 pub fn recalibration(scores: &[f64], positive: &[bool]) -> (f64, f64) {
-    let logits: Vec<f64> = scores
-        .iter()
-        .map(|p| {
-            let p = p.clamp(1e-12, 1.0 - 1e-12);
-            (p / (1.0 - p)).ln()
-        })
-        .collect();
-    let (mut intercept, mut slope) = (0.0f64, 1.0f64);
-    for _ in 0..100 {
-        // Gradient and Hessian of the log-likelihood in (intercept, slope).
-        let (mut g0, mut g1, mut h00, mut h01, mut h11) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for (x, y) in logits.iter().zip(positive) {
-            let mu = 1.0 / (1.0 + (-(intercept + slope * x)).exp());
-            let residual = f64::from(u8::from(*y)) - mu;
-            let weight = mu * (1.0 - mu);
-            g0 += residual;
-            g1 += residual * x;
-            h00 += weight;
-            h01 += weight * x;
-            h11 += weight * x * x;
-        }
-        let determinant = h00 * h11 - h01 * h01;
-        if determinant.is_nan() || determinant.abs() <= 1e-12 {
-            return (f64::NAN, f64::NAN);
-        }
-        let step0 = (h11 * g0 - h01 * g1) / determinant;
-        let step1 = (h00 * g1 - h01 * g0) / determinant;
-        intercept += step0;
-        slope += step1;
-        if step0.abs().max(step1.abs()) < 1e-10 {
-            return (slope, intercept);
-        }
-        if !(intercept.is_finite() && slope.is_finite()) || slope.abs() > 1e6 {
-            break;
-        }
+    let both_classes = positive.iter().any(|p| *p) && positive.iter().any(|p| !*p);
+    let fit = crate::threshold::fit_logistic_on_logits(scores, positive, 1e-12, 0.0);
+    if both_classes && fit.converged && fit.slope.abs() < 1e3 && fit.intercept.abs() < 1e3 {
+        (fit.slope, fit.intercept)
+    } else {
+        (f64::NAN, f64::NAN)
     }
-    (f64::NAN, f64::NAN)
 }
 
 /// Expected calibration error: over `n_bins` equal-width probability bins, the share of

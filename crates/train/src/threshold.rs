@@ -210,12 +210,40 @@ impl CalibrationKind {
     }
 }
 
-/// Newton's method on the logistic log-loss of `sigmoid(a * logit(p) + b)`.
+/// Platt scaling: the logistic recalibration below, fitted with a tiny ridge so that it
+/// always gives a map, even for scores that do not separate or that separate perfectly.
 fn fit_platt(scores: &[f64], positive: &[bool]) -> Calibration {
+    let fit = fit_logistic_on_logits(scores, positive, 1e-6, 1e-9);
+    Calibration::Platt {
+        a: fit.slope,
+        b: fit.intercept,
+    }
+}
+
+/// A logistic regression of the outcome on the logit of a probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogisticFit {
+    /// Coefficient of `logit(p)` (the calibration slope).
+    pub slope: f64,
+    /// The intercept.
+    pub intercept: f64,
+    /// Whether Newton's method converged (it does not for one class or perfect separation).
+    pub converged: bool,
+}
+
+/// Fits `P(y) = σ(slope · logit(p) + intercept)` by Newton's method on the log-loss, with
+/// probabilities clamped to `[clamp, 1 - clamp]` and `ridge` added to the Hessian's diagonal.
+/// Both Platt scaling and the evaluation's calibration slope are this fit.
+pub fn fit_logistic_on_logits(
+    scores: &[f64],
+    positive: &[bool],
+    clamp: f64,
+    ridge: f64,
+) -> LogisticFit {
     let logits: Vec<f64> = scores
         .iter()
         .map(|p| {
-            let p = p.clamp(1e-6, 1.0 - 1e-6);
+            let p = p.clamp(clamp, 1.0 - clamp);
             (p / (1.0 - p)).ln()
         })
         .collect();
@@ -232,9 +260,8 @@ fn fit_platt(scores: &[f64], positive: &[bool]) -> Calibration {
             h_ab += weight * z;
             h_bb += weight;
         }
-        // A tiny ridge keeps the 2x2 system solvable when all logits are equal.
-        h_aa += 1e-9;
-        h_bb += 1e-9;
+        h_aa += ridge;
+        h_bb += ridge;
         let determinant = h_aa * h_bb - h_ab * h_ab;
         if determinant.abs() < 1e-18 {
             break;
@@ -244,10 +271,21 @@ fn fit_platt(scores: &[f64], positive: &[bool]) -> Calibration {
         a -= step_a;
         b -= step_b;
         if step_a.abs() < 1e-10 && step_b.abs() < 1e-10 {
+            return LogisticFit {
+                slope: a,
+                intercept: b,
+                converged: true,
+            };
+        }
+        if !(a.is_finite() && b.is_finite()) {
             break;
         }
     }
-    Calibration::Platt { a, b }
+    LogisticFit {
+        slope: a,
+        intercept: b,
+        converged: false,
+    }
 }
 
 /// Pool-adjacent-violators isotonic regression of the labels on the scores.
