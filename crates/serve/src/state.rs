@@ -288,6 +288,8 @@ pub struct AppState {
     pub(crate) source: Option<ModelSource>,
     /// The latest reload attempt, for `/ready` and `/model`.
     last_reload: Mutex<Option<ReloadStatus>>,
+    /// The latest error reading the followed alias, so each is logged once.
+    poll_error: Mutex<Option<String>>,
 }
 
 /// Errors loading the model to serve.
@@ -471,6 +473,7 @@ impl AppState {
             access: crate::access::Access::default(),
             source: None,
             last_reload: Mutex::new(None),
+            poll_error: Mutex::new(None),
         }
     }
 
@@ -567,10 +570,27 @@ impl AppState {
             return None;
         };
         let target = match registry.resolve(*alias) {
-            Ok((version, _)) => version,
-            // An unreadable index or an unset alias is reported once per change, not retried
-            // every poll: keep serving.
-            Err(_) => return None,
+            Ok((version, _)) => {
+                *self
+                    .poll_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = None;
+                version
+            }
+            // An unreadable index or an unset alias keeps the model serving; it is logged once
+            // per distinct error, not every poll.
+            Err(error) => {
+                let text = crate::error_chain(&error);
+                let mut last = self
+                    .poll_error
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                if last.as_deref() != Some(text.as_str()) {
+                    tracing::warn!(error = %text, "cannot follow the registry alias; the current model keeps serving");
+                    *last = Some(text);
+                }
+                return None;
+            }
         };
         if self.model().registry_version == Some(target) {
             return None;

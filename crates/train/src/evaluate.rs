@@ -250,9 +250,28 @@ pub fn evaluate(
             schema.target
         ))
     })?;
+    let recode = category_codes(artifact, dataset);
     let (mut probabilities, mut decided) = (Vec::new(), Vec::new());
-    for row in dataset.raw.rows() {
-        let raw: Vec<f64> = row.to_vec();
+    for (row_idx, row) in dataset.raw.rows().into_iter().enumerate() {
+        let mut raw: Vec<f64> = row.to_vec();
+        for (feature_idx, codes) in recode.iter().enumerate() {
+            let (Some(codes), value) = (codes, raw[feature_idx]) else {
+                continue;
+            };
+            if value.is_nan() {
+                continue;
+            }
+            raw[feature_idx] = codes.get(value as usize).copied().flatten().ok_or_else(|| {
+                let feature = &schema.features[feature_idx];
+                TrainError::Options(format!(
+                    "`{}` line {}: `{}` has a category the model was not trained on (it knows {})",
+                    dataset.path.display(),
+                    dataset.lines.get(row_idx).copied().unwrap_or(row_idx + 2),
+                    feature.name,
+                    feature.categories.join(", ")
+                ))
+            })?;
+        }
         let prediction = artifact.predict_raw(&raw);
         decided.push(prediction.label_idx);
         probabilities.push(prediction.probabilities);
@@ -342,6 +361,33 @@ pub fn evaluate(
         probabilities,
         truth,
     })
+}
+
+/// For each categorical feature, the artifact's code of each of the file's category codes: a
+/// category list discovered from a file (rather than fixed by the config) depends on which
+/// categories that file holds, so the evaluation file's codes need not be the training file's.
+fn category_codes(artifact: &Artifact, dataset: &Dataset) -> Vec<Option<Vec<Option<f64>>>> {
+    artifact
+        .schema
+        .features
+        .iter()
+        .zip(&dataset.features)
+        .map(|(trained, found)| {
+            (trained.kind == model::FeatureKind::Categorical).then(|| {
+                found
+                    .categories
+                    .iter()
+                    .map(|category| {
+                        trained
+                            .categories
+                            .iter()
+                            .position(|known| known == category)
+                            .map(|code| code as f64)
+                    })
+                    .collect()
+            })
+        })
+        .collect()
 }
 
 fn ratio(numerator: f64, denominator: f64) -> f64 {

@@ -173,7 +173,7 @@ impl Cycle<'_> {
                 source,
             })?;
         let fingerprint = format!(
-            "{data_sha256}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n",
+            "{data_sha256}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n",
             options.seed,
             options.folds,
             options.repeats,
@@ -184,6 +184,7 @@ impl Cycle<'_> {
             options.calibration,
             options.balance,
             options.preprocess,
+            options.coverage,
         );
         let mut bytes = config;
         bytes.extend_from_slice(fingerprint.as_bytes());

@@ -1,0 +1,75 @@
+//! `train evaluate`'s scoring agrees with the server's on named records, also when the
+//! evaluation file lacks a category the training file had (so its own category codes differ).
+
+mod common;
+
+use data::{DatasetConfig, Labels};
+use model::{Artifact, Value};
+use train::evaluate::{EvaluateOptions, Figure, evaluate};
+use train::sink::FileSink;
+use train::{TrainOptions, run};
+
+#[test]
+fn a_file_missing_a_category_is_scored_with_the_models_own_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = common::write_binary(dir.path(), 240, 0.4, 4);
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let mut options = TrainOptions::from_config(config.clone(), config_path.clone(), data).unwrap();
+    options.models = vec!["lr".parse().unwrap()];
+    let out = dir.path().join("out");
+    run(&options, &FileSink::new(&out)).unwrap();
+    let bytes = std::fs::read(out.join("model.bin")).unwrap();
+    let artifact = Artifact::from_bytes(&bytes, &out).unwrap();
+
+    // New patients, none of them on the east ward.
+    let fresh = tempfile::tempdir().unwrap();
+    let (_, all) = common::write_binary(fresh.path(), 400, 0.4, 77);
+    let text = std::fs::read_to_string(&all).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.contains(",east,"))
+        .collect();
+    let filtered = fresh.path().join("no-east.csv");
+    std::fs::write(&filtered, kept.join("\n")).unwrap();
+    let dataset = data::load(&config, &filtered, Labels::Required).unwrap();
+    assert_eq!(
+        dataset.features[3].categories,
+        ["north", "south"],
+        "the scenario: codes shifted"
+    );
+
+    let evaluation = evaluate(
+        &artifact,
+        &bytes,
+        &dataset,
+        EvaluateOptions {
+            resamples: 0,
+            seed: 1,
+        },
+    )
+    .unwrap();
+    let (mut scores, mut truth) = (Vec::new(), Vec::new());
+    for line in &kept[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        let values: Vec<Value> = cells[1..5]
+            .iter()
+            .map(|cell| Value::Text((*cell).to_owned()))
+            .collect();
+        let names = ["marker", "age", "smoker", "ward"];
+        let prediction = artifact
+            .predict_record(names.iter().copied().zip(values.iter()))
+            .unwrap();
+        scores.push(prediction.probabilities[1]);
+        truth.push(cells[5] == "sick");
+    }
+    let auc = train::metrics::roc_auc(&scores, &truth);
+    let brier = scores
+        .iter()
+        .zip(&truth)
+        .map(|(s, t)| (s - f64::from(u8::from(*t))).powi(2))
+        .sum::<f64>()
+        / scores.len() as f64;
+    assert_eq!(evaluation.n_records, scores.len());
+    assert!((evaluation.figure(Figure::RocAuc).unwrap().value - auc).abs() < 1e-12);
+    assert!((evaluation.figure(Figure::Brier).unwrap().value - brier).abs() < 1e-12);
+}
