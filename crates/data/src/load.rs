@@ -624,6 +624,23 @@ impl Dataset {
         self.lines = kept.iter().map(|idx| self.lines[*idx]).collect();
     }
 
+    /// Splits the rows in two: those where `held_out` is false, then those where it is true,
+    /// each with training ranges recomputed from its own rows (so the held-out rows never
+    /// shape what the model's schema publishes).
+    pub fn split(&self, held_out: &[bool]) -> (Dataset, Dataset) {
+        let part = |keep_held: bool| {
+            let mut part = self.clone();
+            let keep: Vec<bool> = held_out.iter().map(|held| *held == keep_held).collect();
+            part.keep_rows(&keep);
+            for (feature_idx, spec) in part.features.iter_mut().enumerate() {
+                spec.training_range =
+                    observed_range(spec, part.raw.column(feature_idx).iter().copied());
+            }
+            part
+        };
+        (part(false), part(true))
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.raw.nrows()

@@ -11,7 +11,7 @@ use model::stats::quantile;
 use model::{ColumnTransform, FeatureKind, FeatureSpec, FillRule, FittedPreprocessor};
 
 pub use balance::{Balance, class_weights, oversample, smote};
-pub use split::{Fold, stratified_folds};
+pub use split::{Fold, stratified_folds, stratified_holdout};
 
 /// Errors from fitting preprocessing or splitting.
 #[derive(Debug, thiserror::Error, PartialEq)]

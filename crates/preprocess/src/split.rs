@@ -1,4 +1,4 @@
-//! Stratified k-fold splits (optionally repeated), seeded.
+//! Stratified k-fold splits (optionally repeated) and a stratified held-out test split, seeded.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -17,6 +17,22 @@ pub struct Fold {
     pub train: Vec<usize>,
     /// Rows to evaluate on, sorted.
     pub validation: Vec<usize>,
+}
+
+/// Marks about `fraction` of each class's rows as held out (true), chosen at random with
+/// `seed`: the test split that `train --holdout` keeps out of everything else.
+pub fn stratified_holdout(y: &[usize], n_classes: usize, fraction: f64, seed: u64) -> Vec<bool> {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut held_out = vec![false; y.len()];
+    for class_idx in 0..n_classes {
+        let mut rows: Vec<usize> = (0..y.len()).filter(|row| y[*row] == class_idx).collect();
+        rows.shuffle(&mut rng);
+        let n_held = (rows.len() as f64 * fraction).round() as usize;
+        for row in rows.into_iter().take(n_held) {
+            held_out[row] = true;
+        }
+    }
+    held_out
 }
 
 /// Splits rows into `k` folds per repeat, keeping class proportions in every fold.
@@ -113,5 +129,24 @@ mod tests {
             folds.iter().filter(|f| f.validation.contains(&5)).count(),
             1
         );
+    }
+}
+
+#[cfg(test)]
+mod holdout_tests {
+    use super::*;
+
+    #[test]
+    fn the_holdout_keeps_each_class_share_and_follows_the_seed() {
+        let y: Vec<usize> = (0..1000).map(|row| usize::from(row % 4 == 0)).collect();
+        let held = stratified_holdout(&y, 2, 0.2, 7);
+        let held_in = |class_idx: usize| {
+            (0..y.len())
+                .filter(|row| y[*row] == class_idx && held[*row])
+                .count()
+        };
+        assert_eq!((held_in(0), held_in(1)), (150, 50));
+        assert_eq!(held, stratified_holdout(&y, 2, 0.2, 7));
+        assert_ne!(held, stratified_holdout(&y, 2, 0.2, 8));
     }
 }

@@ -567,6 +567,129 @@ pub fn expected_calibration_error(scores: &[f64], positive: &[bool], n_bins: usi
         .sum()
 }
 
+/// The cross-validated counterpart of a figure, where the leaderboard has one: the chosen
+/// model's fold mean, or the out-of-fold figure at the shipped threshold.
+fn cv_counterpart(figure: Figure, artifact: &Artifact) -> Option<f64> {
+    use model::Metric;
+    let metric = match figure {
+        Figure::RocAuc if artifact.schema.task == Task::Binary => Metric::RocAuc,
+        Figure::RocAuc => Metric::RocAucOvr,
+        Figure::PrAuc => Metric::PrAuc,
+        Figure::Accuracy if artifact.schema.task == Task::Multiclass => Metric::Accuracy,
+        Figure::BalancedAccuracy if artifact.schema.task == Task::Multiclass => {
+            Metric::BalancedAccuracy
+        }
+        Figure::MacroF1 => Metric::MacroF1,
+        Figure::Brier => Metric::Brier,
+        Figure::LogLoss => Metric::LogLoss,
+        Figure::Sensitivity => return artifact.decision.oof_sensitivity,
+        Figure::Specificity => return artifact.decision.oof_specificity,
+        _ => return None,
+    };
+    artifact
+        .chosen_metrics()
+        .iter()
+        .find(|summary| summary.metric == metric)
+        .map(|summary| summary.mean)
+}
+
+/// Evaluates the run's artifact on the rows `--holdout` kept out of everything, and adds the
+/// result to the outcome: `holdout/` reports, and a section of `leaderboard.md` setting each
+/// test figure beside its cross-validated counterpart.
+pub fn attach_holdout(
+    outcome: &mut crate::TrainOutcome,
+    test: &Dataset,
+    options: &crate::TrainOptions,
+) -> Result<(), TrainError> {
+    let evaluation = evaluate(
+        &outcome.artifact,
+        &outcome.artifact_bytes,
+        test,
+        EvaluateOptions {
+            resamples: 1000,
+            seed: crate::seeds::derive_seed(options.seed, &[crate::seeds::HOLDOUT_BOOTSTRAP]),
+        },
+    )?;
+    let section = holdout_section(&evaluation, &outcome.artifact, options.holdout);
+    if let Some(leaderboard) = outcome
+        .reports
+        .iter_mut()
+        .find(|report| report.path == std::path::Path::new("leaderboard.md"))
+    {
+        leaderboard.contents.push_str(&section);
+    }
+    outcome
+        .reports
+        .extend(render(&evaluation).into_iter().map(|file| ReportFile {
+            path: PathBuf::from("holdout").join(file.path),
+            contents: file.contents,
+        }));
+    outcome.holdout = Some(evaluation);
+    Ok(())
+}
+
+/// The `leaderboard.md` section on the held-out split.
+fn holdout_section(evaluation: &Evaluation, artifact: &Artifact, fraction: f64) -> String {
+    let mut out = format!(
+        "\n## Held-out test split\n\n{:.0}% of the rows ({} records: {}), stratified and seeded, were kept out of everything: tuning, model choice, threshold, calibration and prediction sets. The shipped model was refitted on the {} training rows only, so the test figures describe it exactly. Intervals: 95% bootstrap ({} resamples).\n\n| figure | test [95% interval] | cross-validated |\n|---|---|---|\n",
+        fraction * 100.0,
+        evaluation.n_records,
+        evaluation
+            .class_counts
+            .iter()
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        artifact.provenance.n_training_rows,
+        evaluation.resamples
+    );
+    for (figure, estimate) in &evaluation.figures {
+        let cv = cv_counterpart(*figure, artifact)
+            .map(|value| format!("{value:.3}"))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "| {} | {} | {cv} |",
+            figure.name(),
+            format_estimate(estimate)
+        );
+    }
+    if let Some(sets) = &evaluation.prediction_sets {
+        let _ = writeln!(out, "\n{}", set_summary(sets).replace("\n  ", "; "));
+    }
+    out
+}
+
+/// The terminal lines on the held-out split: the headline figures beside their CV values.
+pub fn holdout_summary(evaluation: &Evaluation, artifact: &Artifact) -> String {
+    let mut out = format!(
+        "held-out test split ({} records, used for nothing else), figure [95% interval] (CV):\n",
+        evaluation.n_records
+    );
+    for figure in [
+        Figure::RocAuc,
+        Figure::Sensitivity,
+        Figure::Specificity,
+        Figure::Accuracy,
+        Figure::Brier,
+        Figure::CalibrationSlope,
+    ] {
+        let Some(estimate) = evaluation.figure(figure) else {
+            continue;
+        };
+        let cv = cv_counterpart(figure, artifact)
+            .map(|value| format!(" (CV {value:.3})"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<22} {}{cv}",
+            figure.name(),
+            format_estimate(&estimate)
+        );
+    }
+    out
+}
+
 fn format_estimate(estimate: &Estimate) -> String {
     if !estimate.value.is_finite() {
         return "undefined".into();

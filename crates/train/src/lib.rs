@@ -179,6 +179,8 @@ pub struct TrainOutcome {
     pub warnings: Vec<String>,
     /// Rendered reports (leaderboard files, `model.json`, plots), by relative path.
     pub reports: Vec<ReportFile>,
+    /// The shipped model on the rows `--holdout` kept out of everything.
+    pub holdout: Option<evaluate::Evaluation>,
 }
 
 impl TrainOutcome {
@@ -220,7 +222,10 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
     sink.event(&sink::RunEvent::Stage(Stage::Decide));
     let decided = stages::decide(pipeline, &results[0], &loaded, options);
     sink.event(&sink::RunEvent::Stage(Stage::Package));
-    let outcome = stages::package(options, &loaded, results, decided, warnings)?;
+    let mut outcome = stages::package(options, &loaded, results, decided, warnings)?;
+    if let Some(test) = &loaded.held_out {
+        evaluate::attach_holdout(&mut outcome, test, options)?;
+    }
     sink.finished(&outcome)?;
     Ok(outcome)
 }

@@ -143,6 +143,12 @@ pub(crate) struct ModelingArgs {
     /// none, platt or isotonic.
     #[arg(long, default_value = "none")]
     calibration: CalibrationKind,
+    /// Keep this share of the rows (stratified, seeded) out of everything — tuning, model
+    /// choice, threshold, calibration, prediction sets — and report the shipped model's
+    /// figures on it beside the cross-validated ones (`holdout/`, `leaderboard.md`). The
+    /// shipped model is refitted on the training rows only.
+    #[arg(long, default_value_t = 0.0)]
+    holdout: f64,
     /// Target coverage of the conformal prediction sets the server returns beside each
     /// probability (class-conditional, calibrated on out-of-fold probabilities); 0 turns them
     /// off.
@@ -257,6 +263,7 @@ pub(crate) fn parse_options(args: &ModelingArgs) -> Result<TrainOptions> {
     options.threshold = args.threshold.unwrap_or(options.threshold);
     options.calibration = args.calibration;
     options.coverage = args.coverage;
+    options.holdout = args.holdout;
     options.show_values = args.dataset.show_values;
     options.preprocess = PreprocessParams {
         numeric_imputation: args.impute,
@@ -324,6 +331,12 @@ impl RunSink for TerminalSink<'_> {
             options.metric,
             report::decision_summary(&outcome.artifact.decision)
         );
+        if let Some(holdout) = &outcome.holdout {
+            out.push_str(&train::evaluate::holdout_summary(
+                holdout,
+                &outcome.artifact,
+            ));
+        }
         let _ = writeln!(
             out,
             "wrote {} and reports in {} ({:.2} s)",

@@ -45,6 +45,8 @@ pub struct TrainOptions {
     pub calibration: CalibrationKind,
     /// Target coverage of the conformal prediction sets (0 turns them off).
     pub coverage: f64,
+    /// Share of rows kept out of everything as a stratified test split (0: none).
+    pub holdout: f64,
     /// Preprocessing parameters.
     pub preprocess: ValidPreprocessParams,
     /// Whether errors and warnings about the data may quote cell values (patient data).
@@ -79,6 +81,7 @@ impl TrainOptions {
             threshold,
             calibration: CalibrationKind::None,
             coverage: 0.9,
+            holdout: 0.0,
             preprocess: PreprocessParams::default().check()?,
             show_values: false,
         })
@@ -108,6 +111,12 @@ impl TrainOptions {
         }
         if self.repeats == 0 {
             return Err(TrainError::Options("`repeats` must be at least 1".into()));
+        }
+        if !(0.0..0.5).contains(&self.holdout) {
+            return Err(TrainError::Options(format!(
+                "`holdout` must be at least 0 (none) and below 0.5, not {}",
+                self.holdout
+            )));
         }
         if !(0.0..1.0).contains(&self.coverage) {
             return Err(TrainError::Options(format!(

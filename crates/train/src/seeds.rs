@@ -13,6 +13,10 @@ const FOLD: u64 = 2;
 const CANDIDATES: u64 = 3;
 const FINAL_SELECTION: u64 = 4;
 const FINAL_FIT: u64 = 5;
+/// The run-level stream of the `--holdout` split.
+pub const HOLDOUT: u64 = 6;
+/// The run-level stream of the held-out evaluation's bootstrap.
+pub const HOLDOUT_BOOTSTRAP: u64 = 7;
 
 /// A seed for one purpose, mixed from a parent seed and labels (SplitMix64 steps), so nearby
 /// inputs give unrelated streams.

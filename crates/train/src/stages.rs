@@ -31,6 +31,8 @@ pub struct Loaded {
     pub n_classes: usize,
     /// Positive class (binary tasks; 0 otherwise).
     pub positive_class: usize,
+    /// The rows held out by `--holdout`, kept out of everything the run fits or chooses.
+    pub held_out: Option<Dataset>,
 }
 
 impl Loaded {
@@ -66,12 +68,25 @@ pub fn load(options: &TrainOptions) -> Result<Loaded, TrainError> {
             show_values: options.show_values,
         },
     )?;
+    let n_classes = config.classes.len();
+    // The held-out rows are split off first, after duplicates were dropped, so no copy of a
+    // test row is among the training rows.
+    let (dataset, held_out) = if options.holdout > 0.0 {
+        let y = dataset.target.clone().unwrap_or_default();
+        let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::HOLDOUT]);
+        let mask = preprocess::stratified_holdout(&y, n_classes, options.holdout, seed);
+        let (train, test) = dataset.split(&mask);
+        (train, Some(test))
+    } else {
+        (dataset, None)
+    };
     let y = dataset.target.clone().unwrap_or_default();
     Ok(Loaded {
         dataset,
         y,
-        n_classes: config.classes.len(),
+        n_classes,
         positive_class: config.positive_class_idx().unwrap_or(0),
+        held_out,
     })
 }
 
@@ -392,5 +407,6 @@ pub fn package(
         chosen_oof: decided.chosen_oof,
         warnings,
         reports,
+        holdout: None,
     })
 }

@@ -73,3 +73,61 @@ fn a_file_missing_a_category_is_scored_with_the_models_own_codes() {
     assert!((evaluation.figure(Figure::RocAuc).unwrap().value - auc).abs() < 1e-12);
     assert!((evaluation.figure(Figure::Brier).unwrap().value - brier).abs() < 1e-12);
 }
+
+#[test]
+fn a_holdout_is_kept_out_of_training_and_reported_beside_cross_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = common::write_binary(dir.path(), 400, 0.4, 6);
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let mut options = TrainOptions::from_config(config, config_path, data).unwrap();
+    options.models = vec!["lr".parse().unwrap(), "nb".parse().unwrap()];
+    options.holdout = 0.25;
+    let memory = train::sink::MemorySink::default();
+    let outcome = run(&options, &memory).unwrap();
+    let holdout = outcome.holdout.as_ref().unwrap();
+    // A quarter of each class, rounded per class.
+    assert!(
+        holdout.n_records.abs_diff(100) <= 1,
+        "{}",
+        holdout.n_records
+    );
+    let n_training = outcome.artifact.provenance.n_training_rows;
+    assert_eq!(n_training + holdout.n_records, 400);
+    let counts: Vec<usize> = holdout
+        .class_counts
+        .iter()
+        .map(|(_, count)| *count)
+        .collect();
+    assert!(
+        counts.iter().all(|count| *count > 20),
+        "stratified: {counts:?}"
+    );
+    let auc = holdout.figure(Figure::RocAuc).unwrap();
+    assert!(
+        auc.value > 0.8 && auc.lower < auc.value && auc.value < auc.upper,
+        "{auc:?}"
+    );
+    let leaderboard = outcome
+        .reports
+        .iter()
+        .find(|report| report.path.ends_with("leaderboard.md"))
+        .unwrap();
+    assert!(leaderboard.contents.contains("## Held-out test split"));
+    assert!(
+        leaderboard
+            .contents
+            .contains(&format!("refitted on the {n_training} training rows only"))
+    );
+    assert!(
+        outcome
+            .reports
+            .iter()
+            .any(|report| report.path.ends_with("holdout/evaluation.json"))
+    );
+    // Same seed: the same split and the same artifact; another seed: another split.
+    let again = run(&options, &memory).unwrap();
+    assert_eq!(again.artifact_bytes, outcome.artifact_bytes);
+    options.seed += 1;
+    let other = run(&options, &memory).unwrap();
+    assert_ne!(other.holdout.unwrap().figures, holdout.figures);
+}
