@@ -127,6 +127,10 @@ pub struct DatasetConfig {
     /// Other names clients may send for features (the server accepts both).
     #[serde(default)]
     pub aliases: Vec<AliasConfig>,
+    /// Subgroups the reports break results down by (`[[subgroups]]`: `feature`, and `bands`
+    /// for a numeric feature).
+    #[serde(default)]
+    pub subgroups: Vec<model::SubgroupSpec>,
     /// Training defaults.
     #[serde(default)]
     pub training: TrainingDefaults,
@@ -175,6 +179,33 @@ impl DatasetConfig {
         for name in columns {
             if !names.insert(name) {
                 return Err(format!("column `{name}` is configured more than once"));
+            }
+        }
+        for subgroup in &self.subgroups {
+            let Some(feature) = self
+                .features
+                .iter()
+                .find(|feature| feature.name == subgroup.feature)
+            else {
+                return Err(format!(
+                    "subgroup feature `{}` is not a feature",
+                    subgroup.feature
+                ));
+            };
+            let numeric = matches!(feature.kind, FeatureKind::Numeric | FeatureKind::Integer);
+            let ascending = subgroup.bands.windows(2).all(|pair| pair[0] < pair[1])
+                && subgroup.bands.iter().all(|cut| cut.is_finite());
+            if numeric && (subgroup.bands.is_empty() || !ascending) {
+                return Err(format!(
+                    "subgroup `{}` is numeric: give `bands`, ascending cut points such as [50, 65]",
+                    subgroup.feature
+                ));
+            }
+            if !numeric && !subgroup.bands.is_empty() {
+                return Err(format!(
+                    "subgroup `{}` is binary or categorical: it splits by value, without `bands`",
+                    subgroup.feature
+                ));
             }
         }
         for alias in &self.aliases {
@@ -292,6 +323,27 @@ kind = "numeric"
         assert_eq!(config.positive_class_idx(), Some(1));
         assert_eq!(config.features[0].allow_missing, None);
         assert_eq!(config.on_out_of_range, RangePolicy::Warn);
+    }
+
+    #[test]
+    fn subgroups_need_a_feature_and_bands_only_when_numeric() {
+        let with = |table: &str| {
+            DatasetConfig::parse(
+                &format!("{MINIMAL}\n[[subgroups]]\n{table}\n"),
+                Path::new("toy.toml"),
+            )
+        };
+        let config = with("feature = \"a\"\nbands = [1, 2.5]").unwrap();
+        assert_eq!(config.subgroups[0].bands, vec![1.0, 2.5]);
+        for (table, expected) in [
+            ("feature = \"b\"", "subgroup feature `b` is not a feature"),
+            ("feature = \"a\"", "give `bands`"),
+            ("feature = \"a\"\nbands = [3, 2]", "ascending"),
+            ("feature = \"a\"\nbands = [1]\nband = 2", "toy.toml"),
+        ] {
+            let error = with(table).unwrap_err().to_string();
+            assert!(error.contains(expected), "{table}: {error}");
+        }
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 ///
 /// Version 2 records how each fill value was computed, names metrics by enum, and carries the
 /// training population's reference distributions. Version 3 adds the schema's input aliases;
-/// version 4, conformal prediction sets.
+/// version 4, conformal prediction sets and subgroup figures.
 pub const FORMAT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
@@ -244,9 +244,20 @@ pub struct Artifact {
     /// Conformal prediction sets calibrated on out-of-fold probabilities (absent when turned
     /// off with `--coverage 0`).
     pub conformal: Option<crate::ConformalSets>,
+    /// Figures per subgroup (the config's `[[subgroups]]`), from out-of-fold predictions at
+    /// the shipped threshold.
+    pub subgroups: Vec<crate::SubgroupFamily>,
 }
 
 impl Artifact {
+    /// How the reports split records into subgroups.
+    pub fn subgroup_specs(&self) -> Vec<crate::SubgroupSpec> {
+        self.subgroups
+            .iter()
+            .map(|family| family.spec.clone())
+            .collect()
+    }
+
     /// Cross-validated metrics of the chosen model, from the leaderboard.
     pub fn chosen_metrics(&self) -> &[MetricSummary] {
         self.leaderboard

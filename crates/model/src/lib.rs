@@ -18,6 +18,7 @@ pub mod record;
 pub mod reference;
 pub mod schema;
 pub mod stats;
+pub mod subgroups;
 
 pub use artifact::{
     Artifact, ArtifactError, Decision, LeaderboardEntry, MetricMap, MetricSummary, PairMap,
@@ -32,6 +33,7 @@ pub use preprocessing::{ColumnTransform, FillRule, FittedPreprocessor};
 pub use record::{FieldError, FieldProblem, Value};
 pub use reference::{Distribution, Ecdf, FeatureReference, Reference};
 pub use schema::{FeatureKind, FeatureSpec, InputAlias, Schema, Task};
+pub use subgroups::{Estimate, GroupResult, SubgroupFamily, SubgroupSpec};
 
 /// A prediction for one record, in the schema's class order.
 #[derive(Debug, Clone, PartialEq)]

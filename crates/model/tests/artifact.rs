@@ -134,6 +134,26 @@ fn artifact(classifier: Classifier) -> Artifact {
             cv_coverage: vec![0.91, 0.9],
             cv_mean_set_size: 1.25,
         }),
+        subgroups: vec![model::SubgroupFamily {
+            spec: model::SubgroupSpec {
+                feature: "a".into(),
+                bands: vec![0.5],
+            },
+            groups: vec![model::GroupResult {
+                label: "a < 0.5".into(),
+                n: 10,
+                prevalence: Some(0.25),
+                figures: vec![(
+                    "roc_auc".into(),
+                    model::Estimate {
+                        value: 0.75,
+                        lower: 0.5,
+                        upper: 1.0,
+                    },
+                )],
+                note: None,
+            }],
+        }],
         leaderboard: vec![LeaderboardEntry {
             model: "test".into(),
             metrics: vec![MetricSummary {

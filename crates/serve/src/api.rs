@@ -183,6 +183,7 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
             "cv_coverage": schema.classes.iter().cloned().zip(sets.cv_coverage.iter().map(|c| if c.is_finite() { json!(c) } else { Value::Null })).collect::<BTreeMap<_, _>>(),
             "cv_mean_set_size": sets.cv_mean_set_size,
         })),
+        "subgroups": artifact.subgroups,
         "cv_metrics": MetricMap(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,

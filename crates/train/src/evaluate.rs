@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use ::report::{html, plot};
 use data::Dataset;
-use model::{Artifact, Task};
+use model::{Artifact, GroupResult, Schema, SubgroupFamily, SubgroupSpec, Task};
 
 use crate::TrainError;
 use crate::report::{ReportFile, calibration_points};
@@ -28,16 +28,7 @@ pub struct EvaluateOptions {
     pub seed: u64,
 }
 
-/// A figure and its bootstrap 95% percentile interval (NaN where undefined; `null` in JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Estimate {
-    /// On the whole file.
-    pub value: f64,
-    /// 2.5th percentile over resamples.
-    pub lower: f64,
-    /// 97.5th percentile over resamples.
-    pub upper: f64,
-}
+pub use model::Estimate;
 
 /// The figures, by name, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -206,6 +197,8 @@ pub struct Evaluation {
     pub confusion: Vec<Vec<usize>>,
     /// The conformal prediction sets' coverage, when the model has sets.
     pub prediction_sets: Option<SetCoverage>,
+    /// Figures per subgroup of the model's `[[subgroups]]`.
+    pub subgroups: Vec<SubgroupFamily>,
     /// Bootstrap resamples behind the intervals.
     pub resamples: usize,
     /// Their seed.
@@ -277,54 +270,28 @@ pub fn evaluate(
         probabilities.push(prediction.probabilities);
     }
     let n_classes = schema.classes.len();
-    let figures_of = |rows: &[usize]| {
-        figures(
-            schema.task,
-            schema.positive_class,
-            n_classes,
-            &probabilities,
-            &decided,
-            &truth,
-            rows,
-        )
+    let scored = Scored {
+        task: schema.task,
+        positive_class: schema.positive_class,
+        n_classes,
+        probabilities: &probabilities,
+        decided: &decided,
+        truth: &truth,
     };
     let all: Vec<usize> = (0..truth.len()).collect();
-    let point = figures_of(&all);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(options.seed);
-    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(options.resamples); point.len()];
-    for _ in 0..options.resamples {
-        let rows: Vec<usize> = (0..all.len())
-            .map(|_| rng.gen_range(0..all.len()))
-            .collect();
-        for (figure_idx, value) in figures_of(&rows).into_iter().enumerate() {
-            if value.is_finite() {
-                samples[figure_idx].push(value);
-            }
-        }
-    }
     let figures = Figure::for_task(schema.task)
         .iter()
-        .zip(point)
-        .zip(samples.iter_mut())
-        .map(|((figure, value), sample)| {
-            sample.sort_by(f64::total_cmp);
-            let interval = |q: f64| {
-                if sample.len() < 2 {
-                    f64::NAN
-                } else {
-                    model::stats::quantile(sample, q)
-                }
-            };
-            (
-                *figure,
-                Estimate {
-                    value,
-                    lower: interval(0.025),
-                    upper: interval(0.975),
-                },
-            )
-        })
+        .copied()
+        .zip(scored.estimates(&all, options.resamples, &mut rng))
         .collect();
+    let subgroups = scored.subgroups(
+        schema,
+        &artifact.subgroup_specs(),
+        &dataset.raw,
+        options.resamples,
+        &mut rng,
+    );
     let mut confusion = vec![vec![0usize; n_classes]; n_classes];
     for (true_class, decided_class) in truth.iter().zip(&decided) {
         confusion[*true_class][*decided_class] += 1;
@@ -332,6 +299,7 @@ pub fn evaluate(
     let prediction_sets = set_coverage(artifact, &probabilities, &truth);
     Ok(Evaluation {
         prediction_sets,
+        subgroups,
         dataset: schema.dataset.clone(),
         model: artifact.model_name.clone(),
         artifact_sha256: tracking::sha256_hex(artifact_bytes),
@@ -388,6 +356,147 @@ fn category_codes(artifact: &Artifact, dataset: &Dataset) -> Vec<Option<Vec<Opti
             })
         })
         .collect()
+}
+
+/// Records scored by a model: probabilities, decided classes and true classes, for figures on
+/// any subset of them (bootstrap resamples, subgroups).
+pub struct Scored<'a> {
+    /// Binary or multiclass.
+    pub task: Task,
+    /// The positive class (binary).
+    pub positive_class: Option<usize>,
+    /// Number of classes.
+    pub n_classes: usize,
+    /// Class probabilities per record.
+    pub probabilities: &'a [Vec<f64>],
+    /// Decided class per record.
+    pub decided: &'a [usize],
+    /// True class per record.
+    pub truth: &'a [usize],
+}
+
+/// Records of each class a group needs for intervals worth reporting.
+const MIN_PER_CLASS_FOR_INTERVAL: usize = 10;
+
+impl Scored<'_> {
+    /// [`Figure::for_task`]'s figures on `rows`.
+    fn point(&self, rows: &[usize]) -> Vec<f64> {
+        figures(
+            self.task,
+            self.positive_class,
+            self.n_classes,
+            self.probabilities,
+            self.decided,
+            self.truth,
+            rows,
+        )
+    }
+
+    /// Every figure of the task on `rows`, with percentile intervals from `resamples`
+    /// bootstrap resamples of those rows.
+    pub fn estimates(
+        &self,
+        rows: &[usize],
+        resamples: usize,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Vec<Estimate> {
+        let point = self.point(rows);
+        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); point.len()];
+        for _ in 0..resamples {
+            let resample: Vec<usize> = (0..rows.len())
+                .map(|_| rows[rng.gen_range(0..rows.len())])
+                .collect();
+            for (figure_idx, value) in self.point(&resample).into_iter().enumerate() {
+                if value.is_finite() {
+                    samples[figure_idx].push(value);
+                }
+            }
+        }
+        point
+            .into_iter()
+            .zip(samples.iter_mut())
+            .map(|(value, sample)| {
+                sample.sort_by(f64::total_cmp);
+                let interval = |q: f64| {
+                    if sample.len() < 2 {
+                        f64::NAN
+                    } else {
+                        model::stats::quantile(sample, q)
+                    }
+                };
+                Estimate {
+                    value,
+                    lower: interval(0.025),
+                    upper: interval(0.975),
+                }
+            })
+            .collect()
+    }
+
+    /// Figures per group of each spec (binary: prevalence, ROC-AUC, sensitivity and
+    /// specificity at the shipped decision; multiclass: accuracy, balanced accuracy,
+    /// macro-F1), with intervals where each class has enough records in the group.
+    pub fn subgroups(
+        &self,
+        schema: &Schema,
+        specs: &[SubgroupSpec],
+        raw: &ndarray::Array2<f64>,
+        resamples: usize,
+        rng: &mut Xoshiro256PlusPlus,
+    ) -> Vec<SubgroupFamily> {
+        let shown: &[Figure] = match self.task {
+            Task::Binary => &[Figure::RocAuc, Figure::Sensitivity, Figure::Specificity],
+            Task::Multiclass => &[Figure::Accuracy, Figure::BalancedAccuracy, Figure::MacroF1],
+        };
+        let all_figures = Figure::for_task(self.task);
+        specs
+            .iter()
+            .filter_map(|spec| {
+                let feature_idx = schema.features.iter().position(|f| f.name == spec.feature)?;
+                let feature = &schema.features[feature_idx];
+                let labels = spec.labels(feature);
+                let mut members: Vec<Vec<usize>> = vec![Vec::new(); labels.len()];
+                for (row, value) in raw.column(feature_idx).iter().enumerate() {
+                    members[spec.group_of(feature, *value)].push(row);
+                }
+                let groups = labels
+                    .into_iter()
+                    .zip(members)
+                    .filter(|(_, rows)| !rows.is_empty())
+                    .map(|(label, rows)| {
+                        let per_class: Vec<usize> = (0..self.n_classes)
+                            .map(|class_idx| rows.iter().filter(|row| self.truth[**row] == class_idx).count())
+                            .collect();
+                        // Intervals need a few records of each class (binary), or of the group
+                        // (multiclass, where rare grades are absent from most groups).
+                        let enough = match self.task {
+                            Task::Binary => per_class.iter().all(|count| *count >= MIN_PER_CLASS_FOR_INTERVAL),
+                            Task::Multiclass => rows.len() >= 3 * MIN_PER_CLASS_FOR_INTERVAL,
+                        };
+                        let estimates = self.estimates(&rows, if enough { resamples } else { 0 }, rng);
+                        let figures = shown
+                            .iter()
+                            .filter_map(|figure| {
+                                let idx = all_figures.iter().position(|f| f == figure)?;
+                                Some((figure.name().to_owned(), estimates[idx]))
+                            })
+                            .collect();
+                        GroupResult {
+                            label,
+                            n: rows.len(),
+                            prevalence: self.positive_class.filter(|_| self.task == Task::Binary).map(|positive| per_class[positive] as f64 / rows.len() as f64),
+                            figures,
+                            note: (!enough).then(|| match self.task {
+                                Task::Binary => format!("too small for an interval: fewer than {MIN_PER_CLASS_FOR_INTERVAL} records of a class"),
+                                Task::Multiclass => format!("too small for an interval: fewer than {} records", 3 * MIN_PER_CLASS_FOR_INTERVAL),
+                            }),
+                        }
+                    })
+                    .collect();
+                Some(SubgroupFamily { spec: spec.clone(), groups })
+            })
+            .collect()
+    }
 }
 
 fn ratio(numerator: f64, denominator: f64) -> f64 {
@@ -657,7 +766,105 @@ fn holdout_section(evaluation: &Evaluation, artifact: &Artifact, fraction: f64) 
     if let Some(sets) = &evaluation.prediction_sets {
         let _ = writeln!(out, "\n{}", set_summary(sets).replace("\n  ", "; "));
     }
+    if !evaluation.subgroups.is_empty() {
+        let _ = write!(
+            out,
+            "\nSubgroups of the held-out split:\n\n{}",
+            subgroup_markdown(&evaluation.subgroups)
+        );
+    }
     out
+}
+
+/// One row per group: label, n, prevalence, then each figure with its interval (or the
+/// group's note).
+fn subgroup_rows(families: &[SubgroupFamily]) -> (Vec<String>, Vec<Vec<String>>) {
+    let figure_names: Vec<String> = families
+        .iter()
+        .flat_map(|family| family.groups.iter())
+        .flat_map(|group| group.figures.iter().map(|(name, _)| name.clone()))
+        .fold(Vec::new(), |mut names, name| {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            names
+        });
+    let with_prevalence = families
+        .iter()
+        .flat_map(|family| family.groups.iter())
+        .any(|group| group.prevalence.is_some());
+    let mut header = vec!["group".to_owned(), "n".to_owned()];
+    if with_prevalence {
+        header.push("prevalence".into());
+    }
+    header.extend(figure_names.iter().cloned());
+    let rows = families
+        .iter()
+        .flat_map(|family| family.groups.iter())
+        .map(|group| {
+            let mut row = vec![group.label.clone(), group.n.to_string()];
+            if with_prevalence {
+                row.push(
+                    group
+                        .prevalence
+                        .map(|p| format!("{p:.3}"))
+                        .unwrap_or_default(),
+                );
+            }
+            for name in &figure_names {
+                let estimate = group
+                    .figures
+                    .iter()
+                    .find(|(figure, _)| figure == name)
+                    .map(|(_, e)| e);
+                row.push(estimate.map(format_estimate).unwrap_or_default());
+            }
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+/// A Markdown table of subgroup figures, with each group's note below it.
+pub fn subgroup_markdown(families: &[SubgroupFamily]) -> String {
+    if families.is_empty() {
+        return String::new();
+    }
+    let (header, rows) = subgroup_rows(families);
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    for group in families.iter().flat_map(|family| family.groups.iter()) {
+        if let Some(note) = &group.note {
+            let _ = writeln!(out, "\n{}: {note}.", group.label);
+        }
+    }
+    out
+}
+
+fn subgroup_html(families: &[SubgroupFamily]) -> String {
+    if families.is_empty() {
+        return String::new();
+    }
+    let (header, rows) = subgroup_rows(families);
+    let cells = |row: &[String], tag: &str| {
+        row.iter()
+            .map(|cell| format!("<{tag}>{}</{tag}>", html::escape(cell)))
+            .collect::<String>()
+    };
+    let body: String = rows
+        .iter()
+        .map(|row| format!("<tr>{}</tr>\n", cells(row, "td")))
+        .collect();
+    format!(
+        "<h2>Subgroups</h2>\n<table><thead><tr>{}</tr></thead><tbody>\n{body}</tbody></table>\n",
+        cells(&header, "th")
+    )
 }
 
 /// The terminal lines on the held-out split: the headline figures beside their CV values.
@@ -727,6 +934,24 @@ pub fn summary(evaluation: &Evaluation) -> String {
     }
     if let Some(sets) = &evaluation.prediction_sets {
         let _ = writeln!(out, "{}", set_summary(sets));
+    }
+    for group in evaluation
+        .subgroups
+        .iter()
+        .flat_map(|family| family.groups.iter())
+    {
+        let figures: Vec<String> = group
+            .figures
+            .iter()
+            .map(|(name, estimate)| format!("{name} {:.3}", estimate.value))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {:<24} n={:<5} {}",
+            group.label,
+            group.n,
+            figures.join(", ")
+        );
     }
     out
 }
@@ -851,6 +1076,7 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
             "uncertain_share": sets.uncertain_share,
             "empty_share": sets.empty_share,
         })),
+        "subgroups": evaluation.subgroups,
         "bootstrap": {"resamples": evaluation.resamples, "seed": evaluation.seed, "interval": "percentile 2.5–97.5"},
     }))
     .unwrap_or_default()
@@ -919,7 +1145,8 @@ fn html_page(evaluation: &Evaluation, plots: &[(&str, String)]) -> String {
         .map(|t| format!(" at the shipped threshold {t:.4}"))
         .unwrap_or_default();
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evaluation: {dataset}</title>\n<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#1a1a1a}}td,th{{padding:.2rem .8rem;text-align:left}}img{{max-width:100%}}</style></head><body>\n<h1>Evaluation of the {dataset} model on new labelled data</h1>\n<p>Model <code>{model}</code> (artifact SHA-256 <code>{artifact}</code>) on <code>{input}</code> (SHA-256 <code>{input_sha}</code>): {n} records ({counts}). Figures{threshold}, with 95% bootstrap percentile intervals from {resamples} resamples (seed {seed}).</p>\n<table><thead><tr><th>figure</th><th>value [95% interval]</th></tr></thead><tbody>\n{rows}</tbody></table>\n<p>{sets}</p>\n{images}</body></html>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Evaluation: {dataset}</title>\n<style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto;color:#1a1a1a}}td,th{{padding:.2rem .8rem;text-align:left}}img{{max-width:100%}}</style></head><body>\n<h1>Evaluation of the {dataset} model on new labelled data</h1>\n<p>Model <code>{model}</code> (artifact SHA-256 <code>{artifact}</code>) on <code>{input}</code> (SHA-256 <code>{input_sha}</code>): {n} records ({counts}). Figures{threshold}, with 95% bootstrap percentile intervals from {resamples} resamples (seed {seed}).</p>\n<table><thead><tr><th>figure</th><th>value [95% interval]</th></tr></thead><tbody>\n{rows}</tbody></table>\n<p>{sets}</p>\n{subgroups}{images}</body></html>\n",
+        subgroups = subgroup_html(&evaluation.subgroups),
         sets = evaluation
             .prediction_sets
             .as_ref()

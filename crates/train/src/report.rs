@@ -191,6 +191,12 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
         );
     }
     markdown.push_str(".\n\n![ROC curves](plots/roc_curves.svg)\n\n![Confusion matrix](plots/confusion_matrix.svg)\n\n![Calibration](plots/calibration.svg)\n");
+    if !artifact.subgroups.is_empty() {
+        markdown.push_str(
+            "\n## Subgroups\n\nThe chosen model's out-of-fold predictions at the shipped decision rule, per group, with 95% bootstrap intervals (1000 resamples):\n\n",
+        );
+        markdown.push_str(&crate::evaluate::subgroup_markdown(&artifact.subgroups));
+    }
     markdown
 }
 
@@ -220,6 +226,7 @@ fn model_json(input: &ReportInput<'_>) -> Value {
             "cv_coverage": sets.cv_coverage.iter().map(|c| if c.is_finite() { json!(c) } else { Value::Null }).collect::<Vec<_>>(),
             "cv_mean_set_size": sets.cv_mean_set_size,
         })),
+        "subgroups": artifact.subgroups,
         "classes": schema.classes,
         "positive_class": schema.positive_class.and_then(|idx| schema.classes.get(idx)),
         "features": schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),

@@ -17,6 +17,8 @@ const FINAL_FIT: u64 = 5;
 pub const HOLDOUT: u64 = 6;
 /// The run-level stream of the held-out evaluation's bootstrap.
 pub const HOLDOUT_BOOTSTRAP: u64 = 7;
+/// The run-level stream of the subgroup figures' bootstrap.
+pub const SUBGROUPS: u64 = 8;
 
 /// A seed for one purpose, mixed from a parent seed and labels (SplitMix64 steps), so nearby
 /// inputs give unrelated streams.

@@ -318,6 +318,44 @@ pub fn decide(
     }
 }
 
+/// The config's subgroups, each group's figures from the chosen model's out-of-fold
+/// probabilities and the shipped decision rule, with seeded bootstrap intervals.
+fn subgroups(
+    schema: &model::Schema,
+    loaded: &Loaded,
+    decided: &Decided,
+    options: &TrainOptions,
+) -> Vec<model::SubgroupFamily> {
+    use rand::SeedableRng;
+    let probabilities: Vec<Vec<f64>> = decided
+        .chosen_oof
+        .rows()
+        .into_iter()
+        .map(|row| row.to_vec())
+        .collect();
+    let labels: Vec<usize> = probabilities
+        .iter()
+        .map(|row| model::decide(row, schema.positive_class, decided.decision.threshold))
+        .collect();
+    let scored = crate::evaluate::Scored {
+        task: schema.task,
+        positive_class: schema.positive_class,
+        n_classes: loaded.n_classes,
+        probabilities: &probabilities,
+        decided: &labels,
+        truth: &loaded.y,
+    };
+    let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::SUBGROUPS]);
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    scored.subgroups(
+        schema,
+        &options.config.subgroups,
+        &loaded.dataset.raw,
+        1000,
+        &mut rng,
+    )
+}
+
 /// The training population and the chosen model's out-of-fold output on it, summarised for
 /// drift monitoring.
 fn reference(loaded: &Loaded, chosen_oof: &Array2<f64>, decision: &Decision) -> Reference {
@@ -370,8 +408,11 @@ pub fn package(
         .collect();
     let best = &results[0];
     let reference = reference(loaded, &decided.chosen_oof, &decided.decision);
+    let schema = loaded.dataset.schema(&options.config);
+    let subgroups = subgroups(&schema, loaded, &decided, options);
     let artifact = Artifact {
-        schema: loaded.dataset.schema(&options.config),
+        subgroups,
+        schema,
         pipeline: decided.pipeline,
         model_name: best.kind.name().to_owned(),
         params: best.params_with_balance(options.balance),

@@ -102,6 +102,28 @@ fn a_holdout_is_kept_out_of_training_and_reported_beside_cross_validation() {
         counts.iter().all(|count| *count > 20),
         "stratified: {counts:?}"
     );
+    // Subgroups: every training row in exactly one group of each split; a group with few
+    // records of a class says so instead of giving an interval.
+    assert_eq!(outcome.artifact.subgroups.len(), 2);
+    for family in &outcome.artifact.subgroups {
+        let total: usize = family.groups.iter().map(|group| group.n).sum();
+        assert_eq!(total, n_training, "{:?}", family.spec);
+    }
+    let oldest = outcome.artifact.subgroups[0]
+        .groups
+        .iter()
+        .find(|group| group.label == "age ≥ 75");
+    if let Some(oldest) = oldest {
+        assert!(
+            oldest.note.is_some() || oldest.figures[0].1.lower.is_finite(),
+            "{oldest:?}"
+        );
+    }
+    assert_eq!(
+        holdout.subgroups.len(),
+        2,
+        "the held-out split is broken down too"
+    );
     let auc = holdout.figure(Figure::RocAuc).unwrap();
     assert!(
         auc.value > 0.8 && auc.lower < auc.value && auc.value < auc.upper,

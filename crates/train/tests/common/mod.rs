@@ -31,6 +31,11 @@ kind = "binary"
 [[features]]
 name = "ward"
 kind = "categorical"
+[[subgroups]]
+feature = "age"
+bands = [40, 75]
+[[subgroups]]
+feature = "ward"
 "#;
 
 /// Writes a binary dataset whose positive class is a `positive_share` minority (or majority).
