@@ -656,6 +656,66 @@ pub fn recalibration(scores: &[f64], positive: &[bool]) -> (f64, f64) {
     }
 }
 
+/// One point of a decision curve (Vickers & Elkin 2006): at a threshold probability `t`,
+/// treating the records at or above it, the net benefit is `TP/n − FP/n · t/(1 − t)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct NetBenefit {
+    /// Threshold probability.
+    pub threshold: f64,
+    /// Net benefit of acting on the model.
+    pub model: f64,
+    /// Net benefit of treating everyone.
+    pub treat_all: f64,
+}
+
+/// The decision curve at thresholds 0.01, 0.02 … 0.99 (treating no one has net benefit 0).
+pub fn decision_curve(scores: &[f64], positive: &[bool]) -> Vec<NetBenefit> {
+    let n = scores.len().max(1) as f64;
+    let prevalence = positive.iter().filter(|p| **p).count() as f64 / n;
+    (1..100)
+        .map(|step| {
+            let threshold = step as f64 / 100.0;
+            let odds = threshold / (1.0 - threshold);
+            let (tp, fp) = scores.iter().zip(positive).fold(
+                (0.0, 0.0),
+                |(tp, fp), (score, is_positive)| match (*score >= threshold, *is_positive) {
+                    (true, true) => (tp + 1.0, fp),
+                    (true, false) => (tp, fp + 1.0),
+                    _ => (tp, fp),
+                },
+            );
+            NetBenefit {
+                threshold,
+                model: tp / n - fp / n * odds,
+                treat_all: prevalence - (1.0 - prevalence) * odds,
+            }
+        })
+        .collect()
+}
+
+/// The decision curve as a chart of standardised net benefit (net benefit divided by the
+/// prevalence, so 1 is perfect) for the model and for treating everyone; treating no one is
+/// the zero line, and values below it are not drawn.
+pub fn decision_curve_plot(title: &str, curve: &[NetBenefit], prevalence: f64) -> String {
+    let standardised = |pick: fn(&NetBenefit) -> f64| -> Vec<(f64, f64)> {
+        curve
+            .iter()
+            .map(|point| (point.threshold, pick(point) / prevalence.max(1e-12)))
+            .filter(|(_, value)| *value >= 0.0)
+            .collect()
+    };
+    plot::line_chart(
+        title,
+        "threshold probability",
+        "standardised net benefit (net benefit / prevalence)",
+        &[
+            ("model".into(), standardised(|point| point.model)),
+            ("treat all".into(), standardised(|point| point.treat_all)),
+        ],
+        false,
+    )
+}
+
 /// Expected calibration error: over `n_bins` equal-width probability bins, the share of
 /// records in each bin times the gap between its mean probability and its observed rate.
 pub fn expected_calibration_error(scores: &[f64], positive: &[bool], n_bins: usize) -> f64 {
@@ -1039,6 +1099,16 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
                 true,
             ),
         ));
+        let prevalence =
+            positive.iter().filter(|p| **p).count() as f64 / positive.len().max(1) as f64;
+        plots.push((
+            "decision_curve.svg",
+            decision_curve_plot(
+                "Decision curve on the evaluation file",
+                &decision_curve(&scores, &positive),
+                prevalence,
+            ),
+        ));
     }
     let matrix: Vec<Vec<f64>> = evaluation
         .confusion
@@ -1077,6 +1147,11 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
             "empty_share": sets.empty_share,
         })),
         "subgroups": evaluation.subgroups,
+        "decision_curve": evaluation.positive_class.map(|positive_class| {
+            let scores: Vec<f64> = evaluation.probabilities.iter().map(|p| p[positive_class]).collect();
+            let positive: Vec<bool> = evaluation.truth.iter().map(|t| *t == positive_class).collect();
+            decision_curve(&scores, &positive)
+        }),
         "bootstrap": {"resamples": evaluation.resamples, "seed": evaluation.seed, "interval": "percentile 2.5–97.5"},
     }))
     .unwrap_or_default()
@@ -1200,6 +1275,23 @@ mod tests {
         assert!(expected_calibration_error(&scores, &positive, 10) < 0.02);
         // One class only: undefined, not a number made up.
         assert!(recalibration(&[0.2, 0.3], &[true, true]).0.is_nan());
+    }
+
+    #[test]
+    fn net_benefit_follows_vickers_and_elkin() {
+        let curve = decision_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
+        let at = |threshold: f64| {
+            *curve
+                .iter()
+                .find(|p| (p.threshold - threshold).abs() < 1e-9)
+                .unwrap()
+        };
+        // t = 0.2: three treated (two true positives, one false), odds 1/4.
+        assert!((at(0.2).model - (2.0 / 4.0 - 1.0 / 4.0 * 0.25)).abs() < 1e-12);
+        assert!((at(0.2).treat_all - (0.5 - 0.5 * 0.25)).abs() < 1e-12);
+        // t = 0.5: one true and one false positive at odds 1: no benefit, as treating all.
+        assert!(at(0.5).model.abs() < 1e-12 && at(0.5).treat_all.abs() < 1e-12);
+        assert_eq!(curve.len(), 99);
     }
 
     #[test]

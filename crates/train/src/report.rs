@@ -61,7 +61,7 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
             multiclass_calibration_plot(input),
         ),
     };
-    vec![
+    let mut files = vec![
         file(
             "leaderboard.json",
             json_text(&leaderboard_json(
@@ -76,7 +76,50 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
         file("plots/confusion_matrix.svg", confusion_plot(input)),
         file("plots/roc_curves.svg", roc),
         file("plots/calibration.svg", calibration),
-    ]
+    ];
+    if input.options.config.task == Task::Binary {
+        let (scores, positive) = chosen_scores(input);
+        let prevalence =
+            positive.iter().filter(|p| **p).count() as f64 / positive.len().max(1) as f64;
+        files.push(file(
+            "plots/decision_curve.svg",
+            crate::evaluate::decision_curve_plot(
+                &format!(
+                    "{}: decision curve (out-of-fold)",
+                    input.artifact.model_name
+                ),
+                &crate::evaluate::decision_curve(&scores, &positive),
+                prevalence,
+            ),
+        ));
+    }
+    files
+}
+
+/// The chosen model's out-of-fold positive-class probabilities (as shipped: calibrated) and
+/// whether each row is positive.
+fn chosen_scores(input: &ReportInput<'_>) -> (Vec<f64>, Vec<bool>) {
+    let positive_class = input.artifact.schema.positive_class.unwrap_or(1);
+    (
+        input.chosen_oof.column(positive_class).to_vec(),
+        is_class(input.y, positive_class),
+    )
+}
+
+/// Calibration of the chosen model's out-of-fold probabilities: slope and intercept of the
+/// logistic recalibration, and the expected calibration error (binary tasks).
+fn oof_calibration(input: &ReportInput<'_>) -> Option<Value> {
+    if input.options.config.task != Task::Binary {
+        return None;
+    }
+    let (scores, positive) = chosen_scores(input);
+    let (slope, intercept) = crate::evaluate::recalibration(&scores, &positive);
+    let finite = |value: f64| value.is_finite().then_some(value);
+    Some(json!({
+        "slope": finite(slope),
+        "intercept": finite(intercept),
+        "expected_calibration_error": crate::evaluate::expected_calibration_error(&scores, &positive, 10),
+    }))
 }
 
 /// The leaderboard as the documented JSON array: model, metrics (mean and std over folds),
@@ -190,7 +233,25 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
             sets.cv_mean_set_size
         );
     }
+    if let Some(calibration) = oof_calibration(input) {
+        let number = |key: &str| {
+            calibration[key]
+                .as_f64()
+                .map(|value| format!("{value:.3}"))
+                .unwrap_or_else(|| "undefined".into())
+        };
+        let _ = write!(
+            markdown,
+            ". Out-of-fold calibration: slope {}, intercept {}, expected calibration error {}",
+            number("slope"),
+            number("intercept"),
+            number("expected_calibration_error")
+        );
+    }
     markdown.push_str(".\n\n![ROC curves](plots/roc_curves.svg)\n\n![Confusion matrix](plots/confusion_matrix.svg)\n\n![Calibration](plots/calibration.svg)\n");
+    if input.options.config.task == Task::Binary {
+        markdown.push_str("\n![Decision curve](plots/decision_curve.svg)\n");
+    }
     if !artifact.subgroups.is_empty() {
         markdown.push_str(
             "\n## Subgroups\n\nThe chosen model's out-of-fold predictions at the shipped decision rule, per group, with 95% bootstrap intervals (1000 resamples):\n\n",
@@ -220,6 +281,11 @@ fn model_json(input: &ReportInput<'_>) -> Value {
             "oof_specificity": decision.oof_specificity,
         },
         "calibration": artifact.pipeline.calibration_name(),
+        "oof_calibration": oof_calibration(input),
+        "decision_curve": (options.config.task == Task::Binary).then(|| {
+            let (scores, positive) = chosen_scores(input);
+            crate::evaluate::decision_curve(&scores, &positive)
+        }),
         "prediction_sets": artifact.conformal.as_ref().map(|sets| json!({
             "coverage": sets.coverage,
             "min_probability": sets.min_probability,
