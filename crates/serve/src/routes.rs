@@ -14,8 +14,7 @@ use serde_json::{Value as Json, json};
 use crate::body::{Body, BodyReader, Item, TOO_MANY_ITEMS};
 use crate::error::{ApiError, ErrorList, ValidationItem};
 use crate::protocols::{mlflow, oip};
-use crate::state::{AppState, Limits, ServedModel};
-use crate::state::{ReloadTrigger, log_reload};
+use crate::state::{AppState, Limits, ReloadTrigger, ServedModel, log_reload};
 
 /// Registers every route on `cfg`, with `state` as shared data.
 pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {

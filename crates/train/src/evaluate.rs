@@ -824,7 +824,14 @@ fn holdout_section(evaluation: &Evaluation, artifact: &Artifact, fraction: f64) 
         );
     }
     if let Some(sets) = &evaluation.prediction_sets {
-        let _ = writeln!(out, "\n{}", set_summary(sets).replace("\n  ", "; "));
+        let coverage: Vec<String> = sets
+            .per_class
+            .iter()
+            .map(|(name, n, covered)| format!("{name} {covered:.3} (n={n})"))
+            .collect();
+        let headline = set_summary(sets);
+        let headline = headline.lines().next().unwrap_or_default();
+        let _ = writeln!(out, "\n{headline}; coverage: {}.", coverage.join(", "));
     }
     if !evaluation.subgroups.is_empty() {
         let _ = write!(
