@@ -130,6 +130,17 @@ pub struct SetCoverage {
     pub empty_share: f64,
 }
 
+impl SetCoverage {
+    /// Coverage per class, as `Negative 0.949 (n=78), Positive 0.857 (n=42)`.
+    pub fn coverage_text(&self) -> String {
+        self.per_class
+            .iter()
+            .map(|(name, n, covered)| format!("{name} {covered:.3} (n={n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 fn set_coverage(
     artifact: &Artifact,
     probabilities: &[Vec<f64>],
@@ -212,6 +223,15 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
+    /// Records per class, as `Negative 391, Positive 208`.
+    pub fn counts_text(&self) -> String {
+        self.class_counts
+            .iter()
+            .map(|(name, count)| format!("{name} {count}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A figure's estimate, if the task reports it.
     pub fn figure(&self, figure: Figure) -> Option<Estimate> {
         self.figures
@@ -803,12 +823,7 @@ fn holdout_section(evaluation: &Evaluation, artifact: &Artifact, fraction: f64) 
         "\n## Held-out test split\n\n{:.0}% of the rows ({} records: {}), stratified and seeded, were kept out of everything: tuning, model choice, threshold, calibration and prediction sets. The shipped model was refitted on the {} training rows only, so the test figures describe it exactly. Intervals: 95% bootstrap ({} resamples).\n\n| figure | test [95% interval] | cross-validated |\n|---|---|---|\n",
         fraction * 100.0,
         evaluation.n_records,
-        evaluation
-            .class_counts
-            .iter()
-            .map(|(name, count)| format!("{name} {count}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        evaluation.counts_text(),
         artifact.provenance.n_training_rows,
         evaluation.resamples
     );
@@ -824,14 +839,9 @@ fn holdout_section(evaluation: &Evaluation, artifact: &Artifact, fraction: f64) 
         );
     }
     if let Some(sets) = &evaluation.prediction_sets {
-        let coverage: Vec<String> = sets
-            .per_class
-            .iter()
-            .map(|(name, n, covered)| format!("{name} {covered:.3} (n={n})"))
-            .collect();
         let headline = set_summary(sets);
         let headline = headline.lines().next().unwrap_or_default();
-        let _ = writeln!(out, "\n{headline}; coverage: {}.", coverage.join(", "));
+        let _ = writeln!(out, "\n{headline}; coverage: {}.", sets.coverage_text());
     }
     if !evaluation.subgroups.is_empty() {
         let _ = write!(
@@ -985,12 +995,7 @@ pub fn summary(evaluation: &Evaluation) -> String {
         evaluation.dataset,
         evaluation.model,
         evaluation.n_records,
-        evaluation
-            .class_counts
-            .iter()
-            .map(|(name, count)| format!("{name} {count}"))
-            .collect::<Vec<_>>()
-            .join(", "),
+        evaluation.counts_text(),
         evaluation.resamples
     );
     if let Some(threshold) = evaluation.threshold {
@@ -1240,14 +1245,7 @@ fn html_page(evaluation: &Evaluation, plots: &[(&str, String)]) -> String {
         input = html::escape(&evaluation.input.display().to_string()),
         input_sha = &evaluation.input_sha256[..16.min(evaluation.input_sha256.len())],
         n = evaluation.n_records,
-        counts = html::escape(
-            &evaluation
-                .class_counts
-                .iter()
-                .map(|(name, count)| format!("{name}: {count}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        counts = html::escape(&evaluation.counts_text()),
         resamples = evaluation.resamples,
         seed = evaluation.seed,
     )
