@@ -30,7 +30,7 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 ///
 /// Version 2 records how each fill value was computed, names metrics by enum, and carries the
 /// training population's reference distributions. Version 3 adds the schema's input aliases;
-/// version 4, conformal prediction sets and subgroup figures.
+/// version 4, conformal prediction sets, subgroup figures and permutation importance.
 pub const FORMAT_VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
@@ -247,6 +247,8 @@ pub struct Artifact {
     /// Figures per subgroup (the config's `[[subgroups]]`), from out-of-fold predictions at
     /// the shipped threshold.
     pub subgroups: Vec<crate::SubgroupFamily>,
+    /// Permutation importance of each feature on out-of-fold predictions.
+    pub importance: Option<crate::PermutationImportance>,
 }
 
 impl Artifact {

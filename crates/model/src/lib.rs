@@ -33,7 +33,9 @@ pub use preprocessing::{ColumnTransform, FillRule, FittedPreprocessor};
 pub use record::{FieldError, FieldProblem, Value};
 pub use reference::{Distribution, Ecdf, FeatureReference, Reference};
 pub use schema::{FeatureKind, FeatureSpec, InputAlias, Schema, Task};
-pub use subgroups::{Estimate, GroupResult, SubgroupFamily, SubgroupSpec};
+pub use subgroups::{
+    Estimate, FeatureImportance, GroupResult, PermutationImportance, SubgroupFamily, SubgroupSpec,
+};
 
 /// A prediction for one record, in the schema's class order.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
-//! Subgroups the reports break results down by (age bands, sex, wine colour), and the one rule
+//! Evidence the artifact carries beside the model: subgroups the reports break results down by (age bands, sex, wine colour), and the one rule
 //! that puts a record in a group: bands of a numeric feature, or each value of a binary or
-//! categorical one. The figures per group are computed in training and evaluation; the
-//! artifact keeps them so the model card can show them.
+//! categorical one; and permutation importance. The figures are computed in training and
+//! evaluation; the artifact keeps them so the model card can show them.
 
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,29 @@ impl PartialEq for Estimate {
             && same(self.lower, other.lower)
             && same(self.upper, other.upper)
     }
+}
+
+/// How much the ranking metric worsens when one feature's values are shuffled among held-out
+/// rows (permutation importance on out-of-fold predictions).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureImportance {
+    /// The feature.
+    pub feature: String,
+    /// Mean loss over repeats (each averaged over folds).
+    pub mean: f64,
+    /// Standard deviation over repeats.
+    pub std: f64,
+}
+
+/// Permutation importance of every feature, most important first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermutationImportance {
+    /// The metric whose loss is measured (the run's ranking metric).
+    pub metric: crate::Metric,
+    /// Shuffles per feature and fold.
+    pub repeats: usize,
+    /// Per feature, most important first.
+    pub features: Vec<FeatureImportance>,
 }
 
 /// One way of splitting records: a feature, and cut points when it is numeric. Dataset

@@ -134,6 +134,15 @@ fn artifact(classifier: Classifier) -> Artifact {
             cv_coverage: vec![0.91, 0.9],
             cv_mean_set_size: 1.25,
         }),
+        importance: Some(model::PermutationImportance {
+            metric: Metric::RocAuc,
+            repeats: 5,
+            features: vec![model::FeatureImportance {
+                feature: "a".into(),
+                mean: 0.1,
+                std: 0.01,
+            }],
+        }),
         subgroups: vec![model::SubgroupFamily {
             spec: model::SubgroupSpec {
                 feature: "a".into(),

@@ -184,6 +184,7 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
             "cv_mean_set_size": sets.cv_mean_set_size,
         })),
         "subgroups": artifact.subgroups,
+        "permutation_importance": artifact.importance,
         "cv_metrics": MetricMap(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,

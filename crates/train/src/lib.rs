@@ -8,6 +8,7 @@
 //! validation rows through `model::Pipeline`, the same code the server runs.
 
 pub mod evaluate;
+pub mod importance;
 pub mod learners;
 pub mod lifecycle;
 pub mod metrics;
@@ -219,10 +220,18 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
     );
     sink.event(&sink::RunEvent::Stage(Stage::FinalFit));
     let pipeline = stages::final_fit(&trainer, &results[0], options)?;
+    let importance = importance::permutation_importance(&trainer, &results[0], options)?;
     sink.event(&sink::RunEvent::Stage(Stage::Decide));
     let decided = stages::decide(pipeline, &results[0], &loaded, options);
     sink.event(&sink::RunEvent::Stage(Stage::Package));
-    let mut outcome = stages::package(options, &loaded, results, decided, warnings)?;
+    let mut outcome = stages::package(
+        options,
+        &loaded,
+        results,
+        decided,
+        Some(importance),
+        warnings,
+    )?;
     if let Some(test) = &loaded.held_out {
         evaluate::attach_holdout(&mut outcome, test, options)?;
     }

@@ -77,6 +77,9 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
         file("plots/roc_curves.svg", roc),
         file("plots/calibration.svg", calibration),
     ];
+    if let Some(importance) = &input.artifact.importance {
+        files.push(file("plots/importance.svg", importance_plot(importance)));
+    }
     if input.options.config.task == Task::Binary {
         let (scores, positive) = chosen_scores(input);
         let prevalence =
@@ -94,6 +97,49 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
         ));
     }
     files
+}
+
+/// Permutation importance as bars, most important first.
+fn importance_plot(importance: &model::PermutationImportance) -> String {
+    let features: Vec<String> = importance
+        .features
+        .iter()
+        .map(|f| f.feature.clone())
+        .collect();
+    plot::bar_chart(
+        &format!(
+            "Permutation importance (loss of out-of-fold {})",
+            importance.metric
+        ),
+        "feature",
+        &format!("{} lost when the feature is shuffled", importance.metric),
+        &features,
+        &[(
+            "mean over repeats".into(),
+            importance
+                .features
+                .iter()
+                .map(|f| f.mean.max(0.0))
+                .collect(),
+        )],
+    )
+}
+
+/// The `leaderboard.md` section on permutation importance.
+fn importance_markdown(importance: &model::PermutationImportance) -> String {
+    let mut out = format!(
+        "\n## Permutation importance\n\nHow much out-of-fold {} worsens when one feature's values are shuffled among the validation rows of each fold (the chosen model refitted per fold as in cross-validation; mean ± std over {} shuffles):\n\n| feature | loss |\n|---|---|\n",
+        importance.metric, importance.repeats
+    );
+    for feature in &importance.features {
+        let _ = writeln!(
+            out,
+            "| {} | {:.4} ± {:.4} |",
+            feature.feature, feature.mean, feature.std
+        );
+    }
+    out.push_str("\n![Permutation importance](plots/importance.svg)\n");
+    out
 }
 
 /// The chosen model's out-of-fold positive-class probabilities (as shipped: calibrated) and
@@ -252,6 +298,9 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     if input.options.config.task == Task::Binary {
         markdown.push_str("\n![Decision curve](plots/decision_curve.svg)\n");
     }
+    if let Some(importance) = &artifact.importance {
+        markdown.push_str(&importance_markdown(importance));
+    }
     if !artifact.subgroups.is_empty() {
         markdown.push_str(
             "\n## Subgroups\n\nThe chosen model's out-of-fold predictions at the shipped decision rule, per group, with 95% bootstrap intervals (1000 resamples):\n\n",
@@ -293,6 +342,7 @@ fn model_json(input: &ReportInput<'_>) -> Value {
             "cv_mean_set_size": sets.cv_mean_set_size,
         })),
         "subgroups": artifact.subgroups,
+        "permutation_importance": artifact.importance,
         "classes": schema.classes,
         "positive_class": schema.positive_class.and_then(|idx| schema.classes.get(idx)),
         "features": schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),

@@ -394,6 +394,7 @@ pub fn package(
     loaded: &Loaded,
     results: Vec<ModelResult>,
     decided: Decided,
+    importance: Option<model::PermutationImportance>,
     warnings: Vec<String>,
 ) -> Result<TrainOutcome, TrainError> {
     let metrics = Metric::for_task(options.config.task);
@@ -411,6 +412,7 @@ pub fn package(
     let schema = loaded.dataset.schema(&options.config);
     let subgroups = subgroups(&schema, loaded, &decided, options);
     let artifact = Artifact {
+        importance,
         subgroups,
         schema,
         pipeline: decided.pipeline,

@@ -119,6 +119,31 @@ impl Trainer<'_> {
             .collect()
     }
 
+    /// Probabilities of `rows` with feature `feature_idx` of each row taken from the row at the
+    /// same position in `donors` (a shuffle of `rows`, for permutation importance).
+    pub fn predict_rows_with(
+        &self,
+        pipeline: &Pipeline,
+        rows: &[usize],
+        feature_idx: usize,
+        donors: &[usize],
+    ) -> Vec<Vec<f64>> {
+        let raw = self.dataset.raw.view();
+        let mut inputs = Vec::new();
+        let mut row_values = Vec::with_capacity(raw.ncols());
+        rows.iter()
+            .zip(donors)
+            .map(|(row, donor)| {
+                row_values.clear();
+                row_values.extend(raw.row(*row).iter().copied());
+                row_values[feature_idx] = raw[[*donor, feature_idx]];
+                let mut probabilities = vec![0.0; self.n_classes];
+                pipeline.predict_raw_into(&row_values, &mut inputs, &mut probabilities);
+                probabilities
+            })
+            .collect()
+    }
+
     /// Metric values of validation predictions, aligned with `Metric::for_task`.
     pub fn score(&self, probabilities: &[Vec<f64>], rows: &[usize]) -> Vec<f64> {
         let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();

@@ -124,6 +124,23 @@ fn a_holdout_is_kept_out_of_training_and_reported_beside_cross_validation() {
         2,
         "the held-out split is broken down too"
     );
+    // Permutation importance: the marker separates the classes most (the fixture draws it
+    // 50 apart by class); every feature is listed once, most important first.
+    let importance = outcome.artifact.importance.as_ref().unwrap();
+    let names: Vec<&str> = importance
+        .features
+        .iter()
+        .map(|f| f.feature.as_str())
+        .collect();
+    assert_eq!(names.len(), 4);
+    assert_eq!(names[0], "marker", "{importance:?}");
+    assert!(importance.features[0].mean > 0.05, "{importance:?}");
+    assert!(
+        importance
+            .features
+            .windows(2)
+            .all(|pair| pair[0].mean >= pair[1].mean)
+    );
     let auc = holdout.figure(Figure::RocAuc).unwrap();
     assert!(
         auc.value > 0.8 && auc.lower < auc.value && auc.value < auc.upper,
