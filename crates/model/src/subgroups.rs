@@ -160,15 +160,8 @@ mod tests {
 
     fn feature(kind: FeatureKind) -> FeatureSpec {
         FeatureSpec {
-            name: "Age".into(),
-            kind,
-            description: String::new(),
-            unit: None,
-            zero_is_missing: false,
-            valid_range: None,
-            training_range: None,
             categories: vec!["red".into(), "white".into()],
-            allow_missing: true,
+            ..FeatureSpec::new("Age", kind)
         }
     }
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use data::{DatasetConfig, Labels};
-use model::{Artifact, Metric, Value};
+use model::{Artifact, Metric};
 use preprocess::Balance;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -177,15 +177,7 @@ fn named_records_and_training_rows_score_identically() {
     let dataset = data::load(&config, &data, Labels::Required).unwrap();
     let text = std::fs::read_to_string(&data).unwrap();
     for (row_idx, line) in text.lines().skip(1).take(50).enumerate() {
-        let cells: Vec<&str> = line.split(',').collect();
-        let values: Vec<Value> = cells[1..5]
-            .iter()
-            .map(|cell| Value::Text((*cell).to_owned()))
-            .collect();
-        let names = ["marker", "age", "smoker", "ward"];
-        let named = artifact
-            .predict_record(names.iter().copied().zip(values.iter()))
-            .unwrap();
+        let named = common::predict_line(&artifact, line);
         let raw: Vec<f64> = dataset.raw.row(row_idx).to_vec();
         assert_eq!(named, artifact.predict_raw(&raw), "row {row_idx}");
     }

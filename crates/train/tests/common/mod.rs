@@ -1,5 +1,8 @@
 //! Fixtures shared by the training tests: a generated binary dataset and its config.
 
+// Each test file compiles this module on its own and uses only part of it.
+#![allow(dead_code)]
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -77,4 +80,18 @@ pub fn write_binary(
     let config = dir.join("synthetic.toml");
     std::fs::write(&config, BINARY_CONFIG).unwrap();
     (config, data)
+}
+
+/// Predicts one line of a [`write_binary`] file through the server's path: its feature cells
+/// as named text fields, validated and encoded by the artifact's schema.
+pub fn predict_line(artifact: &model::Artifact, line: &str) -> model::Prediction {
+    let cells: Vec<&str> = line.split(',').collect();
+    let values: Vec<model::Value> = cells[1..5]
+        .iter()
+        .map(|cell| model::Value::Text((*cell).to_owned()))
+        .collect();
+    let names = ["marker", "age", "smoker", "ward"];
+    artifact
+        .predict_record(names.iter().copied().zip(values.iter()))
+        .unwrap()
 }
