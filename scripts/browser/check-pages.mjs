@@ -79,6 +79,10 @@ await check('web page predicts with the default (typical) record', async () => {
   const info = await (await fetch(`${base}/`)).json();
   assert.ok(info.classes.some((label) => text.includes(label)), `result: ${text}`);
   assert.match(text, /probability \d+(\.\d)?%/);
+  // The explanation table lists every feature of the model card once.
+  const card = await (await fetch(`${base}/model`)).json();
+  const rows = await page.locator('table.explanation th[scope=row]').allInnerTexts();
+  assert.deepEqual([...rows].sort(), card.features.map((f) => f.name).sort());
   // The drift section reflects the server's window after the prediction.
   await page.locator('#drift').filter({ hasText: /recent record/ }).waitFor({ timeout: 10000 });
   await page.screenshot({ path: `${shots}/ui.png` });

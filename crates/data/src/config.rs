@@ -99,6 +99,12 @@ pub struct DatasetConfig {
     /// What the dataset is, for people.
     #[serde(default)]
     pub description: String,
+    /// What a model trained on it is for, and for whom (the model report's intended use).
+    #[serde(default)]
+    pub intended_use: String,
+    /// Known limits of the data and of what a model trained on it was validated for.
+    #[serde(default)]
+    pub limitations: Vec<String>,
     /// Default CSV path, relative to the working directory.
     pub path: PathBuf,
     /// Binary or multiclass.

@@ -30,8 +30,9 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 ///
 /// Version 2 records how each fill value was computed, names metrics by enum, and carries the
 /// training population's reference distributions. Version 3 adds the schema's input aliases;
-/// version 4, conformal prediction sets, subgroup figures and permutation importance.
-pub const FORMAT_VERSION: u32 = 4;
+/// version 4, conformal prediction sets, subgroup figures and permutation importance; version 5,
+/// node covers in every tree and what per-record explanations need.
+pub const FORMAT_VERSION: u32 = 5;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
 
@@ -249,6 +250,8 @@ pub struct Artifact {
     pub subgroups: Vec<crate::SubgroupFamily>,
     /// Permutation importance of each feature on out-of-fold predictions.
     pub importance: Option<crate::PermutationImportance>,
+    /// What per-record explanations need (training input means, a background summary).
+    pub explainer: crate::Explainer,
 }
 
 impl Artifact {

@@ -17,6 +17,9 @@ pub struct FlatTree {
     pub values: Vec<f64>,
     /// Values per leaf.
     pub n_values: usize,
+    /// Training weight that reached each node (same order as `nodes`): what TreeSHAP weighs
+    /// unvisited branches by.
+    pub covers: Vec<f64>,
 }
 
 /// One node of a [`FlatTree`].
@@ -510,6 +513,7 @@ mod tests {
             ],
             values: vec![0.9, 0.1, 0.2, 0.8],
             n_values: 2,
+            covers: vec![4.0, 2.0, 2.0],
         }
     }
 
@@ -532,6 +536,7 @@ mod tests {
             }],
             values: vec![],
             n_values: 2,
+            covers: vec![1.0],
         };
         assert!(tree.leaf(&[1.0]).is_empty());
     }

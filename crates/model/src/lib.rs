@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod atomic;
 pub mod classifier;
 pub mod conformal;
+pub mod explain;
 pub mod header;
 pub mod metric;
 pub mod missing;
@@ -27,6 +28,7 @@ pub use artifact::{
 pub use atomic::{AtomicFile, write_atomically};
 pub use classifier::Classifier;
 pub use conformal::ConformalSets;
+pub use explain::{ExplainError, Explainer, Explanation};
 pub use metric::Metric;
 pub use pipeline::{Calibration, Pipeline, argmax, decide, reported_probability};
 pub use preprocessing::{ColumnTransform, FillRule, FittedPreprocessor};

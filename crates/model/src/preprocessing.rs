@@ -89,6 +89,18 @@ impl FittedPreprocessor {
         self.output_names.len()
     }
 
+    /// The raw column (schema feature) each model input comes from, in input order: one-hot
+    /// inputs and missing-value indicators map back to their column.
+    pub fn input_sources(&self) -> Vec<usize> {
+        self.columns
+            .iter()
+            .enumerate()
+            .flat_map(|(column_idx, transform)| {
+                std::iter::repeat_n(column_idx, transform.n_outputs())
+            })
+            .collect()
+    }
+
     /// Whether a raw value counts as missing for column `column_idx` (NaN, or a configured zero).
     pub fn is_missing(&self, column_idx: usize, value: f64) -> bool {
         match &self.columns[column_idx] {

@@ -32,6 +32,7 @@ fn stump(n_values: usize) -> FlatTree {
             })
             .collect(),
         n_values,
+        covers: vec![4.0, 3.0, 1.0],
     }
 }
 
@@ -143,6 +144,16 @@ fn artifact(classifier: Classifier) -> Artifact {
                 std: 0.01,
             }],
         }),
+        explainer: model::Explainer {
+            input_means: vec![0.5, -0.25],
+            background: Some(model::explain::Background {
+                points: vec![0.0, 1.0, 2.0, 3.0],
+                weights: vec![0.75, 0.25],
+                n_inputs: 2,
+            }),
+            seed: 7,
+            pairs_per_point: 4,
+        },
         subgroups: vec![model::SubgroupFamily {
             spec: model::SubgroupSpec {
                 feature: "a".into(),

@@ -34,11 +34,113 @@ pub struct PredictionResponse {
     /// confident answer, several mean uncertain (absent when the model has no sets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prediction_set: Option<Vec<String>>,
+    /// Each feature's contribution to this prediction (only with `?explain=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<ExplanationResponse>,
     /// Model name.
     pub model: String,
     /// Identifies the artifact: model name and a checksum of its bytes, prefixed `v<N>-` when
     /// served from registry version N.
     pub model_version: String,
+}
+
+/// Per-feature contributions to one prediction: `base_value` plus every `contribution` equals
+/// `output_value`, the model's output for `class` in `scale`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExplanationResponse {
+    /// How the contributions were computed.
+    pub method: model::explain::Method,
+    /// The method in words.
+    pub method_description: &'static str,
+    /// `log_odds`, `logit` or `probability`: the unit of every figure here.
+    pub scale: model::explain::Scale,
+    /// The class whose output is explained.
+    pub class: String,
+    /// The model's average output over its training population.
+    pub base_value: f64,
+    /// The model's output for this record.
+    pub output_value: f64,
+    /// One entry per feature, largest magnitude first.
+    pub contributions: Vec<ContributionResponse>,
+    /// What the explained output leaves out (a calibration applied after it), when anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// One feature's part in a prediction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContributionResponse {
+    /// Feature name.
+    pub feature: String,
+    /// The value the model saw (`null` when missing and imputed).
+    pub value: Value,
+    /// How far this feature moved the output from the base value.
+    pub contribution: f64,
+    /// Sampling standard error of `contribution` (sampled method only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standard_error: Option<f64>,
+}
+
+impl ExplanationResponse {
+    /// The HTTP form of an explanation of the raw row `raw`.
+    pub fn new(artifact: &Artifact, raw: &[f64], explanation: model::Explanation) -> Self {
+        let schema = &artifact.schema;
+        let mut contributions: Vec<ContributionResponse> = schema
+            .features
+            .iter()
+            .enumerate()
+            .map(|(feature_idx, feature)| {
+                let raw_value = raw.get(feature_idx).copied().unwrap_or(f64::NAN);
+                let missing = artifact
+                    .pipeline
+                    .preprocessor
+                    .columns
+                    .get(feature_idx)
+                    .is_some()
+                    && artifact
+                        .pipeline
+                        .preprocessor
+                        .is_missing(feature_idx, raw_value);
+                let value = match feature.kind {
+                    _ if missing => Value::Null,
+                    FeatureKind::Categorical => feature
+                        .categories
+                        .get(raw_value as usize)
+                        .map_or(Value::Null, |category| Value::String(category.clone())),
+                    _ => json!(raw_value),
+                };
+                ContributionResponse {
+                    feature: feature.name.clone(),
+                    value,
+                    contribution: explanation
+                        .contributions
+                        .get(feature_idx)
+                        .copied()
+                        .unwrap_or(0.0),
+                    standard_error: explanation
+                        .standard_errors
+                        .as_ref()
+                        .and_then(|errors| errors.get(feature_idx).copied()),
+                }
+            })
+            .collect();
+        contributions.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
+        ExplanationResponse {
+            method: explanation.method,
+            method_description: explanation.method.describe(),
+            scale: explanation.scale,
+            class: schema.classes.get(explanation.class_idx).cloned().unwrap_or_default(),
+            base_value: explanation.base_value,
+            output_value: explanation.output_value,
+            contributions,
+            note: artifact.pipeline.calibration.as_ref().map(|calibration| {
+                format!(
+                    "the model's output before its {} calibration, which maps it to the reported probability",
+                    calibration.name()
+                )
+            }),
+        }
+    }
 }
 
 /// A feature's fill value for missing inputs, from the fitted imputer.
@@ -185,6 +287,7 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
         })),
         "subgroups": artifact.subgroups,
         "permutation_importance": artifact.importance,
+        "explanations": explanation_card(artifact),
         "cv_metrics": MetricMap(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,
@@ -200,6 +303,17 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
             "training_rows": artifact.provenance.n_training_rows,
             "balance": artifact.provenance.balance,
         },
+    })
+}
+
+/// How `?explain=true` explains this model, for the model card.
+fn explanation_card(artifact: &Artifact) -> Value {
+    let method = model::explain::Method::for_classifier(&artifact.pipeline.classifier);
+    json!({
+        "method": method,
+        "description": method.describe(),
+        "request": "POST /predict?explain=true (or /predict/batch?explain=true)",
+        "background_points": artifact.explainer.background.as_ref().map(|background| background.weights.len()),
     })
 }
 
@@ -241,6 +355,7 @@ pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
         "links": {
             "predict": "/predict",
             "predict_batch": "/predict/batch",
+            "explain_batch": "/explain/batch",
             "model": "/model",
             "docs": "/docs/",
             "openapi": "/openapi.json",

@@ -130,6 +130,9 @@ pub enum ApiError {
     /// A model reload failed; the previous model keeps serving (500).
     #[error("reload failed, the previous model keeps serving: {0}")]
     ReloadFailed(String),
+    /// The served model cannot explain a record (500; an artifact inconsistency).
+    #[error("cannot explain the prediction: {0}")]
+    Unexplainable(#[from] model::ExplainError),
     /// No such path (404).
     #[error("not found: `{0}`")]
     NotFound(String),
@@ -181,7 +184,9 @@ impl ResponseError for ApiError {
             | ApiError::BadRequest(_)
             | ApiError::HostNotAllowed(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::ReloadFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::ReloadFailed(_) | ApiError::Unexplainable(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,

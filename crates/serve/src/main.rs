@@ -158,6 +158,10 @@ struct ServerArgs {
     /// Most records accepted by `POST /predict/batch`.
     #[arg(long, env = "VIGIL_MAX_BATCH", default_value_t = 10_000)]
     max_batch: usize,
+    /// Most records accepted by `POST /explain/batch` (each explanation costs up to
+    /// thousands of predictions; `scripts/bench-explain.sh` measures it per family).
+    #[arg(long, env = "VIGIL_MAX_EXPLAIN_BATCH", default_value_t = 16)]
+    max_explain_batch: usize,
     /// Largest accepted request body, e.g. `4MiB`, `512KiB`, `100000`.
     #[arg(long, env = "VIGIL_BODY_LIMIT", default_value = "4MiB", value_parser = parse_size)]
     body_limit: usize,
@@ -259,6 +263,7 @@ fn run_server(args: &ServerArgs) -> Result<()> {
         limits: Limits {
             body_limit: args.body_limit,
             max_batch: args.max_batch,
+            max_explain_batch: args.max_explain_batch,
             body_timeout: Duration::from_secs(args.body_timeout),
             batch_queue: usize::try_from(args.batch_queue).unwrap_or(usize::MAX),
         },

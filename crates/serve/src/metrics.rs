@@ -49,7 +49,7 @@ const BATCH_BUCKETS: [f64; 10] = [
 ];
 
 /// The routes the server defines; anything else is `unmatched`.
-pub(crate) const ROUTES: [&str; 29] = [
+pub(crate) const ROUTES: [&str; 31] = [
     "/",
     "/health",
     "/ready",
@@ -63,6 +63,8 @@ pub(crate) const ROUTES: [&str; 29] = [
     "/predict/",
     "/predict/batch",
     "/predict/batch/",
+    "/explain/batch",
+    "/explain/batch/",
     "/drift",
     "/admin/reload",
     "/docs",

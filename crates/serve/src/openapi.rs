@@ -135,6 +135,12 @@ fn prediction_schema(artifact: &Artifact) -> Value {
         map.insert("threshold".into(), json!({"type": "number", "minimum": 0, "maximum": 1, "description": "Decision threshold on the positive class."}));
         required.push("threshold");
     }
+    if let Value::Object(map) = &mut properties {
+        map.insert(
+            "explanation".into(),
+            json!({"$ref": "#/components/schemas/Explanation"}),
+        );
+    }
     if let (Some(sets), Value::Object(map)) = (&artifact.conformal, &mut properties) {
         map.insert("prediction_set".into(), json!({
             "type": "array", "uniqueItems": true, "items": {"type": "string", "enum": schema.classes},
@@ -143,6 +149,53 @@ fn prediction_schema(artifact: &Artifact) -> Value {
         required.push("prediction_set");
     }
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+}
+
+/// The `explanation` object that `?explain=true` adds to a prediction.
+fn explanation_schema(artifact: &Artifact) -> Value {
+    let method = model::explain::Method::for_classifier(&artifact.pipeline.classifier);
+    let feature_names: Vec<&str> = artifact
+        .schema
+        .features
+        .iter()
+        .map(|feature| feature.name.as_str())
+        .collect();
+    json!({
+        "type": "object",
+        "description": format!(
+            "Present only with `?explain=true`. How much each feature moved this prediction away from the model's average: `base_value` plus every `contribution` equals `output_value`. This model's method: {}. Binary models explain the positive class, multiclass models the decided class.",
+            method.describe()
+        ),
+        "required": ["method", "method_description", "scale", "class", "base_value", "output_value", "contributions"],
+        "properties": {
+            "method": {"enum": ["exact_linear", "tree_shap", "sampled_shapley"]},
+            "method_description": {"type": "string"},
+            "scale": {"enum": ["log_odds", "logit", "probability"], "description": "The unit of `base_value`, `output_value` and every contribution."},
+            "class": {"type": "string", "enum": artifact.schema.classes},
+            "base_value": {"type": "number"},
+            "output_value": {"type": "number"},
+            "contributions": {"type": "array", "description": "One entry per feature, largest magnitude first.", "items": {
+                "type": "object",
+                "required": ["feature", "value", "contribution"],
+                "properties": {
+                    "feature": {"type": "string", "enum": feature_names},
+                    "value": {"description": "The value the model saw; `null` when missing and imputed."},
+                    "contribution": {"type": "number"},
+                    "standard_error": {"type": "number", "description": "Sampling standard error (sampled method only)."},
+                },
+            }},
+            "note": {"type": "string"},
+        },
+    })
+}
+
+/// The `explain` query parameter of `/predict`.
+fn explain_parameter() -> Value {
+    json!({
+        "name": "explain", "in": "query", "required": false,
+        "schema": {"type": "boolean", "default": false},
+        "description": "Add the record's per-feature contributions (`explanation`). Costs more than a plain prediction (`scripts/bench-explain.sh` measures it per family); several records are explained at `POST /explain/batch`.",
+    })
 }
 
 fn error_responses(with_body: bool) -> Map<String, Value> {
@@ -160,7 +213,9 @@ fn error_responses(with_body: bool) -> Map<String, Value> {
 }
 
 /// Builds the OpenAPI 3.1 document.
-pub fn document(artifact: &Artifact, model_version: &str, max_batch: usize) -> Value {
+pub fn document(artifact: &Artifact, model_version: &str, limits: &crate::Limits) -> Value {
+    let max_batch = limits.max_batch;
+    let max_explain_batch = limits.max_explain_batch.min(max_batch);
     let schema = &artifact.schema;
     let json_ok = |description: &str, schema_ref: Value| json!({"description": description, "content": {"application/json": {"schema": schema_ref}}});
     let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
@@ -213,6 +268,7 @@ pub fn document(artifact: &Artifact, model_version: &str, max_batch: usize) -> V
             "/drift": get("Input drift", "The server's window of recent records compared with the training population: per feature a two-sample test, the population stability index and the missing rate, with a verdict; the same for the model's probability.", json_ok("The drift report.", json!({"type": "object", "required": ["n_records", "enough_records", "drifted_features", "features"], "properties": {"n_records": {"type": "integer"}, "enough_records": {"type": "boolean"}, "drifted_features": {"type": "array", "items": {"type": "string"}}, "features": {"type": "array"}}}))),
             "/predict": {"post": {
                 "summary": "Predict one record",
+                "parameters": [explain_parameter()],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": reference("Record"), "example": example}}},
                 "responses": predict_responses,
             }},
@@ -220,12 +276,19 @@ pub fn document(artifact: &Artifact, model_version: &str, max_batch: usize) -> V
                 "summary": "Predict many records",
                 "description": format!("Up to {max_batch} records. One bad record makes the whole request a 422; each error's `loc` carries the record's index."),
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": reference("Record"), "maxItems": max_batch}}}},
+                "responses": batch_responses.clone(),
+            }},
+            "/explain/batch": {"post": {
+                "summary": "Predict and explain many records",
+                "description": format!("As `/predict/batch`, each answer with its `explanation`; up to {max_explain_batch} records, because an explanation costs up to thousands of predictions."),
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": reference("Record"), "maxItems": max_explain_batch}}}},
                 "responses": batch_responses,
             }},
         },
         "components": {"schemas": {
             "Record": record_schema(artifact),
             "Prediction": prediction_schema(artifact),
+            "Explanation": explanation_schema(artifact),
             "Error": {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]},
             "ValidationError": {"type": "object", "required": ["detail"], "properties": {"detail": {"type": "array", "items": {
                 "type": "object",

@@ -217,6 +217,7 @@ impl ServedModel {
                     .collect()
             }),
             label: schema.classes[prediction.label_idx].clone(),
+            explanation: None,
             probability: prediction.reported_probability(schema.positive_class),
             probabilities: schema
                 .classes
@@ -228,6 +229,21 @@ impl ServedModel {
             model: self.artifact.model_name.clone(),
             model_version: self.model_version.clone(),
         }
+    }
+
+    /// Adds the explanation of a scored record to its answer.
+    pub fn explain(&self, scored: &mut Scored) -> Result<(), model::ExplainError> {
+        let artifact = &self.artifact;
+        let class_idx = model::explain::target_class(&artifact.pipeline, scored.label_idx);
+        let explanation = artifact
+            .explainer
+            .explain(&artifact.pipeline, &scored.raw, class_idx)?;
+        scored.response.explanation = Some(crate::api::ExplanationResponse::new(
+            artifact,
+            &scored.raw,
+            explanation,
+        ));
+        Ok(())
     }
 
     /// Remembers a prediction: metrics (label, probability, values outside the training

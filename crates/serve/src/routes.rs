@@ -36,6 +36,8 @@ pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
         .service(post("/predict/", predict))
         .service(post("/predict/batch", predict_batch))
         .service(post("/predict/batch/", predict_batch))
+        .service(post("/explain/batch", explain_batch))
+        .service(post("/explain/batch/", explain_batch))
         .service(get("/drift", drift))
         .service(post("/invocations", mlflow::invocations))
         .service(get("/ping", mlflow::ping))
@@ -376,12 +378,23 @@ fn body_reader<'a>(model: &'a ServedModel, state: &AppState) -> BodyReader<'a> {
     }
 }
 
+/// The most records a batch may hold: fewer when each is explained.
+fn batch_limit(state: &AppState, explain: bool) -> usize {
+    let limits = &state.settings.limits;
+    if explain {
+        limits.max_explain_batch.min(limits.max_batch)
+    } else {
+        limits.max_batch
+    }
+}
+
 async fn predict(
     request: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     state.access.require_api(&request)?;
+    let explain = explain_requested(&request)?;
     let model = state.model();
     let reader = body_reader(&model, &state);
     let Body::Object(record) = read_json(&request, payload, &state.settings.limits, reader).await?
@@ -394,7 +407,10 @@ async fn predict(
     };
     let record = unwrap_features(record, &model);
     match model.predict(&record, None) {
-        Ok(scored) => {
+        Ok(mut scored) => {
+            if explain {
+                model.explain(&mut scored)?;
+            }
             model.observe(&scored, &state.telemetry);
             Ok(HttpResponse::Ok().json(scored.response))
         }
@@ -414,7 +430,37 @@ async fn predict_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_media_type(&request, is_json)?;
-    let encoded = run_batch(&request, payload, state, batch_answer).await?;
+    if explain_requested(&request)? {
+        return Err(ApiError::validation(
+            vec![json!("query"), json!("explain")],
+            format!(
+                "explanations of several records are at `POST /explain/batch`, at most {} per request",
+                state.settings.limits.max_explain_batch
+            ),
+            "type_error",
+        ));
+    }
+    let encoded = run_batch(&request, payload, state, move |state, body| {
+        batch_answer(state, body, false)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(encoded))
+}
+
+/// `POST /explain/batch`: `/predict/batch` with each record's explanation, under a smaller
+/// limit on the number of records.
+async fn explain_batch(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_media_type(&request, is_json)?;
+    let encoded = run_batch(&request, payload, state, move |state, body| {
+        batch_answer(state, body, true)
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(encoded))
@@ -448,17 +494,43 @@ where
     .map_err(|error| ApiError::Payload(error.to_string()))?
 }
 
-/// Parses, validates and predicts a batch body, records it, and encodes the answer.
-fn batch_answer(state: &AppState, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+/// Whether the query asks for explanations: `explain=true` (or `1`); absent means no.
+fn explain_requested(request: &HttpRequest) -> Result<bool, ApiError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
+        .map_err(|error| ApiError::BadRequest(format!("malformed query string: {error}")))?;
+    let mut explain = false;
+    for (name, value) in pairs.iter().filter(|(name, _)| name == "explain") {
+        explain = match value.as_str() {
+            "true" | "1" => true,
+            "false" | "0" => false,
+            other => {
+                return Err(ApiError::validation(
+                    vec![json!("query"), json!(name)],
+                    format!("expected `true` or `false`, found `{other}`"),
+                    "type_error",
+                ));
+            }
+        };
+    }
+    Ok(explain)
+}
+
+/// Parses, validates and predicts a batch body, records it, and encodes the answer (with
+/// each record's explanation when `explain`).
+fn batch_answer(state: &AppState, body: &[u8], explain: bool) -> Result<Vec<u8>, ApiError> {
     let model = state.model();
-    let Body::Array(items) = parse_json(body_reader(&model, state), body)? else {
+    let reader = BodyReader {
+        max_items: batch_limit(state, explain),
+        ..body_reader(&model, state)
+    };
+    let Body::Array(items) = parse_json(reader, body)? else {
         return Err(ApiError::validation(
             vec![json!("body")],
             "expected a JSON array of records",
             "list_type",
         ));
     };
-    let responses = answer_items(state, &model, &items)?;
+    let responses = answer_items(state, &model, &items, explain)?;
     serde_json::to_vec(&responses).map_err(|error| ApiError::Payload(error.to_string()))
 }
 
@@ -468,9 +540,10 @@ pub(crate) fn answer_items(
     state: &AppState,
     model: &ServedModel,
     items: &[Item],
+    explain: bool,
 ) -> Result<Vec<crate::api::PredictionResponse>, ApiError> {
     // `/predict/batch` stops parsing at the limit; other protocols' bodies are checked here.
-    let max_batch = state.settings.limits.max_batch;
+    let max_batch = batch_limit(state, explain);
     if items.len() > max_batch {
         return Err(ApiError::validation(
             vec![json!("body")],
@@ -481,7 +554,12 @@ pub(crate) fn answer_items(
     let predictions = predict_items(model, items).inspect_err(|errors| {
         model.count_refusals(errors, &state.telemetry);
     });
-    let predictions = predictions.map_err(ApiError::Validation)?;
+    let mut predictions = predictions.map_err(ApiError::Validation)?;
+    if explain {
+        for scored in &mut predictions {
+            model.explain(scored)?;
+        }
+    }
     state.telemetry.record_batch(predictions.len());
     for scored in &predictions {
         model.observe(scored, &state.telemetry);

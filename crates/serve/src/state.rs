@@ -24,6 +24,9 @@ pub struct Limits {
     pub body_limit: usize,
     /// Most records in one batch request.
     pub max_batch: usize,
+    /// Most records in one `POST /explain/batch` request: an explanation costs up to
+    /// thousands of predictions (a large forest's TreeSHAP, sampled Shapley values).
+    pub max_explain_batch: usize,
     /// Longest wait for a request body once its head has arrived (then 408).
     pub body_timeout: Duration,
     /// Most batch requests predicting or waiting for a prediction thread at once; the next
@@ -36,6 +39,7 @@ impl Default for Limits {
         Limits {
             body_limit: 4 * 1024 * 1024,
             max_batch: 10_000,
+            max_explain_batch: 16,
             body_timeout: Duration::from_secs(10),
             batch_queue: 4,
         }
@@ -108,7 +112,7 @@ impl ServedModel {
         let openapi = serde_json::to_vec(&openapi::document(
             &artifact,
             &model_version,
-            settings.limits.max_batch,
+            &settings.limits,
         ))
         .unwrap_or_default();
         let model_card =

@@ -936,3 +936,160 @@ async fn cors_answers_only_the_configured_origins() {
             .is_none()
     );
 }
+
+/// The example record of the served artifact's OpenAPI document.
+macro_rules! example {
+    ($app:expr) => {{
+        let openapi: Value = test::call_and_read_body_json(
+            $app,
+            test::TestRequest::get().uri("/openapi.json").to_request(),
+        )
+        .await;
+        openapi["components"]["schemas"]["Record"]["example"].clone()
+    }};
+}
+
+#[actix_web::test]
+async fn explanations_add_up_to_the_output_on_every_committed_artifact() {
+    for dataset in ["sepsis", "heart_failure", "wine_quality"] {
+        let state = state(dataset, Limits::default());
+        let schema = state.model().artifact.schema.clone();
+        let positive = schema.positive_class;
+        // A feature that may be missing, where the dataset has one (not heart failure).
+        let optional = schema
+            .features
+            .iter()
+            .find(|feature| feature.allow_missing)
+            .map(|feature| feature.name.clone());
+        let app = app!(state);
+        let plain = example!(&app);
+        let mut records = vec![plain.clone()];
+        if let Some(name) = &optional {
+            let mut missing = plain.clone();
+            missing[name] = Value::Null;
+            records.push(missing);
+        }
+        for record in &records {
+            let (status, body) = post_json!(&app, "/predict?explain=true", record);
+            assert_eq!(status, StatusCode::OK, "{dataset}: {body}");
+            let explanation = &body["explanation"];
+            assert_eq!(explanation["method"], "tree_shap", "{dataset}");
+            let contributions = explanation["contributions"].as_array().unwrap();
+            assert_eq!(contributions.len(), record.as_object().unwrap().len());
+            let total: f64 = explanation["base_value"].as_f64().unwrap()
+                + contributions
+                    .iter()
+                    .map(|entry| entry["contribution"].as_f64().unwrap())
+                    .sum::<f64>();
+            let output = explanation["output_value"].as_f64().unwrap();
+            assert!(
+                (total - output).abs() < 1e-9,
+                "{dataset}: {total} vs {output}"
+            );
+            // The explained output is the reported probability, or its log-odds.
+            let reported = match explanation["scale"].as_str().unwrap() {
+                "log_odds" => 1.0 / (1.0 + (-output).exp()),
+                "probability" => output,
+                other => panic!("{dataset}: unexpected scale {other}"),
+            };
+            let class = explanation["class"].as_str().unwrap();
+            assert!((reported - body["probabilities"][class].as_f64().unwrap()).abs() < 1e-9);
+            if positive.is_none() {
+                assert_eq!(
+                    class, body["label"],
+                    "multiclass explains the decided class"
+                );
+            }
+            let magnitudes: Vec<f64> = contributions
+                .iter()
+                .map(|entry| entry["contribution"].as_f64().unwrap().abs())
+                .collect();
+            assert!(
+                magnitudes.windows(2).all(|pair| pair[0] >= pair[1]),
+                "largest first"
+            );
+        }
+        // A missing value is shown as missing; without the flag there is no explanation.
+        if let (Some(name), Some(missing)) = (&optional, records.get(1)) {
+            let (_, body) = post_json!(&app, "/predict?explain=true", missing);
+            let entry = body["explanation"]["contributions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|entry| entry["feature"] == name.as_str())
+                .unwrap()
+                .clone();
+            assert_eq!(entry["value"], Value::Null, "{dataset}: {entry}");
+        }
+        let (_, body) = post_json!(&app, "/predict", &plain);
+        assert!(body.get("explanation").is_none());
+        let (status, body) = post_json!(&app, "/explain/batch", &json!([plain, plain]));
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body.as_array()
+                .unwrap()
+                .iter()
+                .all(|item| item["explanation"].is_object())
+        );
+    }
+}
+
+#[actix_web::test]
+async fn explained_batches_have_their_own_smaller_limit() {
+    let app = app!(state(
+        "sepsis",
+        Limits {
+            max_explain_batch: 2,
+            ..Limits::default()
+        }
+    ));
+    let three = json!([patient(), patient(), patient()]);
+    let (status, body) = post_json!(&app, "/explain/batch", &three);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("at most 2"),
+        "{body}"
+    );
+    let (status, _) = post_json!(&app, "/predict/batch", &three);
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the plain batch keeps its own limit"
+    );
+    // Asking the plain batch for explanations points at the endpoint that gives them.
+    let (status, body) = post_json!(&app, "/predict/batch?explain=true", &three);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("/explain/batch"),
+        "{body}"
+    );
+    let openapi: Value = test::call_and_read_body_json(
+        &app,
+        test::TestRequest::get().uri("/openapi.json").to_request(),
+    )
+    .await;
+    let schema = &openapi["paths"]["/explain/batch"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(schema["maxItems"], 2);
+}
+
+#[actix_web::test]
+async fn an_unreadable_explain_flag_is_refused_naming_the_parameter() {
+    let app = app!(state("sepsis", Limits::default()));
+    let (status, body) = post_json!(&app, "/predict?explain=maybe", &patient());
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["detail"][0]["loc"], json!(["query", "explain"]));
+    assert!(
+        body["detail"][0]["msg"]
+            .as_str()
+            .unwrap()
+            .contains("`maybe`"),
+        "{body}"
+    );
+}

@@ -782,15 +782,13 @@ fn cv_counterpart(figure: Figure, artifact: &Artifact) -> Option<f64> {
         .map(|summary| summary.mean)
 }
 
-/// Evaluates the run's artifact on the rows `--holdout` kept out of everything, and adds the
-/// result to the outcome: `holdout/` reports, and a section of `leaderboard.md` setting each
-/// test figure beside its cross-validated counterpart.
-pub fn attach_holdout(
-    outcome: &mut crate::TrainOutcome,
+/// Evaluates a run's artifact on the rows `--holdout` kept out of everything.
+pub fn evaluate_holdout(
+    outcome: &crate::TrainOutcome,
     test: &Dataset,
     options: &crate::TrainOptions,
-) -> Result<(), TrainError> {
-    let evaluation = evaluate(
+) -> Result<Evaluation, TrainError> {
+    evaluate(
         &outcome.artifact,
         &outcome.artifact_bytes,
         test,
@@ -798,14 +796,23 @@ pub fn attach_holdout(
             resamples: 1000,
             seed: crate::seeds::derive_seed(options.seed, &[crate::seeds::HOLDOUT_BOOTSTRAP]),
         },
-    )?;
-    let section = holdout_section(&evaluation, &outcome.artifact, options.holdout);
-    if let Some(leaderboard) = outcome
-        .reports
-        .iter_mut()
-        .find(|report| report.path == std::path::Path::new("leaderboard.md"))
-    {
-        leaderboard.contents.push_str(&section);
+    )
+}
+
+/// Adds a held-out evaluation to a run's outcome: a section in `leaderboard.md` and
+/// `model_report.md`, and the evaluation's own files under `holdout/`.
+pub fn attach_holdout(
+    outcome: &mut crate::TrainOutcome,
+    evaluation: Evaluation,
+    options: &crate::TrainOptions,
+) {
+    let section = holdout_section(&evaluation, &outcome.artifact, options);
+    // Both documents a reader may open end with the held-out figures.
+    for report in outcome.reports.iter_mut().filter(|report| {
+        report.path == std::path::Path::new("leaderboard.md")
+            || report.path == std::path::Path::new(crate::tripod::FILE_NAME)
+    }) {
+        report.contents.push_str(&section);
     }
     outcome
         .reports
@@ -814,17 +821,29 @@ pub fn attach_holdout(
             contents: file.contents,
         }));
     outcome.holdout = Some(evaluation);
-    Ok(())
 }
 
-/// The `leaderboard.md` section on the held-out split.
-fn holdout_section(evaluation: &Evaluation, artifact: &Artifact, fraction: f64) -> String {
+/// The held-out section of `leaderboard.md` and `model_report.md`.
+fn holdout_section(
+    evaluation: &Evaluation,
+    artifact: &Artifact,
+    options: &crate::TrainOptions,
+) -> String {
+    let n_rows = artifact.provenance.n_training_rows;
+    let refit = match options.holdout_refit {
+        crate::options::HoldoutRefit::Train => format!(
+            "The shipped model was refitted on the {n_rows} training rows only, so the test figures describe it exactly."
+        ),
+        crate::options::HoldoutRefit::All => format!(
+            "The test figures describe the model refitted on the {} training rows; the shipped model was then refitted on all {n_rows} rows (test split included) with the same hyperparameters, threshold, calibration and prediction sets, so they estimate it (it learned from more rows).",
+            n_rows.saturating_sub(evaluation.n_records)
+        ),
+    };
     let mut out = format!(
-        "\n## Held-out test split\n\n{:.0}% of the rows ({} records: {}), stratified and seeded, were kept out of everything: tuning, model choice, threshold, calibration and prediction sets. The shipped model was refitted on the {} training rows only, so the test figures describe it exactly. Intervals: 95% bootstrap ({} resamples).\n\n| figure | test [95% interval] | cross-validated |\n|---|---|---|\n",
-        fraction * 100.0,
+        "\n## Held-out test split\n\n{:.0}% of the rows ({} records: {}), stratified and seeded, were kept out of everything: tuning, model choice, threshold, calibration and prediction sets. {refit} Intervals: 95% bootstrap ({} resamples).\n\n| figure | test [95% interval] | cross-validated |\n|---|---|---|\n",
+        options.holdout * 100.0,
         evaluation.n_records,
         evaluation.counts_text(),
-        artifact.provenance.n_training_rows,
         evaluation.resamples
     );
     for (figure, estimate) in &evaluation.figures {

@@ -7,6 +7,7 @@
 //! (imputation, scaling, encoding, balancing, model) on its training rows only, and scores its
 //! validation rows through `model::Pipeline`, the same code the server runs.
 
+pub mod background;
 pub mod evaluate;
 pub mod importance;
 pub mod learners;
@@ -21,6 +22,7 @@ pub mod sink;
 pub mod stages;
 pub mod threshold;
 pub mod trainer;
+pub mod tripod;
 pub mod tuning;
 
 use std::path::{Path, PathBuf};
@@ -224,6 +226,27 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
     sink.event(&sink::RunEvent::Stage(Stage::Decide));
     let decided = stages::decide(pipeline, &results[0], &loaded, options);
     sink.event(&sink::RunEvent::Stage(Stage::Package));
+    // With `--holdout-refit all`, the test figures are measured on the training-only fit, and
+    // the shipped model is then refitted on every row with everything else as chosen
+    // without the test rows.
+    let mut evaluation = None;
+    let (decided, shipped_rows) = match (&loaded.held_out, &loaded.unsplit) {
+        (Some(test), Some(all_rows)) if options.holdout_refit == options::HoldoutRefit::All => {
+            let train_only = stages::package(
+                options,
+                &loaded,
+                results.clone(),
+                decided.clone(),
+                Some(importance.clone()),
+                warnings.clone(),
+                &loaded.dataset,
+            )?;
+            evaluation = Some(evaluate::evaluate_holdout(&train_only, test, options)?);
+            let refitted = stages::refit_on_all(decided, &results[0], all_rows, options)?;
+            (refitted, all_rows)
+        }
+        _ => (decided, &loaded.dataset),
+    };
     let mut outcome = stages::package(
         options,
         &loaded,
@@ -231,9 +254,13 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
         decided,
         Some(importance),
         warnings,
+        shipped_rows,
     )?;
-    if let Some(test) = &loaded.held_out {
-        evaluate::attach_holdout(&mut outcome, test, options)?;
+    if let (None, Some(test)) = (&evaluation, &loaded.held_out) {
+        evaluation = Some(evaluate::evaluate_holdout(&outcome, test, options)?);
+    }
+    if let Some(evaluation) = evaluation {
+        evaluate::attach_holdout(&mut outcome, evaluation, options);
     }
     sink.finished(&outcome)?;
     Ok(outcome)

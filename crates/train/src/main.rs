@@ -145,10 +145,16 @@ pub(crate) struct ModelingArgs {
     calibration: CalibrationKind,
     /// Keep this share of the rows (stratified, seeded) out of everything — tuning, model
     /// choice, threshold, calibration, prediction sets — and report the shipped model's
-    /// figures on it beside the cross-validated ones (`holdout/`, `leaderboard.md`). The
-    /// shipped model is refitted on the training rows only.
+    /// figures on it beside the cross-validated ones (`holdout/`, `leaderboard.md`,
+    /// `model_report.md`).
     #[arg(long, default_value_t = 0.0)]
     holdout: f64,
+    /// With `--holdout`: refit the shipped model on the training rows only (`train`: the test
+    /// figures describe it exactly) or on every row (`all`: measured on the training-only fit
+    /// first, the test figures estimate it; hyperparameters, threshold, calibration and
+    /// prediction sets are still chosen without the test rows).
+    #[arg(long, default_value = "train")]
+    holdout_refit: train::options::HoldoutRefit,
     /// Target coverage of the conformal prediction sets the server returns beside each
     /// probability (class-conditional, calibrated on out-of-fold probabilities); 0 turns them
     /// off.
@@ -264,6 +270,7 @@ pub(crate) fn parse_options(args: &ModelingArgs) -> Result<TrainOptions> {
     options.calibration = args.calibration;
     options.coverage = args.coverage;
     options.holdout = args.holdout;
+    options.holdout_refit = args.holdout_refit;
     options.show_values = args.dataset.show_values;
     options.preprocess = PreprocessParams {
         numeric_imputation: args.impute,

@@ -47,6 +47,8 @@ pub struct TrainOptions {
     pub coverage: f64,
     /// Share of rows kept out of everything as a stratified test split (0: none).
     pub holdout: f64,
+    /// Which rows the shipped model is refitted on when there is a test split.
+    pub holdout_refit: HoldoutRefit,
     /// Preprocessing parameters.
     pub preprocess: ValidPreprocessParams,
     /// Whether errors and warnings about the data may quote cell values (patient data).
@@ -54,6 +56,16 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
+    /// The cross-validation scheme in words: `5-fold stratified cross-validation × 2 repeats`.
+    pub fn cv_scheme(&self) -> String {
+        let repeats = if self.repeats > 1 {
+            format!(" × {} repeats", self.repeats)
+        } else {
+            String::new()
+        };
+        format!("{}-fold stratified cross-validation{repeats}", self.folds)
+    }
+
     /// The config's `[training]` defaults, and vigil's own defaults for everything else.
     pub fn from_config(
         config: DatasetConfig,
@@ -82,6 +94,7 @@ impl TrainOptions {
             calibration: CalibrationKind::None,
             coverage: 0.9,
             holdout: 0.0,
+            holdout_refit: HoldoutRefit::Train,
             preprocess: PreprocessParams::default().check()?,
             show_values: false,
         })
@@ -111,6 +124,12 @@ impl TrainOptions {
         }
         if self.repeats == 0 {
             return Err(TrainError::Options("`repeats` must be at least 1".into()));
+        }
+        if self.holdout_refit == HoldoutRefit::All && self.holdout == 0.0 {
+            return Err(TrainError::Options(
+                "`holdout_refit` is `all` but there is no test split: give `holdout` a share above 0"
+                    .into(),
+            ));
         }
         if !(0.0..0.5).contains(&self.holdout) {
             return Err(TrainError::Options(format!(
@@ -143,4 +162,38 @@ fn config_default<T: FromStr<Err = String>>(
         })
     })
     .transpose()
+}
+
+/// Which rows the shipped model is refitted on when `--holdout` keeps a test split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HoldoutRefit {
+    /// The training rows only: the test figures describe the shipped model exactly.
+    #[default]
+    Train,
+    /// Every row, test split included, with the hyperparameters, threshold, calibration and
+    /// prediction sets chosen without it: the test figures (measured on the training-only fit
+    /// first) estimate the shipped model, which learned from more rows.
+    All,
+}
+
+impl HoldoutRefit {
+    /// The option's value as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldoutRefit::Train => "train",
+            HoldoutRefit::All => "all",
+        }
+    }
+}
+
+impl FromStr for HoldoutRefit {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "train" => Ok(HoldoutRefit::Train),
+            "all" => Ok(HoldoutRefit::All),
+            other => Err(format!("expected `train` or `all`, found `{other}`")),
+        }
+    }
 }

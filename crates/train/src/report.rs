@@ -73,6 +73,7 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
         file("leaderboard.csv", leaderboard_csv(input)),
         file("leaderboard.md", leaderboard_markdown(input)),
         file("model.json", json_text(&model_json(input))),
+        file(crate::tripod::FILE_NAME, crate::tripod::render(input)),
         file("plots/confusion_matrix.svg", confusion_plot(input)),
         file("plots/roc_curves.svg", roc),
         file("plots/calibration.svg", calibration),
@@ -126,7 +127,7 @@ fn importance_plot(importance: &model::PermutationImportance) -> String {
 }
 
 /// The `leaderboard.md` section on permutation importance.
-fn importance_markdown(importance: &model::PermutationImportance) -> String {
+pub fn importance_markdown(importance: &model::PermutationImportance) -> String {
     let mut out = format!(
         "\n## Permutation importance\n\nHow much out-of-fold {} worsens when one feature's values are shuffled among the validation rows of each fold (the chosen model refitted per fold as in cross-validation; mean ± std over {} shuffles):\n\n| feature | loss |\n|---|---|\n",
         importance.metric, importance.repeats
@@ -154,7 +155,7 @@ fn chosen_scores(input: &ReportInput<'_>) -> (Vec<f64>, Vec<bool>) {
 
 /// Calibration of the chosen model's out-of-fold probabilities: slope and intercept of the
 /// logistic recalibration, and the expected calibration error (binary tasks).
-fn oof_calibration(input: &ReportInput<'_>) -> Option<Value> {
+pub fn oof_calibration(input: &ReportInput<'_>) -> Option<Value> {
     if input.options.config.task != Task::Binary {
         return None;
     }
@@ -224,14 +225,9 @@ fn leaderboard_csv(input: &ReportInput<'_>) -> String {
 fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     let options = input.options;
     let mut markdown = format!(
-        "# Leaderboard: {}\n\n{}-fold stratified cross-validation{}, seed {}, sorted by `{}`. Threshold-dependent metrics use 0.5.\n\n| model |",
+        "# Leaderboard: {}\n\n{}, seed {}, sorted by `{}`. Threshold-dependent metrics use 0.5.\n\n| model |",
         options.config.name,
-        options.folds,
-        if options.repeats > 1 {
-            format!(" × {} repeats", options.repeats)
-        } else {
-            String::new()
-        },
+        options.cv_scheme(),
         options.seed,
         options.metric
     );
@@ -260,7 +256,7 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
         markdown,
         "\nChosen model: **{}**, refitted on all {} rows. Decision: {}",
         artifact.model_name,
-        input.dataset.n_rows(),
+        artifact.provenance.n_training_rows,
         decision_summary(&artifact.decision)
     );
     if let Some(sets) = &artifact.conformal {
@@ -502,6 +498,15 @@ pub fn decision_summary(decision: &model::Decision) -> String {
         ),
         _ => decision.rule.clone(),
     }
+}
+
+/// Hyperparameters as `name=value, ...`.
+pub fn params_summary(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The terminal table: one row per model, best first, metrics as mean ± std, then fit time.

@@ -33,6 +33,8 @@ pub struct Loaded {
     pub positive_class: usize,
     /// The rows held out by `--holdout`, kept out of everything the run fits or chooses.
     pub held_out: Option<Dataset>,
+    /// Every row, before the split (only with `--holdout`), for `--holdout-refit all`.
+    pub unsplit: Option<Dataset>,
 }
 
 impl Loaded {
@@ -71,6 +73,7 @@ pub fn load(options: &TrainOptions) -> Result<Loaded, TrainError> {
     let n_classes = config.classes.len();
     // The held-out rows are split off first, after duplicates were dropped, so no copy of a
     // test row is among the training rows.
+    let unsplit = (options.holdout > 0.0).then(|| dataset.clone());
     let (dataset, held_out) = if options.holdout > 0.0 {
         let y = dataset.target.clone().unwrap_or_default();
         let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::HOLDOUT]);
@@ -87,6 +90,7 @@ pub fn load(options: &TrainOptions) -> Result<Loaded, TrainError> {
         n_classes,
         positive_class: config.positive_class_idx().unwrap_or(0),
         held_out,
+        unsplit,
     })
 }
 
@@ -250,8 +254,35 @@ pub fn final_fit(
         })
 }
 
+/// The chosen model refitted on `all_rows` (the training rows and the test split), keeping
+/// what was chosen without the test rows: hyperparameters, calibration, threshold, prediction
+/// sets. The refit draws the same seed as the training-only final fit.
+pub fn refit_on_all(
+    decided: Decided,
+    best: &ModelResult,
+    all_rows: &Dataset,
+    options: &TrainOptions,
+) -> Result<Decided, TrainError> {
+    let y = all_rows.target.clone().unwrap_or_default();
+    let trainer = Trainer {
+        dataset: all_rows,
+        y: &y,
+        n_classes: decided.pipeline.n_classes,
+        positive_class: decided.pipeline.positive_class,
+        preprocess: options.preprocess,
+        balance: options.balance,
+    };
+    let mut pipeline = final_fit(&trainer, best, options)?;
+    pipeline.calibration = decided.pipeline.calibration.clone();
+    Ok(Decided {
+        pipeline,
+        ..decided
+    })
+}
+
 /// The final pipeline with its calibration, the decision rule, and the chosen model's
 /// out-of-fold probabilities as that pipeline returns them.
+#[derive(Clone)]
 pub struct Decided {
     /// The pipeline to ship.
     pub pipeline: Pipeline,
@@ -396,6 +427,7 @@ pub fn package(
     decided: Decided,
     importance: Option<model::PermutationImportance>,
     warnings: Vec<String>,
+    shipped_rows: &Dataset,
 ) -> Result<TrainOutcome, TrainError> {
     let metrics = Metric::for_task(options.config.task);
     // Fit times vary from run to run, so they stay out of the artifact to keep it byte-stable.
@@ -409,9 +441,13 @@ pub fn package(
         .collect();
     let best = &results[0];
     let reference = reference(loaded, &decided.chosen_oof, &decided.decision);
-    let schema = loaded.dataset.schema(&options.config);
+    // The schema publishes the training ranges of the rows the shipped model learned from.
+    let schema = shipped_rows.schema(&options.config);
     let subgroups = subgroups(&schema, loaded, &decided, options);
+    let explainer =
+        crate::background::explainer(&decided.pipeline, loaded.dataset.raw.view(), options.seed);
     let artifact = Artifact {
+        explainer,
         importance,
         subgroups,
         schema,
@@ -427,7 +463,7 @@ pub fn package(
             folds: options.folds,
             repeats: options.repeats,
             dataset_sha256: loaded.dataset.sha256.clone(),
-            n_training_rows: loaded.dataset.n_rows(),
+            n_training_rows: shipped_rows.n_rows(),
             balance: options.balance.as_str().to_owned(),
         },
         reference,

@@ -155,10 +155,136 @@ fn a_holdout_is_kept_out_of_training_and_reported_beside_cross_validation() {
             .iter()
             .any(|report| report.path.ends_with("holdout/evaluation.json"))
     );
+    let model_report = outcome
+        .reports
+        .iter()
+        .find(|report| report.path.ends_with(train::tripod::FILE_NAME))
+        .unwrap();
+    assert!(model_report.contents.contains("kept out as a test split"));
+    assert!(
+        model_report.contents.ends_with(
+            &leaderboard.contents[leaderboard
+                .contents
+                .find("\n## Held-out test split")
+                .unwrap()..]
+        )
+    );
     // Same seed: the same split and the same artifact; another seed: another split.
     let again = run(&options, &memory).unwrap();
     assert_eq!(again.artifact_bytes, outcome.artifact_bytes);
     options.seed += 1;
     let other = run(&options, &memory).unwrap();
     assert_ne!(other.holdout.unwrap().figures, holdout.figures);
+}
+
+#[test]
+fn the_model_report_covers_every_tripod_section_from_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = common::write_binary(dir.path(), 240, 0.4, 5);
+    // The config's own words for intended use and limitations land in the report.
+    let mut text = std::fs::read_to_string(&config_path).unwrap();
+    text = text.replacen(
+        "task = \"binary\"",
+        "intended_use = \"Ranking ward patients for review.\"\nlimitations = [\"One synthetic ward.\"]\ntask = \"binary\"",
+        1,
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let dataset = data::load(&config, &data, Labels::Required).unwrap();
+    let mut options = TrainOptions::from_config(config, config_path, data).unwrap();
+    options.models = vec!["lr".parse().unwrap(), "nb".parse().unwrap()];
+    let outcome = run(&options, &train::sink::MemorySink::default()).unwrap();
+    let report = &outcome
+        .reports
+        .iter()
+        .find(|report| report.path.ends_with(train::tripod::FILE_NAME))
+        .unwrap()
+        .contents;
+    for heading in [
+        "## 1. Intended use",
+        "## 2. Source of data and outcome",
+        "## 3. Predictors",
+        "## 4. Missing data",
+        "## 5. Model building",
+        "## 6. Performance (internal validation)",
+        "## 7. Limitations",
+    ] {
+        assert!(report.contains(heading), "{heading} missing");
+    }
+    assert!(report.contains("Ranking ward patients for review."));
+    assert!(report.contains("- One synthetic ward."));
+    // The missing-data table counts what the loader read: zeros in `marker` mean missing.
+    let n_missing = dataset
+        .raw
+        .column(0)
+        .iter()
+        .filter(|value| value.is_nan() || **value == 0.0)
+        .count();
+    assert!(n_missing > 0, "the fixture has missing markers");
+    assert!(
+        report.contains(&format!("| marker | {n_missing} (")),
+        "{report}"
+    );
+    // Figures come with intervals that contain them.
+    let sensitivity = report
+        .lines()
+        .find(|line| line.starts_with("| sensitivity | "))
+        .unwrap();
+    let numbers: Vec<f64> = sensitivity
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|part| part.parse().ok())
+        .collect();
+    assert_eq!(numbers.len(), 3, "{sensitivity}");
+    assert!(
+        numbers[1] <= numbers[0] && numbers[0] <= numbers[2],
+        "{sensitivity}"
+    );
+    assert!(report.contains(&format!(
+        "refitted on all {} development records",
+        dataset.n_rows()
+    )));
+}
+
+#[test]
+fn a_holdout_refit_on_all_rows_ships_a_bigger_fit_with_the_same_test_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = common::write_binary(dir.path(), 400, 0.4, 6);
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let mut options = TrainOptions::from_config(config, config_path, data).unwrap();
+    options.models = vec!["lr".parse().unwrap(), "nb".parse().unwrap()];
+    options.holdout = 0.25;
+    let memory = train::sink::MemorySink::default();
+    let train_only = run(&options, &memory).unwrap();
+    options.holdout_refit = train::options::HoldoutRefit::All;
+    let refit = run(&options, &memory).unwrap();
+    // The test figures are the training-only fit's; the shipped model learned from every row
+    // and kept the threshold chosen without the test rows.
+    let (before, after) = (
+        train_only.holdout.as_ref().unwrap(),
+        refit.holdout.as_ref().unwrap(),
+    );
+    assert_eq!(before.figures, after.figures);
+    assert_eq!(
+        train_only.artifact.provenance.n_training_rows + before.n_records,
+        400
+    );
+    assert_eq!(refit.artifact.provenance.n_training_rows, 400);
+    assert_eq!(refit.artifact.decision, train_only.artifact.decision);
+    assert_ne!(refit.artifact.pipeline, train_only.artifact.pipeline);
+    let leaderboard = refit
+        .reports
+        .iter()
+        .find(|report| report.path.ends_with("leaderboard.md"))
+        .unwrap();
+    assert!(
+        leaderboard
+            .contents
+            .contains("then refitted on all 400 rows (test split included)"),
+        "{}",
+        leaderboard.contents
+    );
+    // Without a test split there is nothing to refit on.
+    options.holdout = 0.0;
+    let error = run(&options, &memory).unwrap_err();
+    assert!(error.to_string().contains("no test split"), "{error}");
 }

@@ -702,3 +702,95 @@ fn cli_trains_extra_trees_on_request() {
     );
     assert!(artifact.leaderboard[0].metric(Metric::RocAuc).unwrap() > 0.75);
 }
+
+/// Explains every row of `dataset` with the artifact's explainer and checks that the base value
+/// plus the contributions equals the explained output, and that the output is what prediction
+/// returns (the probability itself, or its log-odds; class logits through their softmax).
+fn assert_explanations_add_up(artifact: &Artifact, dataset: &data::Dataset, context: &str) {
+    use model::explain::{Method, Scale, target_class};
+    let pipeline = &artifact.pipeline;
+    let method = Method::for_classifier(&pipeline.classifier);
+    for row in dataset.raw.rows().into_iter().take(40) {
+        let raw = row.to_vec();
+        let prediction = artifact.predict_raw(&raw);
+        let class_idx = target_class(pipeline, prediction.label_idx);
+        let explain = |class_idx| {
+            artifact
+                .explainer
+                .explain(pipeline, &raw, class_idx)
+                .unwrap()
+        };
+        let explanation = explain(class_idx);
+        assert_eq!(explanation.method, method, "{context}");
+        assert_eq!(
+            explanation.contributions.len(),
+            artifact.schema.features.len()
+        );
+        let total = explanation.base_value + explanation.contributions.iter().sum::<f64>();
+        assert!(
+            (total - explanation.output_value).abs() < 1e-9,
+            "{context}: {total} vs {}",
+            explanation.output_value
+        );
+        assert_eq!(
+            explanation.standard_errors.is_some(),
+            method == Method::SampledShapley
+        );
+        let probability = match explanation.scale {
+            Scale::Probability => explanation.output_value,
+            Scale::LogOdds => 1.0 / (1.0 + (-explanation.output_value).exp()),
+            Scale::Logit => {
+                let logits: Vec<f64> = (0..pipeline.n_classes)
+                    .map(|class_idx| explain(class_idx).output_value)
+                    .collect();
+                let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let total: f64 = logits.iter().map(|logit| (logit - max).exp()).sum();
+                (logits[class_idx] - max).exp() / total
+            }
+        };
+        assert!(
+            (probability - prediction.probabilities[class_idx]).abs() < 1e-9,
+            "{context}: explained {probability} vs predicted {}",
+            prediction.probabilities[class_idx]
+        );
+    }
+}
+
+#[test]
+fn every_family_explains_its_predictions_additively() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = write_binary(dir.path(), 160, 0.4, 12);
+    let dataset = data::load(
+        &DatasetConfig::load(&config_path).unwrap(),
+        &data,
+        Labels::Required,
+    )
+    .unwrap();
+    for kind in ModelKind::all() {
+        let mut opts = options(&config_path, &data);
+        opts.models = vec![kind];
+        let outcome = run(&opts, &MemorySink::default()).unwrap();
+        assert_explanations_add_up(&outcome.artifact, &dataset, kind.name());
+        // Only the sampled families carry a background summary; it holds centroids, not rows.
+        let background = outcome.artifact.explainer.background.as_ref();
+        let sampled = matches!(kind.short(), "knn" | "svm" | "nb");
+        assert_eq!(background.is_some(), sampled, "{}", kind.name());
+        if let Some(background) = background {
+            assert!(background.weights.len() <= train::background::BACKGROUND_POINTS);
+            assert!((background.weights.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
+    }
+    let (config_path, data) = write_grades(dir.path(), 150, false, 2.0, 3);
+    let dataset = data::load(
+        &DatasetConfig::load(&config_path).unwrap(),
+        &data,
+        Labels::Required,
+    )
+    .unwrap();
+    for short in ["lr", "gbm", "rf", "nb", "knn"] {
+        let mut opts = options(&config_path, &data);
+        opts.models = vec![kind(short)];
+        let outcome = run(&opts, &MemorySink::default()).unwrap();
+        assert_explanations_add_up(&outcome.artifact, &dataset, short);
+    }
+}

@@ -63,7 +63,7 @@ pub async fn invocations(
         } else {
             json_items(body, &names)?
         };
-        let predictions = answer_items(state, &model, &items)?;
+        let predictions = answer_items(state, &model, &items, false)?;
         serde_json::to_vec(&json!({ "predictions": predictions }))
             .map_err(|error| ApiError::Payload(error.to_string()))
     })

@@ -153,7 +153,7 @@ pub async fn infer(
             serde_json::from_slice(json_part).map_err(|error| ApiError::malformed_json(&error))?;
         attach_binary_data(&mut request, binary_part)?;
         let items = request_items(&request, &model)?;
-        let predictions = answer_items(state, &model, &items)?;
+        let predictions = answer_items(state, &model, &items, false)?;
         let response = response_body(&request, &model, &predictions)?;
         serde_json::to_vec(&response).map_err(|error| ApiError::Payload(error.to_string()))
     })

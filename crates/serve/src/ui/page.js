@@ -1,5 +1,5 @@
 // The web page's script, served at /ui.js: builds the record from the form, posts it to
-// /predict and shows the answer; shows the drift status. No inline script or style anywhere,
+// /predict (with its explanation) and shows the answer; shows the drift status. No inline script or style anywhere,
 // so the page's content security policy can forbid both.
 'use strict';
 const form = document.getElementById('record');
@@ -48,7 +48,38 @@ function showPrediction(body) {
   if (body.out_of_training_range.length > 0) {
     nodes.push(element('p', `Outside the range seen in training (the model extrapolates): ${body.out_of_training_range.join(', ')}.`, 'error'));
   }
+  if (body.explanation) nodes.push(explanationTable(body.explanation));
   result.replaceChildren(...nodes);
+}
+
+// Each feature's contribution, largest first, in the model's own scale: a signed number and
+// the words "raises"/"lowers", so the direction does not rest on colour.
+function explanationTable(explanation) {
+  const scale = { log_odds: 'log-odds', logit: 'logit', probability: 'probability' }[explanation.scale] ?? explanation.scale;
+  const table = element('table', undefined, 'explanation');
+  const caption = element('caption',
+    `What moved this prediction of ${explanation.class} (${scale}; average ${explanation.base_value.toFixed(3)}, this record ${explanation.output_value.toFixed(3)}). ${explanation.method_description}.`);
+  const head = element('tr');
+  for (const name of ['feature', 'value', 'contribution']) {
+    const cell = element('th', name);
+    cell.scope = 'col';
+    head.append(cell);
+  }
+  table.append(caption, head);
+  for (const entry of explanation.contributions) {
+    const row = element('tr');
+    const name = element('th', entry.feature);
+    name.scope = 'row';
+    const direction = entry.contribution > 0 ? 'raises' : entry.contribution < 0 ? 'lowers' : 'no change';
+    const error = entry.standard_error === undefined ? '' : ` ± ${entry.standard_error.toFixed(3)}`;
+    row.append(
+      name,
+      element('td', entry.value === null ? 'missing (imputed)' : String(entry.value)),
+      element('td', `${entry.contribution >= 0 ? '+' : ''}${entry.contribution.toFixed(3)}${error} (${direction})`),
+    );
+    table.append(row);
+  }
+  return table;
 }
 
 form.addEventListener('submit', async (event) => {
@@ -62,7 +93,7 @@ form.addEventListener('submit', async (event) => {
   }
   result.textContent = 'Predicting…';
   try {
-    const response = await fetch('/predict', {
+    const response = await fetch('/predict?explain=true', {
       method: 'POST',
       headers: authorised({ 'Content-Type': 'application/json' }),
       body: JSON.stringify(record),

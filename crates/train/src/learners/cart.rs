@@ -164,6 +164,7 @@ pub fn grow<R: Rng>(
         growth,
         rng,
         nodes: Vec::new(),
+        covers: Vec::new(),
         values: Vec::new(),
         histogram: vec![0.0; max_bins * stride],
         touched: Vec::new(),
@@ -177,6 +178,7 @@ pub fn grow<R: Rng>(
         nodes: builder.nodes,
         values: builder.values,
         n_values,
+        covers: builder.covers,
     }
 }
 
@@ -193,6 +195,8 @@ struct Builder<'b, 't, 'r, R> {
     growth: Growth,
     rng: &'r mut R,
     nodes: Vec<TreeNode>,
+    /// Training weight reaching each node, parallel to `nodes`.
+    covers: Vec<f64>,
     values: Vec<f64>,
     /// Scratch: per-bin statistics, all zero between uses.
     histogram: Vec<f64>,
@@ -210,6 +214,8 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
     fn node(&mut self, rows: &mut [usize], depth: usize) -> u32 {
         let node_idx = self.nodes.len() as u32;
         self.nodes.push(TreeNode::Leaf { offset: 0 });
+        let cover = self.cover(rows);
+        self.covers.push(cover);
         let depth_ok = self.growth.max_depth.is_none_or(|max| depth < max);
         let split = if depth_ok
             && rows.len() >= self.growth.min_samples_split.max(2)
@@ -254,6 +260,16 @@ impl<R: Rng> Builder<'_, '_, '_, R> {
             }
         }
         node_idx
+    }
+
+    /// A node's cover: its rows' total weight for class trees (bootstrap multiplicity times
+    /// class weight, as scikit-learn's `weighted_n_node_samples`), its row count for gradient
+    /// trees.
+    fn cover(&self, rows: &[usize]) -> f64 {
+        match &self.target {
+            Target::Classes { weights, .. } => rows.iter().map(|row| weights[*row]).sum(),
+            Target::Gradient { .. } => rows.len() as f64,
+        }
     }
 
     fn is_pure(&self, rows: &[usize]) -> bool {

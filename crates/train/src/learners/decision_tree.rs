@@ -129,12 +129,16 @@ impl Learner for DecisionTree {
             nodes,
             values: Vec::new(),
             n_values: data.n_classes,
+            covers: Vec::new(),
         };
         let mut counts = vec![0.0; n_leaves * data.n_classes];
         for (row_idx, (row, class_idx)) in data.x.rows().into_iter().zip(data.y).enumerate() {
-            if let Some(offset) = tree.leaf_offset(&row.to_vec()) {
-                counts[offset + class_idx] += data.weights.map_or(1.0, |weights| weights[row_idx]);
+            let row = row.to_vec();
+            let weight = data.weights.map_or(1.0, |weights| weights[row_idx]);
+            if let Some(offset) = tree.leaf_offset(&row) {
+                counts[offset + class_idx] += weight;
             }
+            tree.add_cover(&row, weight);
         }
         for leaf in counts.chunks_mut(data.n_classes) {
             let total: f64 = leaf.iter().sum();

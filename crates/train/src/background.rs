@@ -1,0 +1,176 @@
+//! What the artifact keeps for per-record explanations: the training input means, and for the
+//! families explained by sampling, a small weighted summary of the training inputs.
+//!
+//! The summary is k-means (k-means++ seeding, Lloyd iterations) on the final fit's model
+//! inputs, as SHAP's `kmeans` background does: a few centroids weighted by the share of rows
+//! nearest each keep the sampled explanations cheap, and no training record is stored.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use model::Pipeline;
+use model::explain::{Background, Explainer, Method};
+
+use crate::seeds::derive_seed;
+
+/// Centroids in the background summary (fewer when there are fewer distinct rows).
+pub const BACKGROUND_POINTS: usize = 16;
+/// Antithetic permutation pairs per centroid in a sampled explanation.
+pub const PAIRS_PER_POINT: usize = 8;
+/// Lloyd iterations (the summary only needs to be representative, not converged).
+const ITERATIONS: usize = 25;
+
+/// The explainer for a fitted pipeline, from the raw rows it was fitted on.
+pub fn explainer(pipeline: &Pipeline, raw: ArrayView2<'_, f64>, seed: u64) -> Explainer {
+    let inputs = preprocess::transform(&pipeline.preprocessor, raw);
+    let input_means = inputs
+        .mean_axis(Axis(0))
+        .map_or_else(|| vec![0.0; inputs.ncols()], |means| means.to_vec());
+    let background = (Method::for_classifier(&pipeline.classifier) == Method::SampledShapley)
+        .then(|| summarise(&inputs, BACKGROUND_POINTS, derive_seed(seed, &[31])));
+    Explainer {
+        input_means,
+        background,
+        seed: derive_seed(seed, &[32]),
+        pairs_per_point: PAIRS_PER_POINT,
+    }
+}
+
+/// Weighted k-means centroids of the rows of `inputs`.
+pub fn summarise(inputs: &Array2<f64>, k: usize, seed: u64) -> Background {
+    let (n_rows, n_inputs) = inputs.dim();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut centroids = seed_centroids(inputs, k.min(n_rows), &mut rng);
+    let mut nearest = vec![0usize; n_rows];
+    for _ in 0..ITERATIONS {
+        let mut changed = false;
+        for (row_idx, row) in inputs.rows().into_iter().enumerate() {
+            let best = closest(&centroids, n_inputs, row.as_slice().unwrap_or(&[])).0;
+            changed |= best != nearest[row_idx];
+            nearest[row_idx] = best;
+        }
+        let mut sums = vec![0.0; centroids.len()];
+        let mut counts = vec![0usize; centroids.len() / n_inputs.max(1)];
+        for (row, cluster) in inputs.rows().into_iter().zip(&nearest) {
+            counts[*cluster] += 1;
+            for (input_idx, value) in row.iter().enumerate() {
+                sums[cluster * n_inputs + input_idx] += value;
+            }
+        }
+        for (cluster, count) in counts.iter().enumerate() {
+            if *count > 0 {
+                for input_idx in 0..n_inputs {
+                    let slot = cluster * n_inputs + input_idx;
+                    centroids[slot] = sums[slot] / *count as f64;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let n_clusters = centroids.len() / n_inputs.max(1);
+    let mut counts = vec![0usize; n_clusters];
+    for cluster in &nearest {
+        counts[*cluster] += 1;
+    }
+    // Clusters no row chose carry no weight and are dropped.
+    let mut points = Vec::with_capacity(centroids.len());
+    let mut weights = Vec::with_capacity(n_clusters);
+    for (cluster, count) in counts.iter().enumerate() {
+        if *count > 0 {
+            points.extend_from_slice(&centroids[cluster * n_inputs..(cluster + 1) * n_inputs]);
+            weights.push(*count as f64 / n_rows.max(1) as f64);
+        }
+    }
+    Background {
+        points,
+        weights,
+        n_inputs,
+    }
+}
+
+/// k-means++: the first centroid uniformly, each next one with probability proportional to the
+/// squared distance from the nearest chosen one.
+fn seed_centroids<R: Rng>(inputs: &Array2<f64>, k: usize, rng: &mut R) -> Vec<f64> {
+    let (n_rows, n_inputs) = inputs.dim();
+    let mut centroids: Vec<f64> = Vec::with_capacity(k * n_inputs);
+    if n_rows == 0 || k == 0 {
+        return centroids;
+    }
+    centroids.extend(inputs.row(rng.gen_range(0..n_rows)).iter());
+    let mut distances = vec![0.0; n_rows];
+    while centroids.len() < k * n_inputs {
+        for (row_idx, row) in inputs.rows().into_iter().enumerate() {
+            distances[row_idx] = closest(&centroids, n_inputs, row.as_slice().unwrap_or(&[])).1;
+        }
+        let total: f64 = distances.iter().sum();
+        if total <= 0.0 {
+            // Every row coincides with a chosen centroid: no more distinct points.
+            break;
+        }
+        let mut target = rng.r#gen::<f64>() * total;
+        let mut chosen = n_rows - 1;
+        for (row_idx, distance) in distances.iter().enumerate() {
+            if target < *distance {
+                chosen = row_idx;
+                break;
+            }
+            target -= distance;
+        }
+        centroids.extend(inputs.row(chosen).iter());
+    }
+    centroids
+}
+
+/// The nearest centroid's index and squared distance.
+fn closest(centroids: &[f64], n_inputs: usize, row: &[f64]) -> (usize, f64) {
+    let mut best = (0, f64::INFINITY);
+    for (cluster, centroid) in centroids.chunks_exact(n_inputs.max(1)).enumerate() {
+        let squared: f64 = centroid
+            .iter()
+            .zip(row)
+            .map(|(a, b)| (a - b) * (a - b))
+            .sum();
+        if squared < best.1 {
+            best = (cluster, squared);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_separated_clouds_become_two_weighted_centroids() {
+        let mut rows = Vec::new();
+        for idx in 0..30 {
+            let jitter = (idx % 3) as f64 * 0.01;
+            if idx < 20 {
+                rows.extend([0.0 + jitter, 0.0]);
+            } else {
+                rows.extend([10.0 + jitter, 5.0]);
+            }
+        }
+        let inputs = Array2::from_shape_vec((30, 2), rows).expect("30 rows of 2");
+        let background = summarise(&inputs, 2, 3);
+        assert_eq!(background.weights.len(), 2);
+        let mut pairs: Vec<(f64, f64)> = background
+            .points
+            .chunks_exact(2)
+            .zip(&background.weights)
+            .map(|(point, weight)| (point[0], *weight))
+            .collect();
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        assert!((pairs[0].0 - 0.0095).abs() < 0.01 && (pairs[0].1 - 2.0 / 3.0).abs() < 1e-12);
+        assert!((pairs[1].0 - 10.01).abs() < 0.01 && (pairs[1].1 - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            background,
+            summarise(&inputs, 2, 3),
+            "same seed, same summary"
+        );
+    }
+}
