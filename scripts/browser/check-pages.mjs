@@ -1,6 +1,10 @@
-// Opens /docs/ and /ui of a running `serve` in headless Chromium, as a person would, and checks
-// that Swagger UI renders every operation, that the web page predicts and shows field errors,
-// and that neither page requests anything outside the server (no internet is needed).
+// Opens /docs/, /ui and the model card of a running `serve` in headless Chromium, as a person
+// would, and checks that Swagger UI renders every operation; that the web page states the risk
+// against the threshold the model card gives, explains it, flags values beyond training, shows
+// the server's field errors and never leaves a result beside inputs it does not belong to;
+// that the model card draws its figures; that axe-core finds no serious accessibility
+// violation; and that no page requests anything outside the server. Screenshots of every view
+// go to SCREENSHOT_DIR.
 //
 // usage: node check-pages.mjs http://127.0.0.1:PORT [SCREENSHOT_DIR]
 import { chromium } from 'playwright-core';
@@ -68,37 +72,132 @@ await check('swagger ui "try it out" posts the example and gets 200', async () =
   await predict.locator('.response-col_status').filter({ hasText: '200' }).first().waitFor({ timeout: 10000 });
 });
 
-await check('web page predicts with the default (typical) record', async () => {
+const card = await (await fetch(`${base}/model`, { headers: { Accept: 'application/json' } })).json();
+const binary = card.task === 'binary';
+
+await check('web page predicts the default (typical) record and states the risk as such', async () => {
   const response = await page.goto(`${base}/ui`, { waitUntil: 'load' });
   const policy = response.headers()['content-security-policy'] ?? '';
   assert.match(policy, /frame-ancestors 'none'/);
   assert.doesNotMatch(policy, /unsafe-inline/);
+  await page.screenshot({ path: `${shots}/ui.png` });
   await page.click('button[type=submit]');
-  await page.waitForSelector('#label', { timeout: 10000 });
+  await page.waitForSelector('#label', { timeout: 20000 });
   const text = await page.locator('#result').innerText();
-  const info = await (await fetch(`${base}/`)).json();
-  assert.ok(info.classes.some((label) => text.includes(label)), `result: ${text}`);
-  assert.match(text, /probability \d+(\.\d)?%/);
+  if (binary) {
+    // The wording and the threshold match the model card.
+    const outcome = card.purpose.outcome ?? card.positive_class;
+    const match = text.match(new RegExp(`Risk of ${outcome}: (\\d+\\.\\d)% — (below|at or above) the alert threshold of (\\d+\\.\\d)%`));
+    assert.ok(match, `result: ${text}`);
+    assert.equal(match[3], (100 * card.decision.threshold).toFixed(1));
+    assert.equal(match[2] === 'below', Number(match[1]) < Number(match[3]));
+  } else {
+    // Every class, most probable first.
+    const shown = await page.locator('ol.classes li').allInnerTexts();
+    assert.equal(shown.length, card.classes.length);
+    const values = shown.map((line) => Number(line.split(': ')[1].replace('%', '')));
+    assert.deepEqual(values, [...values].sort((a, b) => b - a));
+  }
   // The explanation table lists every feature of the model card once.
-  const card = await (await fetch(`${base}/model`)).json();
   const rows = await page.locator('table.explanation th[scope=row]').allInnerTexts();
   assert.deepEqual([...rows].sort(), card.features.map((f) => f.name).sort());
-  // The drift section reflects the server's window after the prediction.
   await page.locator('#drift').filter({ hasText: /recent record/ }).waitFor({ timeout: 10000 });
-  await page.screenshot({ path: `${shots}/ui.png` });
+  await page.screenshot({ path: `${shots}/ui-result.png`, fullPage: true });
 });
 
-await check('web page shows the server\'s field error next to the field', async () => {
-  const card = await (await fetch(`${base}/model`)).json();
-  const numeric = card.features.find((f) => f.accepted_range && f.kind !== 'categorical');
+await check('changing an input clears the result it no longer belongs to', async () => {
+  const field = page.locator('#record input[type=number]').first();
+  await field.fill(await field.inputValue());
+  await page.locator('#label').waitFor({ state: 'detached', timeout: 5000 });
+  assert.match(await page.locator('#result').innerText(), /Inputs changed/);
+});
+
+await check('a value beyond the training range but accepted is flagged at its field', async () => {
+  const feature = card.features.find((f) => f.kind !== 'categorical' && f.kind !== 'binary'
+    && f.training_range && f.accepted_range && f.accepted_range.max > f.training_range.max);
+  assert.ok(feature, 'a feature whose accepted range exceeds its training range');
+  await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  const value = feature.kind === 'integer'
+    ? Math.floor(feature.accepted_range.max)
+    : feature.accepted_range.max;
+  await page.fill(`[name="${feature.name}"]`, String(value));
+  await page.click('button[type=submit]');
+  await page.locator(`[data-warning-for="${feature.name}"]`).filter({ hasText: 'Outside the training range' }).waitFor({ timeout: 20000 });
+});
+
+await check('a blocked submit shows the server\'s error at the field and clears the old result', async () => {
+  await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#label', { timeout: 20000 });
+  const numeric = card.features.find((f) => f.accepted_range && f.kind !== 'categorical' && f.kind !== 'binary');
   assert.ok(numeric, 'a numeric feature with a range');
-  await page.fill(`[name="${numeric.name}"]`, String(numeric.accepted_range.max * 10 + 1));
   // Bypass the browser's own min/max check so the server's validation is what is shown.
   await page.evaluate(() => { document.getElementById('record').noValidate = true; });
+  await page.fill(`[name="${numeric.name}"]`, String(numeric.accepted_range.max * 10 + 1));
   await page.click('button[type=submit]');
   const slot = page.locator(`[data-error-for="${numeric.name}"]`);
   await slot.filter({ hasText: 'outside the accepted range' }).waitFor({ timeout: 10000 });
-  await page.screenshot({ path: `${shots}/ui-error.png` });
+  assert.equal(await page.locator('#label').count(), 0, 'the old result is gone');
+  await page.screenshot({ path: `${shots}/ui-error.png`, fullPage: true });
+});
+
+await check('an empty form is refused at its fields or flagged as low-information', async () => {
+  await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  await page.evaluate(() => {
+    document.getElementById('record').noValidate = true;
+    for (const field of document.querySelectorAll('#record input')) field.value = '';
+    for (const field of document.querySelectorAll('#record select')) {
+      if ([...field.options].some((option) => option.value === '')) field.value = '';
+    }
+  });
+  await page.click('button[type=submit]');
+  await page.waitForFunction(() => {
+    const errors = [...document.querySelectorAll('.error')].some((slot) => slot.textContent !== '');
+    return errors || /Low-information/.test(document.getElementById('result').innerText);
+  }, null, { timeout: 20000 });
+  await page.screenshot({ path: `${shots}/ui-empty.png`, fullPage: true });
+});
+
+await check('the model card is a page for a browser, with its figures drawn', async () => {
+  const response = await page.goto(`${base}/model`, { waitUntil: 'load' });
+  assert.match(response.headers()['content-type'], /text\/html/);
+  assert.match(await page.locator('h1').innerText(), /Model card/);
+  const figures = page.locator('figure svg');
+  const count = await figures.count();
+  assert.ok(count >= (binary ? 5 : 2), `${count} figures`);
+  for (let idx = 0; idx < count; idx += 1) {
+    const box = await figures.nth(idx).boundingBox();
+    assert.ok(box && box.width > 100 && box.height > 100, `figure ${idx} is drawn`);
+  }
+  const text = await page.locator('body').innerText();
+  if (binary) assert.ok(text.includes(`${(100 * card.decision.threshold).toFixed(1)}%`), 'the threshold as on /model');
+  await page.screenshot({ path: `${shots}/model-card.png`, fullPage: true });
+});
+
+await check('axe-core finds no serious accessibility violation on the page and the card', async () => {
+  const { createRequire } = await import('node:module');
+  const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+  // axe is injected as a script, which the pages' content security policy rightly forbids.
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1200, height: 1400 } });
+  const audit = await context.newPage();
+  await audit.route('**/*', (route) => (route.request().url().startsWith(base) ? route.continue() : route.abort()));
+  const problems = [];
+  for (const path of ['/ui', '/model']) {
+    await audit.goto(`${base}${path}`, { waitUntil: 'load' });
+    if (path === '/ui') {
+      await audit.click('button[type=submit]');
+      await audit.waitForSelector('#label', { timeout: 20000 });
+    }
+    await audit.addScriptTag({ path: axePath });
+    const results = await audit.evaluate(async () => window.axe.run(document, { resultTypes: ['violations'] }));
+    for (const violation of results.violations) {
+      if (violation.impact === 'serious' || violation.impact === 'critical') {
+        problems.push(`${path}: ${violation.id} (${violation.impact}): ${violation.nodes.slice(0, 2).map((node) => node.target.join(' ')).join('; ')}`);
+      }
+    }
+  }
+  await context.close();
+  assert.deepEqual(problems, []);
 });
 
 await check('no request left the server and no script error occurred', async () => {

@@ -99,6 +99,13 @@ pub struct DatasetConfig {
     /// What the dataset is, for people.
     #[serde(default)]
     pub description: String,
+    /// What the positive class means in plain words ("sepsis"), for "Risk of sepsis: 12%".
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// Predictions with more than this share of features imputed are flagged as
+    /// low-information (default one half).
+    #[serde(default = "default_low_information_share")]
+    pub low_information_share: f64,
     /// What a model trained on it is for, and for whom (the model report's intended use).
     #[serde(default)]
     pub intended_use: String,
@@ -142,6 +149,10 @@ pub struct DatasetConfig {
     pub training: TrainingDefaults,
 }
 
+fn default_low_information_share() -> f64 {
+    0.5
+}
+
 impl DatasetConfig {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, DataError> {
@@ -173,6 +184,12 @@ impl DatasetConfig {
     fn validate(&self) -> Result<(), String> {
         if self.features.is_empty() {
             return Err("no features are configured".into());
+        }
+        if !(self.low_information_share > 0.0 && self.low_information_share <= 1.0) {
+            return Err(format!(
+                "`low_information_share` must be above 0 and at most 1, not {}",
+                self.low_information_share
+            ));
         }
         let mut names = BTreeSet::new();
         let columns = self

@@ -31,7 +31,8 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 /// Version 2 records how each fill value was computed, names metrics by enum, and carries the
 /// training population's reference distributions. Version 3 adds the schema's input aliases;
 /// version 4, conformal prediction sets, subgroup figures and permutation importance; version 5,
-/// node covers in every tree and what per-record explanations need.
+/// node covers in every tree, what per-record explanations need, and the model card's purpose
+/// and evidence.
 pub const FORMAT_VERSION: u32 = 5;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;
@@ -252,6 +253,10 @@ pub struct Artifact {
     pub importance: Option<crate::PermutationImportance>,
     /// What per-record explanations need (training input means, a background summary).
     pub explainer: crate::Explainer,
+    /// The purpose, from the dataset config.
+    pub purpose: crate::Purpose,
+    /// The chosen model's out-of-fold evidence at the shipped rule.
+    pub evidence: crate::Evidence,
 }
 
 impl Artifact {

@@ -7,6 +7,7 @@
 
 pub mod artifact;
 pub mod atomic;
+pub mod card;
 pub mod classifier;
 pub mod conformal;
 pub mod explain;
@@ -26,6 +27,7 @@ pub use artifact::{
     Provenance,
 };
 pub use atomic::{AtomicFile, write_atomically};
+pub use card::{Evidence, Purpose};
 pub use classifier::Classifier;
 pub use conformal::ConformalSets;
 pub use explain::{ExplainError, Explainer, Explanation};

@@ -144,6 +144,28 @@ fn artifact(classifier: Classifier) -> Artifact {
                 std: 0.01,
             }],
         }),
+        purpose: model::Purpose {
+            outcome: Some("toy outcome".into()),
+            intended_use: "testing".into(),
+            limitations: vec!["none known".into()],
+            low_information_share: 0.5,
+        },
+        evidence: model::Evidence {
+            figures: vec![(
+                "sensitivity".into(),
+                model::Estimate {
+                    value: 0.8,
+                    lower: 0.7,
+                    upper: 0.9,
+                },
+            )],
+            resamples: 1000,
+            roc: vec![(0.0, 0.0), (0.5, 0.9), (1.0, 1.0)],
+            operating_point: Some((0.3, 0.8)),
+            precision_recall: vec![(0.0, 1.0), (1.0, 0.4)],
+            calibration: vec![(0.1, 0.12), (0.8, 0.75)],
+            confusion: vec![vec![5, 1], vec![2, 4]],
+        },
         explainer: model::Explainer {
             input_means: vec![0.5, -0.25],
             background: Some(model::explain::Background {

@@ -30,6 +30,9 @@ pub struct PredictionResponse {
     /// Features whose values lie outside the range seen in training, where the model
     /// extrapolates.
     pub out_of_training_range: Vec<String>,
+    /// More than the model card's `low_information_share` of the features were imputed: the
+    /// prediction says more about the training population than about this record.
+    pub low_information: bool,
     /// The classes that cannot be ruled out at the model's conformal coverage: one is a
     /// confident answer, several mean uncertain (absent when the model has no sets).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -143,6 +146,21 @@ impl ExplanationResponse {
     }
 }
 
+/// What replaces a missing value of a feature: `{"value": 29, "rule": "training median"}` (a
+/// category's name for categorical features).
+fn imputation(artifact: &Artifact, feature_idx: usize) -> Value {
+    let feature = &artifact.schema.features[feature_idx];
+    match artifact.pipeline.preprocessor.columns.get(feature_idx) {
+        Some(ColumnTransform::OneHot {
+            fill, fill_rule, ..
+        }) => json!({"value": feature.categories.get(*fill), "rule": fill_rule.describe()}),
+        Some(ColumnTransform::Numeric {
+            fill, fill_rule, ..
+        }) => json!({"value": fill, "rule": fill_rule.describe()}),
+        None => Value::Null,
+    }
+}
+
 /// A feature's fill value for missing inputs, from the fitted imputer.
 pub fn fill_value(artifact: &Artifact, feature_idx: usize) -> Option<f64> {
     match artifact.pipeline.preprocessor.columns.get(feature_idx)? {
@@ -211,8 +229,12 @@ pub fn published_range(range: Option<(f64, f64)>) -> Option<(f64, f64)> {
         let factor = 10f64.powi(decimals);
         (value * factor).round() / factor
     };
+    let lower = if below < min { below } else { below - step };
+    // A quantity never below zero is not published with a negative bound ("-5 pregnancies"):
+    // zero hides nothing that is not known anyway.
+    let lower = if min >= 0.0 { lower.max(0.0) } else { lower };
     Some((
-        tidy(if below < min { below } else { below - step }),
+        tidy(lower),
         tidy(if above > max { above } else { above + step }),
     ))
 }
@@ -247,6 +269,7 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
                 "nullable": feature.allow_missing,
                 "zero_means_missing": feature.zero_is_missing,
                 "missing_values": missing_rule(artifact, feature_idx),
+                "imputation": imputation(artifact, feature_idx),
             })
         })
         .collect();
@@ -288,6 +311,8 @@ pub fn model_card(artifact: &Artifact, model_version: &str) -> Value {
         "subgroups": artifact.subgroups,
         "permutation_importance": artifact.importance,
         "explanations": explanation_card(artifact),
+        "purpose": artifact.purpose,
+        "evidence": artifact.evidence,
         "cv_metrics": MetricMap(artifact.chosen_metrics()),
         "leaderboard": artifact.leaderboard.iter().map(|entry| json!({
             "model": entry.model,
@@ -329,10 +354,30 @@ pub fn headline_metrics(artifact: &Artifact) -> impl Iterator<Item = &MetricSumm
         Metric::MacroF1,
         Metric::RocAucOvr,
     ];
-    artifact
-        .chosen_metrics()
-        .iter()
-        .filter(|summary| HEADLINE.contains(&summary.metric))
+    // With a threshold, figures at the 0.5 cut-off would sit beside it and mislead: the
+    // figures at the threshold come from the evidence instead (`at_threshold`).
+    let has_threshold = artifact.decision.threshold.is_some();
+    artifact.chosen_metrics().iter().filter(move |summary| {
+        HEADLINE.contains(&summary.metric)
+            && !(has_threshold
+                && matches!(
+                    summary.metric,
+                    Metric::Accuracy | Metric::Recall | Metric::Specificity
+                ))
+    })
+}
+
+/// Sensitivity and specificity at the shipped threshold with their intervals, for binary
+/// models: `{"sensitivity": {"value", "lower", "upper"}, ...}`.
+pub fn at_threshold(artifact: &Artifact) -> Value {
+    if artifact.decision.threshold.is_none() {
+        return Value::Null;
+    }
+    let evidence = &artifact.evidence;
+    json!({
+        "sensitivity": evidence.figure("sensitivity"),
+        "specificity": evidence.figure("specificity"),
+    })
 }
 
 /// Service information served at `GET /`.
@@ -352,6 +397,7 @@ pub fn service_info(artifact: &Artifact, model_version: &str) -> Value {
         "positive_class": schema.positive_class.map(|idx| schema.classes[idx].clone()),
         "threshold": artifact.decision.threshold,
         "metrics": headline,
+        "at_threshold": at_threshold(artifact),
         "links": {
             "predict": "/predict",
             "predict_batch": "/predict/batch",
@@ -386,6 +432,8 @@ mod tests {
             assert_eq!(published, expected, "{range:?}");
             assert!(published.0 < range.0 && published.1 > range.1, "{range:?}");
         }
+        // A non-negative quantity whose minimum is zero keeps zero as its lower bound.
+        assert_eq!(published_range(Some((0.0, 17.0))), Some((0.0, 20.0)));
         assert_eq!(published_range(None), None);
     }
 }

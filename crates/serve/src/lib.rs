@@ -6,6 +6,7 @@
 pub mod access;
 pub mod api;
 pub mod body;
+pub mod card;
 pub mod drift;
 pub mod error;
 pub mod metrics;

@@ -117,6 +117,10 @@ fn prediction_schema(artifact: &Artifact) -> Value {
             "type": "array", "uniqueItems": true, "items": {"type": "string", "enum": feature_names},
             "description": "Features whose values lie outside the range seen in training, where the model extrapolates.",
         },
+        "low_information": {
+            "type": "boolean",
+            "description": format!("More than {:.0}% of the features were missing and imputed: the prediction says more about the training population than about this record.", artifact.purpose.low_information_share * 100.0),
+        },
         "model": {"type": "string"},
         "model_version": {"type": "string"},
     });
@@ -126,6 +130,7 @@ fn prediction_schema(artifact: &Artifact) -> Value {
         "probabilities",
         "imputed",
         "out_of_training_range",
+        "low_information",
         "model",
         "model_version",
     ];

@@ -39,7 +39,11 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
         if !hint.is_empty() && !hint.ends_with('.') {
             hint.push('.');
         }
-        if let Some((min, max)) = crate::api::published_range(feature.training_range) {
+        let has_range = !matches!(feature.kind, FeatureKind::Binary | FeatureKind::Categorical);
+        if let (true, Some((min, max))) = (
+            has_range,
+            crate::api::published_range(feature.training_range),
+        ) {
             let _ = write!(hint, " Training values lie within {min} to {max}.");
         }
         if feature.zero_is_missing {
@@ -120,23 +124,37 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
         };
         let _ = write!(
             fields,
-            "<div class=\"field\"><label for=\"{id}\">{name}{unit}</label>{input}<small>{hint}</small><span class=\"error\" data-error-for=\"{name}\"></span></div>"
+            "<div class=\"field\"><label for=\"{id}\">{name}{unit}</label>{input}<small>{hint}</small><span class=\"error\" data-error-for=\"{name}\"></span><span class=\"warning\" data-warning-for=\"{name}\"></span></div>"
         );
     }
     let metric_line = crate::api::headline_metrics(artifact)
         .map(|summary| format!("{} {:.3}", summary.metric, summary.mean))
         .collect::<Vec<_>>()
         .join(" · ");
-    let threshold = artifact
-        .decision
-        .threshold
-        .map(|t| {
-            format!(
-                "Decision threshold {t:.3} ({}).",
-                escape(&artifact.decision.rule)
-            )
-        })
-        .unwrap_or_else(|| "The label is the most probable class.".into());
+    let evidence = &artifact.evidence;
+    let threshold = match (
+        artifact.decision.threshold,
+        evidence.figure("sensitivity"),
+        evidence.figure("specificity"),
+    ) {
+        (Some(t), Some(sensitivity), Some(specificity)) => format!(
+            "Alert threshold {:.1}% ({}): expected sensitivity {:.3} (95% CI {:.3}–{:.3}) and specificity {:.3} ({:.3}–{:.3}).",
+            t * 100.0,
+            escape(&artifact.decision.rule),
+            sensitivity.value,
+            sensitivity.lower,
+            sensitivity.upper,
+            specificity.value,
+            specificity.lower,
+            specificity.upper
+        ),
+        (Some(t), _, _) => format!(
+            "Alert threshold {:.1}% ({}).",
+            t * 100.0,
+            escape(&artifact.decision.rule)
+        ),
+        _ => "The label is the most probable class.".into(),
+    };
     format!(
         r##"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -144,7 +162,7 @@ pub fn render(artifact: &Artifact, model_version: &str) -> String {
 <link rel="stylesheet" href="/ui.css">
 </head><body>
 <h1>{dataset} risk model</h1>
-<p class="muted">Model <code>{model}</code> (<code>{version}</code>). Cross-validated: {metrics}. {threshold}
+<p class="muted">Model <code>{model}</code> (<code>{version}</code>). Cross-validated (fold mean): {metrics}. {threshold}
 See the <a href="/model">model card</a> and the <a href="/docs/">API docs</a>.</p>
 <div id="token-box" hidden><label for="token">API token</label> <input id="token" type="password" autocomplete="off"></div>
 <form id="record">{fields}<button type="submit">Predict</button></form>

@@ -206,9 +206,14 @@ impl ServedModel {
         let names = |features: &mut dyn Iterator<Item = &model::FeatureSpec>| {
             features.map(|feature| feature.name.clone()).collect()
         };
+        let imputed: Vec<String> = names(&mut schema.imputed(raw));
         PredictionResponse {
             id,
-            imputed: names(&mut schema.imputed(raw)),
+            low_information: self
+                .artifact
+                .purpose
+                .is_low_information(imputed.len(), schema.features.len()),
+            imputed,
             out_of_training_range: names(&mut schema.beyond_training(raw)),
             prediction_set: self.artifact.conformal.as_ref().map(|sets| {
                 sets.set(&prediction.probabilities)

@@ -142,8 +142,42 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-async fn model_card(state: web::Data<AppState>) -> HttpResponse {
+/// Whether a client asks for HTML (a browser does; `curl` and API clients do not).
+fn accepts_html(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|accept| {
+            accept.split(',').any(|item| {
+                let mut parts = item.split(';').map(str::trim);
+                let refused = parts.clone().any(|part| {
+                    part.strip_prefix("q=")
+                        .and_then(|q| q.parse::<f64>().ok())
+                        .is_some_and(|q| q <= 0.0)
+                });
+                parts.next() == Some("text/html") && !refused
+            })
+        })
+}
+
+async fn model_card(request: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let model = state.model();
+    let mut response = if accepts_html(&request) {
+        HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .body(model.card_page.clone())
+    } else {
+        model_card_json(&state, &model)
+    };
+    // One URL, two representations: caches must key on what was asked for.
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    response
+}
+
+fn model_card_json(state: &AppState, model: &ServedModel) -> HttpResponse {
     match state.last_reload() {
         // The card is pre-rendered; the reload status is added only once a reload happened.
         Some(status) => match serde_json::from_slice::<serde_json::Value>(&model.model_card) {

@@ -90,6 +90,8 @@ pub struct ServedModel {
     pub(crate) openapi: Bytes,
     /// Pre-rendered `GET /model`.
     pub(crate) model_card: Bytes,
+    /// Pre-rendered `GET /model` for a client that asks for HTML.
+    pub(crate) card_page: Bytes,
     /// Pre-rendered `GET /`.
     pub(crate) info: Bytes,
     /// Pre-rendered `GET /ui`.
@@ -120,6 +122,7 @@ impl ServedModel {
         let info =
             serde_json::to_vec(&api::service_info(&artifact, &model_version)).unwrap_or_default();
         let page = page::render(&artifact, &model_version);
+        let card_page = crate::card::render(&artifact, &model_version);
         let window = Window::new(settings.drift, artifact.schema.features.len());
         let mut served = ServedModel {
             artifact,
@@ -127,6 +130,7 @@ impl ServedModel {
             registry_version: None,
             openapi: Bytes::from(openapi),
             model_card: Bytes::from(model_card),
+            card_page: Bytes::from(card_page),
             info: Bytes::from(info),
             page: Bytes::from(page),
             ready: false,

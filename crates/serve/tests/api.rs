@@ -1093,3 +1093,71 @@ async fn an_unreadable_explain_flag_is_refused_naming_the_parameter() {
         "{body}"
     );
 }
+
+#[actix_web::test]
+async fn the_model_card_is_html_for_a_browser_and_json_otherwise() {
+    let app = app!(state("sepsis", Limits::default()));
+    for (accept, html) in [
+        ("text/html,application/xhtml+xml,*/*;q=0.8", true),
+        ("application/json", false),
+        ("*/*", false),
+        ("text/html;q=0, application/json", false),
+    ] {
+        let response = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/model")
+                .insert_header((header::ACCEPT, accept))
+                .to_request(),
+        )
+        .await;
+        let content_type = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(response.headers().get(header::VARY).unwrap(), "Accept");
+        assert_eq!(
+            content_type.starts_with("text/html"),
+            html,
+            "{accept}: {content_type}"
+        );
+        let body = test::read_body(response).await;
+        if html {
+            let text = std::str::from_utf8(&body).unwrap();
+            assert!(text.contains("<h1>Model card: sepsis</h1>"));
+            assert!(text.contains("Intended use") && text.contains("Limitations"));
+            assert!(
+                text.matches("<svg").count() >= 5,
+                "ROC, PR, calibration, confusion, importance"
+            );
+        } else {
+            let card: Value = serde_json::from_slice(&body).unwrap();
+            assert!(card["evidence"]["figures"].is_array());
+        }
+    }
+}
+
+#[actix_web::test]
+async fn service_info_gives_figures_at_the_threshold_not_at_one_half() {
+    let app = app!(state("sepsis", Limits::default()));
+    let info: Value =
+        test::call_and_read_body_json(&app, test::TestRequest::get().uri("/").to_request()).await;
+    let metrics = info["metrics"].as_object().unwrap();
+    assert!(metrics.contains_key("roc_auc"));
+    assert!(!metrics.contains_key("recall") && !metrics.contains_key("specificity"));
+    let sensitivity = &info["at_threshold"]["sensitivity"];
+    assert!(sensitivity["lower"].as_f64().unwrap() <= sensitivity["value"].as_f64().unwrap());
+    // Every imputable field left out: the answer says it says little about the record.
+    let mut sparse = patient();
+    for name in ["PL", "PR", "SK", "TS", "M11"] {
+        sparse[name] = json!(0);
+    }
+    let (status, body) = post_json!(&app, "/predict", &sparse);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["low_information"], true, "{body}");
+    let (_, body) = post_json!(&app, "/predict", &patient());
+    assert_eq!(body["low_information"], false);
+}

@@ -1203,7 +1203,7 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
 }
 
 /// Precision at each recall reached, scores taken from the highest down.
-fn precision_recall(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
+pub fn precision_recall(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
     let n_positive = positive.iter().filter(|p| **p).count().max(1) as f64;

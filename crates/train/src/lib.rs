@@ -9,6 +9,7 @@
 
 pub mod background;
 pub mod evaluate;
+pub mod evidence;
 pub mod importance;
 pub mod learners;
 pub mod lifecycle;

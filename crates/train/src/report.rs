@@ -339,6 +339,8 @@ fn model_json(input: &ReportInput<'_>) -> Value {
         })),
         "subgroups": artifact.subgroups,
         "permutation_importance": artifact.importance,
+        "evidence": artifact.evidence,
+        "purpose": artifact.purpose,
         "classes": schema.classes,
         "positive_class": schema.positive_class.and_then(|idx| schema.classes.get(idx)),
         "features": schema.features.iter().map(|f| f.name.clone()).collect::<Vec<_>>(),

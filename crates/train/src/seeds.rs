@@ -19,8 +19,8 @@ pub const HOLDOUT: u64 = 6;
 pub const HOLDOUT_BOOTSTRAP: u64 = 7;
 /// The run-level stream of the subgroup figures' bootstrap.
 pub const SUBGROUPS: u64 = 8;
-/// Purpose: the bootstrap behind the model report's intervals.
-pub const REPORT_BOOTSTRAP: u64 = 9;
+/// The run-level stream of the model card's evidence bootstrap.
+pub const EVIDENCE_BOOTSTRAP: u64 = 9;
 
 /// A seed for one purpose, mixed from a parent seed and labels (SplitMix64 steps), so nearby
 /// inputs give unrelated streams.

@@ -446,7 +446,23 @@ pub fn package(
     let subgroups = subgroups(&schema, loaded, &decided, options);
     let explainer =
         crate::background::explainer(&decided.pipeline, loaded.dataset.raw.view(), options.seed);
+    let config = &options.config;
+    let purpose = model::Purpose {
+        outcome: config.outcome.clone(),
+        intended_use: config.intended_use.clone(),
+        limitations: config.limitations.clone(),
+        low_information_share: config.low_information_share,
+    };
+    let evidence = crate::evidence::evidence(
+        &schema,
+        &decided.decision,
+        &decided.chosen_oof,
+        &loaded.y,
+        crate::seeds::derive_seed(options.seed, &[crate::seeds::EVIDENCE_BOOTSTRAP]),
+    );
     let artifact = Artifact {
+        purpose,
+        evidence,
         explainer,
         importance,
         subgroups,

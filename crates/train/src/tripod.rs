@@ -9,15 +9,11 @@
 use std::fmt::Write as _;
 
 use model::{ColumnTransform, Task};
-use rand::SeedableRng;
 
-use crate::evaluate::{Figure, Scored};
 use crate::report::ReportInput;
 
 /// The report's file name in the output folder.
 pub const FILE_NAME: &str = "model_report.md";
-/// Bootstrap resamples behind the performance intervals.
-const RESAMPLES: usize = 1000;
 
 /// Renders the whole report.
 pub fn render(input: &ReportInput<'_>) -> String {
@@ -244,46 +240,17 @@ fn performance(input: &ReportInput<'_>, out: &mut String) {
             summary.metric, summary.mean, summary.std
         );
     }
-    let probabilities: Vec<Vec<f64>> = input
-        .chosen_oof
-        .rows()
-        .into_iter()
-        .map(|row| row.to_vec())
-        .collect();
-    let decided: Vec<usize> = probabilities
-        .iter()
-        .map(|row| {
-            model::decide(
-                row,
-                artifact.schema.positive_class,
-                artifact.decision.threshold,
-            )
-        })
-        .collect();
-    let scored = Scored {
-        task,
-        positive_class: artifact.schema.positive_class,
-        n_classes: artifact.schema.classes.len(),
-        probabilities: &probabilities,
-        decided: &decided,
-        truth: input.y,
-    };
-    let seed = crate::seeds::derive_seed(input.options.seed, &[crate::seeds::REPORT_BOOTSTRAP]);
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-    let rows: Vec<usize> = (0..input.y.len()).collect();
-    let estimates = scored.estimates(&rows, RESAMPLES, &mut rng);
+    let evidence = &artifact.evidence;
     let _ = writeln!(
         out,
-        "\nThe shipped decision rule on the pooled out-of-fold probabilities, with 95% bootstrap intervals ({RESAMPLES} resamples of the records):\n\n| figure | value [95% interval] |\n|---|---|"
+        "\nThe shipped decision rule on the pooled out-of-fold probabilities, with 95% bootstrap intervals ({} resamples of the records):\n\n| figure | value [95% interval] |\n|---|---|",
+        evidence.resamples
     );
-    for (figure, estimate) in Figure::for_task(task).iter().zip(&estimates) {
+    for (figure, estimate) in &evidence.figures {
         let _ = writeln!(
             out,
-            "| {} | {:.3} [{:.3}, {:.3}] |",
-            figure.name(),
-            estimate.value,
-            estimate.lower,
-            estimate.upper
+            "| {figure} | {:.3} [{:.3}, {:.3}] |",
+            estimate.value, estimate.lower, estimate.upper
         );
     }
     out.push_str(

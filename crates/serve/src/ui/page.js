@@ -21,36 +21,104 @@ function element(tag, text, className) {
 
 const pct = (p) => (100 * p).toFixed(1) + '%';
 
-function showPrediction(body) {
-  const label = element('div');
-  label.id = 'label';
-  label.append(element('strong', body.label), ` — probability ${pct(body.probability)}`);
-  const bar = element('div', undefined, 'bar');
-  const fill = element('div');
-  fill.style.width = `${100 * body.probability}%`;
-  bar.append(fill);
-  const nodes = [label, bar];
-  if (body.threshold !== undefined) {
+// The model card (JSON) says what the positive class means, how each feature is imputed and
+// its training range; fetched once.
+const card = fetch('/model', { headers: { Accept: 'application/json' } })
+  .then((response) => response.json())
+  .catch(() => null);
+
+function featureCard(info, name) {
+  return info?.features?.find((feature) => feature.name === name);
+}
+
+// Binary: the risk of the positive class said as such, against the threshold, on a gauge
+// whose colour and words both carry the outcome. Multiclass: every class, most probable first.
+function riskNodes(body, info) {
+  const nodes = [];
+  if (body.threshold !== undefined && info?.positive_class) {
+    const positive = info.positive_class;
+    const risk = body.probabilities[positive];
+    const outcome = info.purpose?.outcome ?? positive;
+    const alert = risk >= body.threshold;
+    const heading = element('div');
+    heading.id = 'label';
+    heading.className = alert ? 'risk alert' : 'risk calm';
+    heading.append(
+      element('strong', `Risk of ${outcome}: ${pct(risk)}`),
+      ` — ${alert ? 'at or above' : 'below'} the alert threshold of ${pct(body.threshold)}: labelled ${body.label}.`,
+    );
+    const bar = element('div', undefined, alert ? 'bar alert' : 'bar calm');
+    bar.setAttribute('role', 'meter');
+    bar.setAttribute('aria-valuemin', '0');
+    bar.setAttribute('aria-valuemax', '100');
+    bar.setAttribute('aria-valuenow', (100 * risk).toFixed(1));
+    bar.setAttribute('aria-label', `risk of ${outcome}`);
+    const fill = element('div');
+    fill.style.width = `${100 * risk}%`;
     const marker = element('span');
-    marker.title = 'threshold';
+    marker.title = `alert threshold ${pct(body.threshold)}`;
     marker.style.left = `${100 * body.threshold}%`;
-    bar.append(marker);
-    nodes.push(element('div', `Threshold ${pct(body.threshold)}: at or above it the label is positive.`, 'muted'));
+    bar.append(fill, marker);
+    nodes.push(heading, bar);
+  } else {
+    const heading = element('div');
+    heading.id = 'label';
+    heading.append(element('strong', body.label), ` — the most probable class (${pct(body.probability)}).`);
+    const list = element('ol', undefined, 'classes');
+    const ranked = Object.entries(body.probabilities).sort((a, b) => b[1] - a[1]);
+    for (const [name, probability] of ranked) list.append(element('li', `${name}: ${pct(probability)}`));
+    nodes.push(heading, list);
   }
-  const list = element('ul');
-  for (const [name, probability] of Object.entries(body.probabilities)) {
-    list.append(element('li', `${name}: ${pct(probability)}`));
+  if (body.prediction_set) {
+    const uncertain = body.prediction_set.length !== 1;
+    nodes.push(element('p',
+      `Prediction set (${pct(info?.prediction_sets?.coverage ?? 0.9)} coverage): ${body.prediction_set.join(', ') || 'none'}${uncertain ? ' — uncertain' : ''}.`,
+      'muted'));
   }
-  nodes.push(list);
-  if (body.imputed.length > 0) {
-    nodes.push(element('p', `Missing and filled with a typical training value: ${body.imputed.join(', ')}.`, 'muted'));
+  return nodes;
+}
+
+// What the prediction assumed: each imputed field with the value used, the low-information
+// flag, and each value outside the training range marked at its field.
+function assumptionNodes(body, info) {
+  const nodes = [];
+  if (body.low_information) {
+    nodes.push(element('p',
+      `Low-information prediction: ${body.imputed.length} of ${info?.features?.length ?? '?'} features were missing, so this result says more about the training population than about this record.`,
+      'warning'));
   }
-  if (body.out_of_training_range.length > 0) {
-    nodes.push(element('p', `Outside the range seen in training (the model extrapolates): ${body.out_of_training_range.join(', ')}.`, 'error'));
+  for (const name of body.imputed) {
+    const imputation = featureCard(info, name)?.imputation;
+    const used = imputation ? `the ${imputation.rule} ${imputation.value} was used` : 'a typical training value was used';
+    nodes.push(element('p', `${name} was missing: ${used}.`, 'muted'));
   }
+  for (const name of body.out_of_training_range) {
+    const range = featureCard(info, name)?.training_range;
+    const where = range ? ` (${range.min} to ${range.max})` : '';
+    const text = `Outside the training range${where}: the model extrapolates.`;
+    const slot = document.querySelector(`[data-warning-for="${CSS.escape(name)}"]`);
+    if (slot) slot.textContent = text;
+    nodes.push(element('p', `${name}: ${text}`, 'warning'));
+  }
+  return nodes;
+}
+
+async function showPrediction(body) {
+  const info = await card;
+  const nodes = [...riskNodes(body, info), ...assumptionNodes(body, info)];
   if (body.explanation) nodes.push(explanationTable(body.explanation));
   result.replaceChildren(...nodes);
 }
+
+function clearMessages() {
+  document.querySelectorAll('.error, .field .warning').forEach((slot) => { slot.textContent = ''; });
+}
+
+// A result belongs to the inputs it was computed from: any change clears it.
+form.addEventListener('input', () => {
+  clearMessages();
+  result.textContent = 'Inputs changed: press Predict for a new result.';
+});
 
 // Each feature's contribution, largest first, in the model's own scale: a signed number and
 // the words "raises"/"lowers", so the direction does not rest on colour.
@@ -84,7 +152,7 @@ function explanationTable(explanation) {
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
-  document.querySelectorAll('.error').forEach((slot) => { slot.textContent = ''; });
+  clearMessages();
   const record = {};
   for (const field of form.elements) {
     if (!field.name) continue;
@@ -114,7 +182,7 @@ form.addEventListener('submit', async (event) => {
       result.textContent = 'Please correct the highlighted fields (' + response.status + ').';
       return;
     }
-    showPrediction(body);
+    await showPrediction(body);
     showDrift();
   } catch (error) {
     result.textContent = 'Request failed: ' + error;
