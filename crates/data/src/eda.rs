@@ -8,6 +8,7 @@ use model::stats::quantile;
 
 use crate::DataError;
 use crate::config::DatasetConfig;
+use crate::findings::{Alert, Association};
 use crate::load::Dataset;
 use report::{escape, plot};
 
@@ -82,6 +83,10 @@ pub struct Summary {
     pub per_class_means: Option<Vec<Vec<f64>>>,
     /// Pearson correlations between features (pairwise complete rows).
     pub correlations: Vec<Vec<f64>>,
+    /// Each feature's association with the target, strongest first (labelled files).
+    pub associations: Vec<Association>,
+    /// What to look at before modelling.
+    pub alerts: Vec<Alert>,
 }
 
 /// Mean and sample standard deviation.
@@ -188,10 +193,13 @@ impl Summary {
                 })
                 .collect()
         });
-        let correlations = columns
+        let correlations: Vec<Vec<f64>> = columns
             .iter()
             .map(|a| columns.iter().map(|b| pearson(a, b)).collect())
             .collect();
+        let associations =
+            crate::findings::associations(dataset, n_classes, config.positive_class_idx());
+        let alerts = crate::findings::alerts(dataset, &correlations, &associations);
         Summary {
             dataset: config.name.clone(),
             path: dataset.path.clone(),
@@ -205,6 +213,8 @@ impl Summary {
             columns: summaries,
             per_class_means,
             correlations,
+            associations,
+            alerts,
         }
     }
 
@@ -277,6 +287,15 @@ impl Summary {
             }
             out.push('\n');
         }
+        for alert in &self.alerts {
+            let _ = writeln!(
+                out,
+                "alert: {}: {}: {}",
+                alert.kind.as_str(),
+                alert.subject,
+                alert.detail
+            );
+        }
         out
     }
 
@@ -345,6 +364,8 @@ impl Summary {
             );
         }
 
+        self.findings_html(&mut html);
+
         // Column statistics.
         let _ = write!(
             html,
@@ -399,7 +420,13 @@ impl Summary {
             for (column, class_means) in self.columns.iter().zip(means) {
                 let _ = write!(html, "<tr><td>{}</td>", escape(&column.name));
                 for mean in class_means {
-                    let _ = write!(html, "<td>{}</td>", number(*mean));
+                    // The mean of category codes means nothing; categories are counted below.
+                    let cell = if column.kind == FeatureKind::Categorical {
+                        "–".to_owned()
+                    } else {
+                        number(*mean)
+                    };
+                    let _ = write!(html, "<td>{cell}</td>");
                 }
                 let _ = write!(html, "</tr>");
             }
@@ -507,8 +534,17 @@ impl Summary {
                         &series,
                     )
                 }
+                // Shares per class, not counts: a rare class is as visible as a common one.
+                FeatureKind::Numeric | FeatureKind::Integer if dataset.target.is_some() => {
+                    plot::distribution_lines(
+                        &format!("{}: distribution within each class", spec.name),
+                        &x_label,
+                        &groups,
+                        20,
+                    )
+                }
                 FeatureKind::Numeric | FeatureKind::Integer => {
-                    plot::histogram(&format!("{} by class", spec.name), &x_label, &groups, 20)
+                    plot::histogram(&spec.name, &x_label, &groups, 20)
                 }
             };
             write(&file, &chart)?;
@@ -522,6 +558,47 @@ impl Summary {
         let _ = writeln!(html, "</div></body></html>");
         write("report.html", &html)?;
         Ok(out_dir.join("report.html"))
+    }
+}
+
+impl Summary {
+    /// The alerts and the association of each feature with the target, as HTML sections.
+    fn findings_html(&self, html: &mut String) {
+        html.push_str("<h2>Alerts</h2>");
+        if self.alerts.is_empty() {
+            html.push_str("<p>None.</p>");
+        } else {
+            html.push_str("<table><tr><th>alert</th><th>about</th><th>detail</th></tr>");
+            for alert in &self.alerts {
+                let _ = write!(
+                    html,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    alert.kind.as_str(),
+                    escape(&alert.subject),
+                    escape(&alert.detail)
+                );
+            }
+            html.push_str("</table>");
+        }
+        if self.associations.is_empty() {
+            return;
+        }
+        html.push_str("<h2>Association with the target</h2><p>Each feature on its own, strongest first: for a binary target the ROC-AUC of the feature's values as a score (direction-free, 0.5 = none), Cramér's V for categorical and 0/1 features, the correlation ratio η for numeric features of a multiclass target (0 = none, 1 = the feature alone separates the classes). Above 0.95 the alerts suspect leakage.</p><table><tr><th>feature</th><th>measure</th><th>value</th><th>records</th></tr>");
+        for association in &self.associations {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&association.feature),
+                association.measure.as_str(),
+                if association.value.is_finite() {
+                    format!("{:.3}", association.value)
+                } else {
+                    "–".into()
+                },
+                association.n
+            );
+        }
+        html.push_str("</table>");
     }
 }
 

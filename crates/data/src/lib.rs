@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod eda;
+pub mod findings;
 pub mod load;
 
 use std::path::PathBuf;

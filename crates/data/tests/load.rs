@@ -254,3 +254,71 @@ fn a_stray_quote_is_an_error_naming_its_line() {
         "{error}"
     );
 }
+
+#[test]
+fn eda_alerts_name_a_leaking_feature_and_zeros_meaning_missing() {
+    use data::findings::{AlertKind, Measure};
+    // `body mass` separates the classes perfectly; `glucose` has zeros meaning not measured.
+    let mut csv = String::from("pid,glucose,body mass,smoker,ward,followup,outcome\n");
+    for row in 0..40 {
+        let sick = row % 2 == 0;
+        let glucose = if row % 5 == 0 { 0 } else { 100 + row };
+        let mass = if sick {
+            40.0 + row as f64 / 10.0
+        } else {
+            20.0 + row as f64 / 10.0
+        };
+        let ward = ["north", "south"][row % 2];
+        csv.push_str(&format!(
+            "P{row},{glucose},{mass},{},{ward},1,{}\n",
+            row % 3 % 2,
+            if sick { "yes" } else { "no" }
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leaky.csv");
+    std::fs::write(&path, csv).unwrap();
+    let dataset = load(&config(), &path, Labels::Required).unwrap();
+    let summary = Summary::compute(&config(), &dataset);
+    let mass = summary
+        .associations
+        .iter()
+        .find(|association| association.feature == "body mass")
+        .unwrap();
+    assert_eq!((mass.measure, mass.value), (Measure::UnivariateAuc, 1.0));
+    // The ward alternates with the outcome too: Cramér's V of a perfect 2 × 2 table.
+    let ward = summary
+        .associations
+        .iter()
+        .find(|a| a.feature == "ward")
+        .unwrap();
+    assert_eq!(ward.measure, Measure::CramersV);
+    assert!((ward.value - 1.0).abs() < 1e-12);
+    let kinds: Vec<(AlertKind, &str)> = summary
+        .alerts
+        .iter()
+        .map(|alert| (alert.kind, alert.subject.as_str()))
+        .collect();
+    assert!(
+        kinds.contains(&(AlertKind::PossibleLeakage, "body mass")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&(AlertKind::ZeroAsMissing, "glucose")),
+        "{kinds:?}"
+    );
+    assert!(
+        !kinds.contains(&(AlertKind::PossibleLeakage, "glucose")),
+        "{kinds:?}"
+    );
+    let out = tempfile::tempdir().unwrap();
+    let html =
+        std::fs::read_to_string(summary.write_report(&dataset, out.path()).unwrap()).unwrap();
+    assert!(html.contains("<h2>Alerts</h2>") && html.contains("possible leakage"));
+    assert!(html.contains("<h2>Association with the target</h2>"));
+    assert!(
+        summary
+            .to_text()
+            .contains("alert: possible leakage: body mass")
+    );
+}

@@ -230,13 +230,8 @@ pub fn bar_chart(
     frame.finish()
 }
 
-/// Overlaid histograms of several groups on shared bins (e.g. one per class).
-pub fn histogram(
-    title: &str,
-    x_label: &str,
-    groups: &[(String, Vec<f64>)],
-    n_bins: usize,
-) -> String {
+/// Shared equal-width bins over every group's values: (lowest edge, bin width, counts per group).
+fn bin_groups(groups: &[(String, Vec<f64>)], n_bins: usize) -> (f64, f64, Vec<Vec<f64>>) {
     let values = groups.iter().flat_map(|(_, values)| values.iter().copied());
     let (min, max) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), value| {
         (lo.min(value), hi.max(value))
@@ -252,7 +247,7 @@ pub fn histogram(
     } else {
         1.0
     };
-    let counts: Vec<Vec<f64>> = groups
+    let counts = groups
         .iter()
         .map(|(_, values)| {
             let mut counts = vec![0.0; n_bins];
@@ -263,6 +258,18 @@ pub fn histogram(
             counts
         })
         .collect();
+    (min, width, counts)
+}
+
+/// Overlaid histograms of several groups on shared bins (e.g. one per class).
+pub fn histogram(
+    title: &str,
+    x_label: &str,
+    groups: &[(String, Vec<f64>)],
+    n_bins: usize,
+) -> String {
+    let (min, width, counts) = bin_groups(groups, n_bins);
+    let n_bins = n_bins.max(1);
     let y_max = counts
         .iter()
         .flatten()
@@ -294,6 +301,66 @@ pub fn histogram(
                 y_bottom - y_top
             );
         }
+    }
+    let names: Vec<String> = groups
+        .iter()
+        .map(|(name, values)| format!("{name} (n={})", values.len()))
+        .collect();
+    frame.legend(&names);
+    frame.finish()
+}
+
+/// Each group's distribution over shared bins as a line of shares (each group sums to one), so
+/// groups of very different sizes compare by shape and many groups stay readable.
+pub fn distribution_lines(
+    title: &str,
+    x_label: &str,
+    groups: &[(String, Vec<f64>)],
+    n_bins: usize,
+) -> String {
+    let (min, width, counts) = bin_groups(groups, n_bins);
+    let n_bins = n_bins.max(1);
+    let shares: Vec<Vec<f64>> = counts
+        .iter()
+        .zip(groups)
+        .map(|(counts, (_, values))| {
+            let total = values.len().max(1) as f64;
+            counts.iter().map(|count| count / total).collect()
+        })
+        .collect();
+    let y_max = shares
+        .iter()
+        .flatten()
+        .copied()
+        .fold(0.0, f64::max)
+        .max(1e-9)
+        * 1.1;
+    let mut frame = Frame::new(
+        title,
+        x_label,
+        "share of the group's rows",
+        (min, min + width * n_bins as f64),
+        (0.0, y_max),
+    );
+    frame.axes(true);
+    for (group_idx, group_shares) in shares.iter().enumerate() {
+        let color = PALETTE[group_idx % PALETTE.len()];
+        let points: Vec<String> = group_shares
+            .iter()
+            .enumerate()
+            .map(|(bin, share)| {
+                format!(
+                    "{:.1},{:.1}",
+                    frame.px(min + (bin as f64 + 0.5) * width),
+                    frame.py(*share)
+                )
+            })
+            .collect();
+        let _ = write!(
+            frame.svg,
+            r#"<polyline fill="none" stroke="{color}" stroke-width="2" points="{}"/>"#,
+            points.join(" ")
+        );
     }
     let names: Vec<String> = groups
         .iter()
@@ -372,7 +439,8 @@ pub fn heatmap(
 ) -> String {
     let n_rows = row_labels.len().max(1);
     let n_columns = column_labels.len().max(1);
-    let cell = (420.0 / n_rows.max(n_columns) as f64).clamp(22.0, 60.0);
+    // Few classes get large cells (a 2 × 2 confusion matrix must be readable at a glance).
+    let cell = (420.0 / n_rows.max(n_columns) as f64).clamp(22.0, 120.0);
     let left = 150.0;
     let top = 60.0;
     // Wide enough for the title, which names the model and rule.
@@ -428,7 +496,7 @@ pub fn heatmap(
                 color(*value),
                 x + cell / 2.0,
                 y + cell / 2.0 + 4.0,
-                (cell / 3.2).clamp(8.0, 13.0)
+                (cell / 3.2).clamp(8.0, 22.0)
             );
         }
     }

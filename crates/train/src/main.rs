@@ -315,15 +315,10 @@ impl RunSink for TerminalSink<'_> {
         }
         let options = self.options;
         let mut out = format!(
-            "{}: {} rows, {}-fold stratified CV{}, seed {}\n",
+            "{}: {} rows, {}, seed {}\n",
             options.config.name,
             outcome.artifact.provenance.n_training_rows,
-            options.folds,
-            if options.repeats > 1 {
-                format!(" x {} repeats", options.repeats)
-            } else {
-                String::new()
-            },
+            options.cv_scheme(),
             options.seed
         );
         out.push_str(&report::leaderboard_table(
@@ -363,11 +358,15 @@ pub(crate) fn progress_bar(quiet: bool) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    ProgressBar::new(0).with_style(
+    let bar = ProgressBar::new(0).with_style(
         ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} fits, {msg} ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
-    )
+    );
+    // A fold can take minutes (an SVM on many rows): the spinner and the elapsed time keep
+    // moving between finished fits, so a long fold does not look like a hang.
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    bar
 }
 
 fn run_train(args: &TrainArgs) -> Result<()> {

@@ -78,6 +78,24 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
         file("plots/roc_curves.svg", roc),
         file("plots/calibration.svg", calibration),
     ];
+    if !input.artifact.evidence.precision_recall.is_empty() {
+        files.push(file(
+            "plots/precision_recall.svg",
+            plot::line_chart(
+                &format!(
+                    "{}: precision-recall (out-of-fold)",
+                    input.artifact.model_name
+                ),
+                "recall (sensitivity)",
+                "precision (positive predictive value)",
+                &[(
+                    input.artifact.model_name.clone(),
+                    input.artifact.evidence.precision_recall.clone(),
+                )],
+                false,
+            ),
+        ));
+    }
     if let Some(importance) = &input.artifact.importance {
         files.push(file("plots/importance.svg", importance_plot(importance)));
     }
@@ -292,7 +310,7 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     }
     markdown.push_str(".\n\n![ROC curves](plots/roc_curves.svg)\n\n![Confusion matrix](plots/confusion_matrix.svg)\n\n![Calibration](plots/calibration.svg)\n");
     if input.options.config.task == Task::Binary {
-        markdown.push_str("\n![Decision curve](plots/decision_curve.svg)\n");
+        markdown.push_str("\n![Precision-recall](plots/precision_recall.svg)\n\n![Decision curve](plots/decision_curve.svg)\n");
     }
     if let Some(importance) = &artifact.importance {
         markdown.push_str(&importance_markdown(importance));
@@ -406,13 +424,20 @@ fn binary_roc_plot(input: &ReportInput<'_>) -> String {
             let scores = result.oof.column(positive_class).to_vec();
             let auc = crate::metrics::roc_auc(&scores, &positive);
             (
-                format!("{} ({auc:.3})", result.kind.short()),
+                format!("{} (pooled AUC {auc:.3})", result.kind.short()),
                 crate::metrics::roc_curve(&scores, &positive),
             )
         })
         .collect();
+    let mut curves = curves;
+    if let Some(point) = input.artifact.evidence.operating_point {
+        curves.push((
+            format!("{} at the threshold", input.artifact.model_name),
+            vec![point],
+        ));
+    }
     plot::line_chart(
-        "Out-of-fold ROC curves (AUC)",
+        "Out-of-fold ROC curves (pooled; the leaderboard gives fold means)",
         "false positive rate (1 - specificity)",
         "true positive rate (sensitivity)",
         &curves,
@@ -511,29 +536,62 @@ pub fn params_summary(params: &[(String, String)]) -> String {
         .join(", ")
 }
 
-/// The terminal table: one row per model, best first, metrics as mean ± std, then fit time.
+/// Widest line of the terminal table: it fits a 100-column terminal; every metric is in the
+/// leaderboard files.
+pub const TERMINAL_WIDTH: usize = 100;
+
+/// The terminal table: one row per model, best first; the ranking metric as mean ± std, then
+/// the means of a few others that matter for the task, then fit time.
 pub fn leaderboard_table(results: &[ModelResult], metrics: &[Metric], selection: Metric) -> String {
+    const PREFERRED: [Metric; 8] = [
+        Metric::RocAuc,
+        Metric::PrAuc,
+        Metric::Brier,
+        Metric::BalancedAccuracy,
+        Metric::Accuracy,
+        Metric::MacroF1,
+        Metric::LogLoss,
+        Metric::RocAucOvr,
+    ];
+    let others: Vec<Metric> = PREFERRED
+        .iter()
+        .copied()
+        .filter(|metric| *metric != selection && metrics.contains(metric))
+        .take(4)
+        .collect();
     let mut out = String::new();
-    let _ = write!(out, "{:<22}", "model");
-    for metric in metrics {
-        let header = if *metric == selection {
-            format!("*{metric}")
-        } else {
-            metric.name().to_owned()
-        };
-        let _ = write!(out, " {header:>17}");
+    let _ = write!(out, "{:<22} {:>15}", "model", format!("*{selection}"));
+    for metric in &others {
+        let _ = write!(out, " {:>10}", abbreviate(metric.name()));
     }
-    let _ = writeln!(out, " {:>14}", "fit ms");
+    let _ = writeln!(out, " {:>9}", "fit ms");
     for result in results {
         let _ = write!(out, "{:<22}", result.kind.name());
-        for summary in result.summaries(metrics) {
-            let cell = format!("{:.3} ± {:.3}", summary.mean, summary.std);
-            let _ = write!(out, " {cell:>17}");
+        // `summaries` is positional over the task's metrics; pick from the whole list.
+        let summaries = result.summaries(metrics);
+        let find = |metric: Metric| summaries.iter().find(|summary| summary.metric == metric);
+        let cell = find(selection).map_or_else(String::new, |summary| {
+            format!("{:.3} ± {:.3}", summary.mean, summary.std)
+        });
+        let _ = write!(out, " {cell:>15}");
+        for metric in &others {
+            let mean = find(*metric).map_or(f64::NAN, |summary| summary.mean);
+            let _ = write!(out, " {mean:>10.3}");
         }
-        let (fit_mean, fit_std) = result.fit_time_ms();
-        let _ = writeln!(out, " {:>14}", format!("{fit_mean:.1} ± {fit_std:.1}"));
+        let (fit_mean, _) = result.fit_time_ms();
+        let _ = writeln!(out, " {fit_mean:>9.1}");
     }
+    out.push_str("(fold means; every metric with its std: leaderboard.md)\n");
     out
+}
+
+/// A metric name cut to a table column (`balanced_accuracy` → `bal_acc`).
+fn abbreviate(name: &str) -> &str {
+    match name {
+        "balanced_accuracy" => "bal_acc",
+        "roc_auc_ovr" => "auc_ovr",
+        other => other,
+    }
 }
 
 /// Mean prediction and observed rate in equal-count bins.

@@ -794,3 +794,52 @@ fn every_family_explains_its_predictions_additively() {
         assert_explanations_add_up(&outcome.artifact, &dataset, short);
     }
 }
+
+#[test]
+fn the_terminal_leaderboard_fits_a_hundred_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = write_binary(dir.path(), 120, 0.4, 2);
+    let (grades_config, grades) = write_grades(dir.path(), 150, false, 2.0, 3);
+    for (config_path, data) in [(config_path, data), (grades_config, grades)] {
+        let mut opts = options(&config_path, &data);
+        opts.models = vec![kind("lr"), kind("nb"), kind("knn")];
+        let outcome = run(&opts, &MemorySink::default()).unwrap();
+        let table =
+            train::report::leaderboard_table(&outcome.results, outcome.metrics, opts.metric);
+        for line in table.lines() {
+            assert!(
+                line.chars().count() <= train::report::TERMINAL_WIDTH,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(table.contains(&format!("*{}", opts.metric)), "{table}");
+        // Each column shows its own metric: the first model's ranking figure is its own.
+        let first = &outcome.results[0];
+        let ranking = first
+            .summaries(outcome.metrics)
+            .into_iter()
+            .find(|summary| summary.metric == opts.metric)
+            .unwrap();
+        let row = table.lines().nth(1).unwrap();
+        assert!(
+            row.contains(&format!("{:.3} ± {:.3}", ranking.mean, ranking.std)),
+            "{row}"
+        );
+        // The next column is the first other metric shown (PR-AUC, or balanced accuracy).
+        let next = if outcome.metrics.contains(&Metric::PrAuc) {
+            Metric::PrAuc
+        } else {
+            Metric::BalancedAccuracy
+        };
+        let expected = first
+            .summaries(outcome.metrics)
+            .into_iter()
+            .find(|summary| summary.metric == next)
+            .unwrap()
+            .mean;
+        let shown: f64 = row.split_whitespace().nth(4).unwrap().parse().unwrap();
+        assert_eq!(shown, (expected * 1000.0).round() / 1000.0, "{table}");
+        assert_eq!(table.lines().count(), 1 + 3 + 1, "{table}");
+    }
+}
