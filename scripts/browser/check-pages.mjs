@@ -9,6 +9,8 @@
 // usage: node check-pages.mjs http://127.0.0.1:PORT [SCREENSHOT_DIR]
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 const base = process.argv[2];
 const shots = process.argv[3] ?? '.';
@@ -81,7 +83,7 @@ await check('web page predicts the default (typical) record and states the risk 
   assert.match(policy, /frame-ancestors 'none'/);
   assert.doesNotMatch(policy, /unsafe-inline/);
   await page.screenshot({ path: `${shots}/ui.png` });
-  await page.click('button[type=submit]');
+  await page.click('#record button[type=submit]');
   await page.waitForSelector('#label', { timeout: 20000 });
   const text = await page.locator('#result').innerText();
   if (binary) {
@@ -121,20 +123,20 @@ await check('a value beyond the training range but accepted is flagged at its fi
     ? Math.floor(feature.accepted_range.max)
     : feature.accepted_range.max;
   await page.fill(`[name="${feature.name}"]`, String(value));
-  await page.click('button[type=submit]');
+  await page.click('#record button[type=submit]');
   await page.locator(`[data-warning-for="${feature.name}"]`).filter({ hasText: 'Outside the training range' }).waitFor({ timeout: 20000 });
 });
 
 await check('a blocked submit shows the server\'s error at the field and clears the old result', async () => {
   await page.goto(`${base}/ui`, { waitUntil: 'load' });
-  await page.click('button[type=submit]');
+  await page.click('#record button[type=submit]');
   await page.waitForSelector('#label', { timeout: 20000 });
   const numeric = card.features.find((f) => f.accepted_range && f.kind !== 'categorical' && f.kind !== 'binary');
   assert.ok(numeric, 'a numeric feature with a range');
   // Bypass the browser's own min/max check so the server's validation is what is shown.
   await page.evaluate(() => { document.getElementById('record').noValidate = true; });
   await page.fill(`[name="${numeric.name}"]`, String(numeric.accepted_range.max * 10 + 1));
-  await page.click('button[type=submit]');
+  await page.click('#record button[type=submit]');
   const slot = page.locator(`[data-error-for="${numeric.name}"]`);
   await slot.filter({ hasText: 'outside the accepted range' }).waitFor({ timeout: 10000 });
   assert.equal(await page.locator('#label').count(), 0, 'the old result is gone');
@@ -150,12 +152,72 @@ await check('an empty form is refused at its fields or flagged as low-informatio
       if ([...field.options].some((option) => option.value === '')) field.value = '';
     }
   });
-  await page.click('button[type=submit]');
+  await page.click('#record button[type=submit]');
   await page.waitForFunction(() => {
     const errors = [...document.querySelectorAll('.error')].some((slot) => slot.textContent !== '');
     return errors || /Low-information/.test(document.getElementById('result').innerText);
   }, null, { timeout: 20000 });
   await page.screenshot({ path: `${shots}/ui-empty.png`, fullPage: true });
+});
+
+await check('an uploaded CSV is scored as `serve score` scores it, sortable, and downloads byte for byte', async () => {
+  const { SERVE_BIN: serveBin, SERVE_MODEL: model } = process.env;
+  assert.ok(serveBin && model, 'SERVE_BIN and SERVE_MODEL name the binary and the model');
+  // Thirty records made from the documented example, with CRLF line endings and a BOM.
+  const openapi = await (await fetch(`${base}/openapi.json`)).json();
+  const example = openapi.components.schemas.Record.example;
+  const names = Object.keys(example);
+  const numeric = card.features.find((f) => f.kind === 'numeric' || f.kind === 'integer');
+  const lines = [names.join(',')];
+  for (let row = 0; row < 30; row += 1) {
+    const record = { ...example };
+    if (numeric && numeric.training_range) {
+      // Within both the (published) training range and the accepted range.
+      const accepted = numeric.accepted_range ?? { min: -Infinity, max: Infinity };
+      const min = Math.max(numeric.training_range.min, accepted.min);
+      const max = Math.min(numeric.training_range.max, accepted.max);
+      const value = min + (max - min) * (0.1 + (0.8 * row) / 29);
+      record[numeric.name] = numeric.kind === 'integer' ? Math.round(value) : Number(value.toFixed(3));
+    }
+    lines.push(names.map((name) => String(record[name])).join(','));
+  }
+  const input = `${shots}/upload.csv`;
+  writeFileSync(input, '\ufeff' + lines.join('\r\n') + '\r\n');
+  const expected = `${shots}/upload-expected.csv`;
+  execFileSync(serveBin, ['score', '--model', model, '--input', input, '--output', expected]);
+  await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  await page.setInputFiles('#file', input);
+  await page.click('#upload button[type=submit]');
+  await page.waitForSelector('#download', { timeout: 20000 });
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
+  const downloaded = readFileSync(await download.path());
+  assert.ok(downloaded.equals(readFileSync(expected)), 'the download equals `serve score` byte for byte');
+  assert.equal(await page.locator('table.scores tbody tr').count(), 30);
+  // Sorting by the first probability column orders the rows by it.
+  const header = await page.locator('table.scores th').allInnerTexts();
+  // The first probability column whose values differ between rows (a rare class's may not).
+  let column = -1;
+  for (const [idx, name] of header.entries()) {
+    if (!name.startsWith('probability_')) continue;
+    const cells = await page.locator(`table.scores tbody tr td:nth-child(${idx + 1})`).allInnerTexts();
+    if (new Set(cells).size > 1) { column = idx; break; }
+  }
+  assert.ok(column >= 0, `a probability column that varies among ${header}`);
+  await page.locator('table.scores th button').nth(column).click();
+  const values = (await page.locator(`table.scores tbody tr td:nth-child(${column + 1})`).allInnerTexts()).map(Number);
+  assert.equal(values.length, 30);
+  assert.ok(new Set(values).size > 1, 'the rows differ');
+  assert.deepEqual(values, [...values].sort((a, b) => a - b));
+  await page.screenshot({ path: `${shots}/ui-upload.png`, fullPage: true });
+  // A bad row is refused naming its line and column.
+  const bad = `${shots}/upload-bad.csv`;
+  const broken = [...lines];
+  broken[3] = broken[3].replace(/^[^,]*/, 'not-a-number');
+  writeFileSync(bad, broken.join('\n') + '\n');
+  await page.setInputFiles('#file', bad);
+  await page.click('#upload button[type=submit]');
+  await page.locator('#upload-result .error').filter({ hasText: 'line 4' }).waitFor({ timeout: 10000 });
+  assert.match(await page.locator('#upload-result .error').innerText(), new RegExp(`column \`${names[0]}\``));
 });
 
 await check('the model card is a page for a browser, with its figures drawn', async () => {
@@ -185,7 +247,7 @@ await check('axe-core finds no serious accessibility violation on the page and t
   for (const path of ['/ui', '/model']) {
     await audit.goto(`${base}${path}`, { waitUntil: 'load' });
     if (path === '/ui') {
-      await audit.click('button[type=submit]');
+      await audit.click('#record button[type=submit]');
       await audit.waitForSelector('#label', { timeout: 20000 });
     }
     await audit.addScriptTag({ path: axePath });

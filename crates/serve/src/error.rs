@@ -83,11 +83,13 @@ pub enum ApiError {
         /// The parser's message.
         reason: String,
     },
-    /// The body is not declared as JSON (415).
-    #[error("unsupported content type `{found}`: send `application/json`")]
+    /// The body is not declared as a type the endpoint takes (415).
+    #[error("unsupported content type `{found}`: send {expected}")]
     UnsupportedMediaType {
         /// The Content-Type received (or `none`).
         found: String,
+        /// What the endpoint takes, e.g. "`application/json`".
+        expected: &'static str,
     },
     /// The body is larger than `--body-limit` (413).
     #[error("request body exceeds the limit of {limit} bytes")]

@@ -49,7 +49,7 @@ const BATCH_BUCKETS: [f64; 10] = [
 ];
 
 /// The routes the server defines; anything else is `unmatched`.
-pub(crate) const ROUTES: [&str; 31] = [
+pub(crate) const ROUTES: [&str; 32] = [
     "/",
     "/health",
     "/ready",
@@ -65,6 +65,7 @@ pub(crate) const ROUTES: [&str; 31] = [
     "/predict/batch/",
     "/explain/batch",
     "/explain/batch/",
+    "/score",
     "/drift",
     "/admin/reload",
     "/docs",

@@ -242,6 +242,15 @@ pub fn document(artifact: &Artifact, model_version: &str, limits: &crate::Limits
             json!({"type": "array", "items": reference("Prediction")}),
         ),
     );
+    let mut score_responses = error_responses(true);
+    score_responses.insert(
+        "200".into(),
+        json!({"description": "The scores, one row per input row.", "content": {"text/csv": {"schema": {"type": "string"}}}}),
+    );
+    score_responses.insert(
+        "415".into(),
+        json!({"description": "Content-Type is not `text/csv`.", "content": {"application/json": {"schema": reference("Error")}}}),
+    );
     let example = Value::Object(example_record(artifact));
     let free_object = json!({"type": "object"});
     json!({
@@ -282,6 +291,12 @@ pub fn document(artifact: &Artifact, model_version: &str, limits: &crate::Limits
                 "description": format!("Up to {max_batch} records. One bad record makes the whole request a 422; each error's `loc` carries the record's index."),
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "array", "items": reference("Record"), "maxItems": max_batch}}}},
                 "responses": batch_responses.clone(),
+            }},
+            "/score": {"post": {
+                "summary": "Score a CSV file",
+                "description": "The body is a CSV file with a header naming the model's features (BOM, CRLF and CR-only line endings accepted); the answer is what `serve score` writes for it: the id (when the file has the id column), one probability per class, the label, and the imputed and out-of-training-range features (names separated by `;`). A bad row makes it a 422 naming its line and column. The body is bounded by the server's body limit.",
+                "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
+                "responses": score_responses,
             }},
             "/explain/batch": {"post": {
                 "summary": "Predict and explain many records",

@@ -37,6 +37,7 @@ pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
         .service(post("/predict/batch", predict_batch))
         .service(post("/predict/batch/", predict_batch))
         .service(post("/explain/batch", explain_batch))
+        .service(post("/score", score_upload))
         .service(post("/explain/batch/", explain_batch))
         .service(get("/drift", drift))
         .service(post("/invocations", mlflow::invocations))
@@ -296,9 +297,12 @@ async fn receive_json(
     payload: web::Payload,
     limits: &Limits,
 ) -> Result<web::BytesMut, ApiError> {
-    require_media_type(request, is_json)?;
+    require_media_type(request, is_json, JSON)?;
     receive_body(request, payload, limits).await
 }
+
+/// What the JSON endpoints take, as their 415 says.
+pub(crate) const JSON: &str = "`application/json`";
 
 /// Whether a media type (lowercase, without parameters) is JSON.
 pub(crate) fn is_json(essence: &str) -> bool {
@@ -324,6 +328,7 @@ pub(crate) fn media_type(request: &HttpRequest) -> String {
 pub(crate) fn require_media_type(
     request: &HttpRequest,
     accepted: impl Fn(&str) -> bool,
+    expected: &'static str,
 ) -> Result<(), ApiError> {
     if accepted(&media_type(request)) {
         return Ok(());
@@ -335,6 +340,7 @@ pub(crate) fn require_media_type(
         .unwrap_or("none");
     Err(ApiError::UnsupportedMediaType {
         found: found.to_owned(),
+        expected,
     })
 }
 
@@ -463,7 +469,7 @@ async fn predict_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_media_type(&request, is_json)?;
+    require_media_type(&request, is_json, JSON)?;
     if explain_requested(&request)? {
         return Err(ApiError::validation(
             vec![json!("query"), json!("explain")],
@@ -490,7 +496,7 @@ async fn explain_batch(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_media_type(&request, is_json)?;
+    require_media_type(&request, is_json, JSON)?;
     let encoded = run_batch(&request, payload, state, move |state, body| {
         batch_answer(state, body, true)
     })
@@ -498,6 +504,42 @@ async fn explain_batch(
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(encoded))
+}
+
+/// `POST /score`: a CSV file in the body, scored exactly as `serve score` scores a file (the
+/// same function), answered as CSV. The body is bounded by `--body-limit` and held only while
+/// it is scored on a blocking thread, like a batch.
+async fn score_upload(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_media_type(&request, |essence| essence == "text/csv", "`text/csv`")?;
+    let scored = run_batch(&request, payload, state, |state, body| {
+        let model = state.model();
+        let mut out = Vec::new();
+        let summary = crate::score::score(
+            &model.artifact,
+            std::path::Path::new("upload"),
+            body,
+            std::path::Path::new("response"),
+            &mut out,
+            &crate::score::ScoreOptions::default(),
+        )
+        .map_err(|error| ApiError::validation(vec![json!("body")], error.to_string(), "csv_row"))?;
+        state
+            .telemetry
+            .record_batch(usize::try_from(summary.n_rows).unwrap_or(usize::MAX));
+        Ok(out)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"scores.csv\"",
+        ))
+        .body(scored))
 }
 
 /// Runs a batch-like request: the API token, a place in the bounded batch queue (taken

@@ -1161,3 +1161,57 @@ async fn service_info_gives_figures_at_the_threshold_not_at_one_half() {
     let (_, body) = post_json!(&app, "/predict", &patient());
     assert_eq!(body["low_information"], false);
 }
+
+#[actix_web::test]
+async fn an_uploaded_csv_is_scored_exactly_as_serve_score_scores_it() {
+    let state = state("sepsis", Limits::default());
+    let artifact = state.model().artifact.clone();
+    let app = app!(state);
+    // CRLF line endings and a byte-order mark, as spreadsheets write them.
+    let csv = "\u{feff}ID,PRG,PL,PR,SK,TS,M11,BD2,Age,Insurance\r\nP1,6,148,72,35,0,33.6,0.627,50,0\r\nP2,1,85,66,29,0,26.6,0.351,31,1\r\n";
+    let mut expected = Vec::new();
+    serve::score::score(
+        &artifact,
+        std::path::Path::new("upload"),
+        csv.as_bytes(),
+        std::path::Path::new("response"),
+        &mut expected,
+        &serve::score::ScoreOptions::default(),
+    )
+    .unwrap();
+    let request = test::TestRequest::post()
+        .uri("/score")
+        .insert_header((header::CONTENT_TYPE, "text/csv"))
+        .set_payload(csv)
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = test::read_body(response).await;
+    assert_eq!(body.as_ref(), expected.as_slice());
+    assert!(std::str::from_utf8(&body).unwrap().starts_with("ID,"));
+    // A bad row: 422 naming its line and column; another media type: 415 saying which.
+    let bad = "PRG,PL,PR,SK,TS,M11,BD2,Age,Insurance\n6,148,72,35,0,33.6,0.627,50,0\n1,eighty,66,29,0,26.6,0.351,31,1\n";
+    let (status, body) = {
+        let request = test::TestRequest::post()
+            .uri("/score")
+            .insert_header((header::CONTENT_TYPE, "text/csv"))
+            .set_payload(bad)
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        let status = response.status();
+        let body: Value = test::read_body_json(response).await;
+        (status, body)
+    };
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let message = body["detail"][0]["msg"].as_str().unwrap();
+    assert!(
+        message.contains("line 3") && message.contains("`PL`"),
+        "{message}"
+    );
+    let (status, body) = post_json!(&app, "/score", &json!([]));
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(
+        body["detail"].as_str().unwrap().contains("`text/csv`"),
+        "{body}"
+    );
+}

@@ -45,9 +45,11 @@ pub async fn invocations(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require_media_type(&request, |essence| {
-        is_json(essence) || essence == "text/csv"
-    })?;
+    require_media_type(
+        &request,
+        |essence| is_json(essence) || essence == "text/csv",
+        "`application/json` or `text/csv`",
+    )?;
     let is_csv = media_type(&request) == "text/csv";
     let encoded = run_batch(&request, payload, state, move |state, body| {
         let model = state.model();

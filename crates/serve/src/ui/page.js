@@ -189,6 +189,117 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
+// Scoring a file: the file goes to /score as the request body (the browser streams it from
+// disk), the answer is exactly what `serve score` writes, shown as a sortable table and offered
+// for download.
+const upload = document.getElementById('upload');
+const uploadResult = document.getElementById('upload-result');
+const SHOWN_ROWS = 500;
+
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let idx = 0; idx < text.length; idx += 1) {
+    const ch = text[idx];
+    if (quoted) {
+      if (ch === '"' && text[idx + 1] === '"') { cell += '"'; idx += 1; } else if (ch === '"') { quoted = false; } else { cell += ch; }
+    } else if (ch === '"') {
+      quoted = true;
+    } else if (ch === ',') {
+      row.push(cell); cell = '';
+    } else if (ch === '\n') {
+      row.push(cell); rows.push(row); row = []; cell = '';
+    } else if (ch !== '\r') {
+      cell += ch;
+    }
+  }
+  if (cell !== '' || row.length > 0) { row.push(cell); rows.push(row); }
+  return rows;
+}
+
+function scoresTable(header, rows) {
+  const table = element('table', undefined, 'scores');
+  table.append(element('caption', `Scores of ${rows.length} record(s)${rows.length > SHOWN_ROWS ? `, the first ${SHOWN_ROWS} shown (the download has all)` : ''}. Select a column's name to sort by it.`));
+  const head = element('tr');
+  const body = element('tbody');
+  const render = (sorted) => {
+    body.replaceChildren(...sorted.slice(0, SHOWN_ROWS).map((cells) => {
+      const tr = element('tr');
+      cells.forEach((value, column) => {
+        // Probabilities shown to three places; the download keeps every digit.
+        const shown = header[column].startsWith('probability_') && value !== '' ? Number(value).toFixed(3) : value;
+        const td = element('td', shown);
+        if (header[column] === 'out_of_training_range' && value !== '') td.className = 'warning';
+        tr.append(td);
+      });
+      return tr;
+    }));
+  };
+  header.forEach((name, column) => {
+    const th = element('th');
+    th.scope = 'col';
+    const button = element('button', name, 'sort');
+    button.type = 'button';
+    button.addEventListener('click', () => {
+      const descending = th.getAttribute('aria-sort') === 'ascending';
+      for (const other of head.children) other.removeAttribute('aria-sort');
+      th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+      const key = (cells) => (cells[column] !== '' && !Number.isNaN(Number(cells[column])) ? Number(cells[column]) : cells[column]);
+      const sorted = [...rows].sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x).localeCompare(String(y));
+        return descending ? -order : order;
+      });
+      render(sorted);
+    });
+    th.append(button);
+    head.append(th);
+  });
+  table.append(head, body);
+  render(rows);
+  return table;
+}
+
+upload.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const file = document.getElementById('file').files[0];
+  if (!file) {
+    uploadResult.textContent = 'Choose a CSV file first.';
+    return;
+  }
+  uploadResult.textContent = `Scoring ${file.name}…`;
+  try {
+    const response = await fetch('/score', {
+      method: 'POST',
+      headers: authorised({ 'Content-Type': 'text/csv' }),
+      body: file,
+    });
+    if (response.status === 401) {
+      tokenBox.hidden = false;
+      uploadResult.textContent = 'This server needs an API token: enter it above and score again.';
+      return;
+    }
+    if (!response.ok) {
+      const body = await response.json();
+      const detail = Array.isArray(body.detail) ? body.detail.map((item) => item.msg).join('; ') : body.detail;
+      uploadResult.replaceChildren(element('p', `${file.name} was not scored: ${detail}`, 'error'));
+      return;
+    }
+    const text = await response.text();
+    const [header, ...rows] = parseCsv(text);
+    const link = element('a', `Download the scores of ${file.name}`);
+    link.href = URL.createObjectURL(new Blob([text], { type: 'text/csv' }));
+    link.download = `scores-${file.name.replace(/\.csv$/i, '')}.csv`;
+    link.id = 'download';
+    uploadResult.replaceChildren(element('p', '', 'muted'), link, scoresTable(header ?? [], rows));
+    uploadResult.firstChild.textContent = `${rows.length} record(s) scored.`;
+  } catch (error) {
+    uploadResult.textContent = 'Request failed: ' + error;
+  }
+});
+
 const driftBox = document.getElementById('drift');
 async function showDrift() {
   try {
