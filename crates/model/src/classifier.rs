@@ -53,12 +53,11 @@ impl FlatTree {
                 threshold,
                 left,
                 right,
-            } => {
-                let value = input.get(*feature as usize).copied().unwrap_or(0.0);
-                Some(Step::Child(
-                    if value < *threshold { *left } else { *right } as usize
-                ))
-            }
+            } => Some(Step::Child(if goes_left(input, *feature, *threshold) {
+                *left
+            } else {
+                *right
+            } as usize)),
             TreeNode::Leaf { offset } => Some(Step::Leaf(*offset as usize)),
         }
     }
@@ -98,6 +97,12 @@ impl FlatTree {
             .filter(|node| matches!(node, TreeNode::Leaf { .. }))
             .count()
     }
+}
+
+/// The routing rule of every split: below the threshold goes left. A missing input index reads
+/// as 0, so a malformed tree cannot panic. Prediction, TreeSHAP and cover counting all use it.
+pub(crate) fn goes_left(input: &[f64], feature: u32, threshold: f64) -> bool {
+    input.get(feature as usize).copied().unwrap_or(0.0) < threshold
 }
 
 /// Where one step of a tree walk leads.

@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{Boosting, Classifier, FlatTree, Linear, TreeNode};
+use crate::classifier::{Boosting, Classifier, FlatTree, Linear, TreeNode, goes_left};
 use crate::pipeline::Pipeline;
 
 /// How contributions are computed.
@@ -577,7 +577,7 @@ impl Walk<'_> {
                 right,
             }) => {
                 let feature = *feature as usize;
-                let goes_left = self.inputs.get(feature).copied().unwrap_or(0.0) < *threshold;
+                let goes_left = goes_left(self.inputs, feature as u32, *threshold);
                 let (hot, cold) = if goes_left {
                     (*left, *right)
                 } else {
@@ -725,8 +725,11 @@ impl FlatTree {
                     left,
                     right,
                 } => {
-                    let value = input.get(feature as usize).copied().unwrap_or(0.0);
-                    node_idx = if value < threshold { left } else { right } as usize;
+                    node_idx = if goes_left(input, feature, threshold) {
+                        left
+                    } else {
+                        right
+                    } as usize;
                 }
                 TreeNode::Leaf { .. } => return,
             }

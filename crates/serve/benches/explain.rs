@@ -6,29 +6,15 @@
 //! `scripts/bench-explain.sh` trains one sepsis artifact per family and passes their paths in
 //! `VIGIL_BENCH_ARTIFACTS` (separated by `:`), so every family is measured on the same data.
 
+mod common;
+
+use common::time_per_call;
+
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use serve::ServedModel;
 use serve::body::Record;
-
-/// Microseconds per call: the fastest of five timed batches, sized to take about 50 ms each.
-fn time_per_call(mut f: impl FnMut()) -> f64 {
-    let started = Instant::now();
-    f();
-    let once = started.elapsed().as_secs_f64().max(1e-7);
-    let iterations = ((0.05 / once) as u32).clamp(3, 50_000);
-    (0..5)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..iterations {
-                f();
-            }
-            started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
-        })
-        .fold(f64::INFINITY, f64::min)
-}
 
 fn artifacts() -> Vec<PathBuf> {
     if let Ok(list) = std::env::var("VIGIL_BENCH_ARTIFACTS") {

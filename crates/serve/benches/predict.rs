@@ -2,29 +2,15 @@
 //! validation, the model itself, and what monitoring adds per request (metrics, the drift
 //! window, the log summary). Run with `cargo bench -p serve`.
 
+mod common;
+
+use common::time_per_call;
+
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::Instant;
 
 use serve::ServedModel;
 use serve::body::{Body, Record};
-
-/// Microseconds per call: the fastest of seven timed batches, so that interruptions by the
-/// rest of the machine do not count.
-fn time_per_call(iterations: u32, mut f: impl FnMut()) -> f64 {
-    for _ in 0..iterations / 10 {
-        f();
-    }
-    (0..7)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..iterations {
-                f();
-            }
-            started.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
-        })
-        .fold(f64::INFINITY, f64::min)
-}
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
@@ -57,21 +43,21 @@ fn main() {
             .schema
             .encode_record(values.iter().map(|(name, value)| (name.as_str(), value)))
             .unwrap();
-        let parse = time_per_call(20_000, || {
+        let parse = time_per_call(|| {
             black_box(serde_json::from_str::<Body>(black_box(&body)).unwrap());
         });
-        let model = time_per_call(20_000, || {
+        let model = time_per_call(|| {
             black_box(state.artifact.predict_raw(black_box(&raw)));
         });
         let record = Record::from_fields(example.as_object().unwrap().clone());
-        let handler = time_per_call(20_000, || {
+        let handler = time_per_call(|| {
             black_box(state.predict(black_box(&record), None).unwrap());
         });
         // Everything the server does per /predict request for monitoring, with metrics on.
         let telemetry = serve::metrics::Telemetry::new(true);
         let summary = serve::middleware::LogSummary::default();
         let scored = state.predict(&record, None).unwrap();
-        let monitoring = time_per_call(20_000, || {
+        let monitoring = time_per_call(|| {
             let in_flight = telemetry.request_started();
             state.observe(black_box(&scored), &telemetry);
             drop(in_flight);

@@ -66,14 +66,20 @@ fn a_file_missing_a_category_is_scored_with_the_models_own_codes() {
     assert!((evaluation.figure(Figure::Brier).unwrap().value - brier).abs() < 1e-12);
 }
 
-#[test]
-fn a_holdout_is_kept_out_of_training_and_reported_beside_cross_validation() {
-    let dir = tempfile::tempdir().unwrap();
-    let (config_path, data) = common::write_binary(dir.path(), 400, 0.4, 6);
+/// Two quick families on 400 generated rows, a quarter held out.
+fn holdout_options(dir: &std::path::Path) -> TrainOptions {
+    let (config_path, data) = common::write_binary(dir, 400, 0.4, 6);
     let config = DatasetConfig::load(&config_path).unwrap();
     let mut options = TrainOptions::from_config(config, config_path, data).unwrap();
     options.models = vec!["lr".parse().unwrap(), "nb".parse().unwrap()];
     options.holdout = 0.25;
+    options
+}
+
+#[test]
+fn a_holdout_is_kept_out_of_training_and_reported_beside_cross_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = holdout_options(dir.path());
     let memory = train::sink::MemorySink::default();
     let outcome = run(&options, &memory).unwrap();
     let holdout = outcome.holdout.as_ref().unwrap();
@@ -248,11 +254,7 @@ fn the_model_report_covers_every_tripod_section_from_the_run() {
 #[test]
 fn a_holdout_refit_on_all_rows_ships_a_bigger_fit_with_the_same_test_figures() {
     let dir = tempfile::tempdir().unwrap();
-    let (config_path, data) = common::write_binary(dir.path(), 400, 0.4, 6);
-    let config = DatasetConfig::load(&config_path).unwrap();
-    let mut options = TrainOptions::from_config(config, config_path, data).unwrap();
-    options.models = vec!["lr".parse().unwrap(), "nb".parse().unwrap()];
-    options.holdout = 0.25;
+    let mut options = holdout_options(dir.path());
     let memory = train::sink::MemorySink::default();
     let train_only = run(&options, &memory).unwrap();
     options.holdout_refit = train::options::HoldoutRefit::All;
