@@ -480,13 +480,7 @@ async fn predict_batch(
             "type_error",
         ));
     }
-    let encoded = run_batch(&request, payload, state, move |state, body| {
-        batch_answer(state, body, false)
-    })
-    .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(encoded))
+    json_batch(request, payload, state, false).await
 }
 
 /// `POST /explain/batch`: `/predict/batch` with each record's explanation, under a smaller
@@ -497,8 +491,18 @@ async fn explain_batch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require_media_type(&request, is_json, JSON)?;
+    json_batch(request, payload, state, true).await
+}
+
+/// A JSON batch of records answered as a JSON array, with explanations when `explain`.
+async fn json_batch(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    explain: bool,
+) -> Result<HttpResponse, ApiError> {
     let encoded = run_batch(&request, payload, state, move |state, body| {
-        batch_answer(state, body, true)
+        batch_answer(state, body, explain)
     })
     .await?;
     Ok(HttpResponse::Ok()
