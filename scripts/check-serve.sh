@@ -3,7 +3,8 @@
 #   - the OpenAPI document is valid OpenAPI 3.1 (openapi-spec-validator);
 #   - schemathesis, driven by that document, finds no 5xx, no accepted invalid request and no
 #     rejected valid one (bounded: a fixed seed and example count, loopback only);
-#   - headless Chromium renders /docs and /ui offline and a prediction round-trips (sepsis).
+#   - headless Chromium renders /docs and /ui offline, a prediction round-trips, an uploaded file
+#     is scored as `serve score` scores it and a labelled one evaluated as `train evaluate` does.
 # Installs what it needs (pip packages, Debian's chromium, npm playwright-core) when missing.
 # usage: scripts/check-serve.sh [MAX_EXAMPLES]
 set -euo pipefail
@@ -11,7 +12,9 @@ cd "$(dirname "$0")/.."
 max_examples="${1:-100}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}"
 serve="$CARGO_TARGET_DIR/release/serve"
-[[ -x "$serve" ]] || cargo build --release --quiet -p serve
+train="$CARGO_TARGET_DIR/release/train"
+# `train evaluate` is the reference the page's evaluation of a labelled upload is checked against.
+[[ -x "$serve" && -x "$train" ]] || cargo build --release --quiet -p serve -p train
 
 if ! python3 -c "import openapi_spec_validator, schemathesis" 2> /dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore openapi-spec-validator schemathesis
@@ -52,22 +55,23 @@ spec, _ = read_from_filename(sys.argv[1])
 validate(spec)
 print(f"openapi: valid OpenAPI {spec['openapi']} with {len(spec['paths'])} paths")
 PY
-  (cd "$work" && python3 -m schemathesis.cli run "$base/openapi.json" --exclude-path /score --checks all --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st.txt" 2>&1) || {
+  (cd "$work" && python3 -m schemathesis.cli run "$base/openapi.json" --exclude-path /score --exclude-path /evaluate --checks all --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st.txt" 2>&1) || {
     cat "$work/st.txt"; exit 1;
   }
   grep -E "generated|No issues" "$work/st.txt" | sed 's/^ */schemathesis: /'
-  # `/score` takes any text as a CSV file, so the schema cannot tell valid files from others:
+  # `/score` and `/evaluate` take any text as a CSV file, so the schema cannot tell valid files
+  # from others:
   # arbitrary bodies must get an answer that is not a server error (valid and invalid files
   # are checked by the tests and the browser check).
-  (cd "$work" && python3 -m schemathesis.cli run "$base/openapi.json" --include-path /score --checks not_a_server_error --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st-score.txt" 2>&1) || {
+  (cd "$work" && python3 -m schemathesis.cli run "$base/openapi.json" --include-path /score --include-path /evaluate --checks not_a_server_error --mode all --max-examples "$max_examples" --seed 1 --no-color > "$work/st-score.txt" 2>&1) || {
     cat "$work/st-score.txt"; exit 1;
   }
-  grep -E "generated|No issues" "$work/st-score.txt" | sed 's/^ */schemathesis \/score: /'
+  grep -E "generated|No issues" "$work/st-score.txt" | sed 's/^ */schemathesis \/score, \/evaluate: /'
   if [[ "$dataset" != heart_failure ]]; then
     # A binary and a multiclass model; screenshots of every view are kept for people to look at.
     shots="${CARGO_TARGET_DIR:-$HOME/.cache/vigil-target}/screenshots/$dataset"
     mkdir -p "$shots"
-    SERVE_BIN="$serve" SERVE_MODEL="artifacts/$dataset/model.bin" node scripts/browser/check-pages.mjs "$base" "$shots"
+    SERVE_BIN="$serve" TRAIN_BIN="$train" SERVE_MODEL="artifacts/$dataset/model.bin" node scripts/browser/check-pages.mjs "$base" "$shots"
   fi
   stop_checked
 done

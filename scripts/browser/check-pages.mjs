@@ -220,6 +220,47 @@ await check('an uploaded CSV is scored as `serve score` scores it, sortable, and
   assert.match(await page.locator('#upload-result .error').innerText(), new RegExp(`column \`${names[0]}\``));
 });
 
+await check('a labelled upload is evaluated on the page with the figures of `train evaluate`', async () => {
+  const { TRAIN_BIN: trainBin, SERVE_MODEL: model } = process.env;
+  assert.ok(trainBin && model, 'TRAIN_BIN and SERVE_MODEL name the binary and the model');
+  // The scored upload above, with the target column added: labels cycling through the classes
+  // (binary: every third record positive), so every class is present.
+  const lines = readFileSync(`${shots}/upload.csv`, 'utf8').replace(/^\ufeff/, '').trim().split('\r\n');
+  const labelled = lines.map((line, row) => {
+    if (row === 0) return `${line},${card.target}`;
+    const label = binary ? card.classes[row % 3 === 0 ? 1 : 0] : card.classes[(row - 1) % card.classes.length];
+    return `${line},${label}`;
+  });
+  const input = `${shots}/labelled.csv`;
+  writeFileSync(input, labelled.join('\n') + '\n');
+  const out = `${shots}/train-evaluate`;
+  execFileSync(trainBin, ['evaluate', '--model', model, '--config', `data/${card.dataset}.toml`, '--input', input, '--out', out, '--store', `${shots}/evaluate-runs.sqlite`], { stdio: 'ignore' });
+  const expected = JSON.parse(readFileSync(`${out}/evaluation.json`, 'utf8'));
+  await page.goto(`${base}/ui`, { waitUntil: 'load' });
+  await page.setInputFiles('#file', input);
+  await page.click('#upload button[type=submit]');
+  await page.waitForSelector('#evaluation table', { timeout: 60000 });
+  const shown = await page.locator('#evaluation tr[data-figure]').evaluateAll((rows) => rows.map((row) => [row.dataset.figure, row.cells[1].innerText, row.cells[2].innerText]));
+  assert.deepEqual(shown.map(([name]) => name).sort(), Object.keys(expected.figures).sort(), 'the same figures');
+  for (const [name, value, interval] of shown) {
+    const figure = expected.figures[name];
+    assert.ok(figure, `train evaluate reports ${name}`);
+    assert.equal(value, figure.value === null ? 'undefined' : figure.value.toFixed(3), `${name} value`);
+    const bounds = figure.lower === null || figure.upper === null ? '—' : `${figure.lower.toFixed(3)} – ${figure.upper.toFixed(3)}`;
+    assert.equal(interval, bounds, `${name} interval`);
+  }
+  const text = await page.locator('#evaluation').innerText();
+  assert.ok(text.includes(`${labelled.length - 1} labelled records`), 'the record count');
+  // ROC (binary) and the confusion matrix at the threshold are drawn.
+  const plots = page.locator('#evaluation figure svg');
+  assert.equal(await plots.count(), binary ? 4 : 1);
+  for (let idx = 0; idx < await plots.count(); idx += 1) {
+    const box = await plots.nth(idx).boundingBox();
+    assert.ok(box && box.width > 100 && box.height > 100, `evaluation plot ${idx} is drawn`);
+  }
+  await page.locator('#evaluation').screenshot({ path: `${shots}/ui-evaluation.png` });
+});
+
 await check('the model card is a page for a browser, with its figures drawn', async () => {
   const response = await page.goto(`${base}/model`, { waitUntil: 'load' });
   assert.match(response.headers()['content-type'], /text\/html/);

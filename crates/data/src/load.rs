@@ -532,7 +532,7 @@ fn convert_target(
             // An unlabelled row in an optional-label file makes the whole target unusable.
             return Ok(None);
         }
-        match config.classes.iter().position(|class| class == text) {
+        match model::schema::class_index(&config.classes, text) {
             Some(class_idx) => target.push(class_idx),
             None => {
                 return Err(DataError::UnknownLabel {

@@ -10,6 +10,7 @@ pub mod atomic;
 pub mod card;
 pub mod classifier;
 pub mod conformal;
+pub mod evaluation;
 pub mod explain;
 pub mod header;
 pub mod metric;

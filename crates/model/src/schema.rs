@@ -127,7 +127,30 @@ impl FeatureSpec {
     }
 }
 
+/// The class a label cell names: its text, spaces trimmed, equal to one of `classes`. The
+/// one rule by which training, `train evaluate` and the server read a target column.
+pub fn class_index(classes: &[String], cell: &str) -> Option<usize> {
+    let text = cell.trim();
+    classes.iter().position(|class| class == text)
+}
+
 impl Schema {
+    /// The class of a label cell ([`class_index`]), or what is wrong with it: missing, or not
+    /// one of the classes.
+    pub fn class_of_label(&self, cell: &str) -> Result<usize, String> {
+        if crate::missing::is_missing_text(cell) {
+            return Err(
+                "the label is missing: an evaluation needs every record's true class".into(),
+            );
+        }
+        class_index(&self.classes, cell).ok_or_else(|| {
+            format!(
+                "the label is not one of the classes {}",
+                crate::record::quoted_list(&self.classes)
+            )
+        })
+    }
+
     /// Position of a feature by name.
     pub fn feature_index(&self, name: &str) -> Option<usize> {
         self.features

@@ -92,10 +92,25 @@ fn figures(artifact: &Artifact, out: &mut String) {
     let evidence = &artifact.evidence;
     let _ = writeln!(
         out,
-        "<h2>Performance</h2>\n<p>Pooled out-of-fold predictions of {}-fold cross-validation at the shipped decision rule, with 95% bootstrap intervals ({} resamples).</p>\n<table><caption>Figures at the decision rule</caption><tr><th scope=\"col\">figure</th><th scope=\"col\">value</th><th scope=\"col\">95% interval</th></tr>",
+        "<h2>Performance</h2>\n<p>Pooled out-of-fold predictions of {}-fold cross-validation at the shipped decision rule, with 95% bootstrap intervals ({} resamples).</p>",
         artifact.provenance.folds, evidence.resamples
     );
+    figures_table(evidence, "Figures at the decision rule", out);
+}
+
+/// Each figure of `evidence` with its interval, as a table.
+fn figures_table(evidence: &model::Evidence, caption: &str, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "<table><caption>{}</caption><tr><th scope=\"col\">figure</th><th scope=\"col\">value</th><th scope=\"col\">95% interval</th></tr>",
+        escape(caption)
+    );
     for (name, estimate) in &evidence.figures {
+        let value = if estimate.value.is_finite() {
+            format!("{:.3}", estimate.value)
+        } else {
+            "undefined".into()
+        };
         let interval = if estimate.lower.is_finite() && estimate.upper.is_finite() {
             format!("{:.3} – {:.3}", estimate.lower, estimate.upper)
         } else {
@@ -103,9 +118,8 @@ fn figures(artifact: &Artifact, out: &mut String) {
         };
         let _ = writeln!(
             out,
-            "<tr><th scope=\"row\">{}</th><td>{:.3}</td><td>{interval}</td></tr>",
+            "<tr data-figure=\"{0}\"><th scope=\"row\">{0}</th><td>{value}</td><td>{interval}</td></tr>",
             escape(name),
-            estimate.value
         );
     }
     out.push_str("</table>\n");
@@ -121,26 +135,39 @@ fn figure(out: &mut String, caption: &str, svg: &str) {
 }
 
 fn plots(artifact: &Artifact, out: &mut String) {
-    let evidence = &artifact.evidence;
+    evidence_plots(
+        artifact,
+        &artifact.evidence,
+        ["out-of-fold", "the out-of-fold predictions", "pooled AUC"],
+        out,
+    );
+}
+
+/// The plots of `evidence`: ROC with the operating point, precision-recall and calibration
+/// (binary), and the confusion matrix. `short` names the predictions in titles
+/// ("out-of-fold"), `long` in captions ("the out-of-fold predictions"), `auc_name` the AUC
+/// in the legend ("pooled AUC" for out-of-fold predictions, whose folds are pooled).
+fn evidence_plots(
+    artifact: &Artifact,
+    evidence: &model::Evidence,
+    [short, long, auc_name]: [&str; 3],
+    out: &mut String,
+) {
     let schema = &artifact.schema;
     if schema.task == Task::Binary && !evidence.roc.is_empty() {
+        // Legends are short (the plot's legend column is narrow); captions say the rest.
         let auc = evidence
             .figure("roc_auc")
-            .map_or(String::new(), |estimate| {
-                format!(" (pooled AUC {:.3})", estimate.value)
-            });
-        let mut series = vec![(
-            format!("{}{auc}", artifact.model_name),
-            evidence.roc.clone(),
-        )];
+            .map_or(String::new(), |estimate| format!(" {:.3}", estimate.value));
+        let mut series = vec![(format!("{auc_name}{auc}"), evidence.roc.clone())];
         if let Some(point) = evidence.operating_point {
-            series.push(("operating point at the threshold".into(), vec![point]));
+            series.push(("operating point".into(), vec![point]));
         }
         figure(
             out,
-            "ROC curve of the out-of-fold predictions, with the shipped threshold's operating point",
+            &format!("ROC curve of {long}, with the shipped threshold's operating point"),
             &plot::line_chart(
-                "ROC curve (out-of-fold)",
+                &format!("ROC curve ({short})"),
                 "false positive rate (1 - specificity)",
                 "true positive rate (sensitivity)",
                 &series,
@@ -149,9 +176,9 @@ fn plots(artifact: &Artifact, out: &mut String) {
         );
         figure(
             out,
-            "Precision against recall of the out-of-fold predictions",
+            &format!("Precision against recall of {long}"),
             &plot::line_chart(
-                "Precision-recall (out-of-fold)",
+                &format!("Precision-recall ({short})"),
                 "recall (sensitivity)",
                 "precision (positive predictive value)",
                 &[(
@@ -163,9 +190,11 @@ fn plots(artifact: &Artifact, out: &mut String) {
         );
         figure(
             out,
-            "Calibration: observed share of positives against the mean predicted probability, in ten bins",
+            &format!(
+                "Calibration of {long}: observed share of positives against the mean predicted probability, in ten bins"
+            ),
             &plot::line_chart(
-                "Calibration (out-of-fold)",
+                &format!("Calibration ({short})"),
                 "mean predicted probability",
                 "observed share positive",
                 &[(artifact.model_name.clone(), evidence.calibration.clone())],
@@ -180,7 +209,7 @@ fn plots(artifact: &Artifact, out: &mut String) {
         .collect();
     figure(
         out,
-        "Confusion matrix of the out-of-fold predictions at the decision rule",
+        &format!("Confusion matrix of {long} at the decision rule"),
         &plot::heatmap(
             &format!("Confusion matrix ({})", artifact.decision.rule),
             "true class",
@@ -191,6 +220,51 @@ fn plots(artifact: &Artifact, out: &mut String) {
             false,
         ),
     );
+}
+
+/// The evaluation of a labelled file as a page section (the page's upload shows it): what was
+/// evaluated, the figures with intervals and the same plots as the model card.
+pub fn evaluation_section(
+    artifact: &Artifact,
+    file_name: &str,
+    evaluation: &crate::evaluate::FileEvaluation,
+) -> String {
+    let schema = &artifact.schema;
+    let counts = schema
+        .classes
+        .iter()
+        .zip(&evaluation.class_counts)
+        .map(|(class, n)| format!("{} {n}", escape(class)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rule = match artifact.decision.threshold {
+        Some(threshold) => format!(
+            "the shipped threshold {:.1}% (<code>{}</code>)",
+            threshold * 100.0,
+            escape(&artifact.decision.rule)
+        ),
+        None => "the most probable class".into(),
+    };
+    let mut out = format!(
+        "<section id=\"evaluation\" aria-labelledby=\"evaluation-title\"><h3 id=\"evaluation-title\">Evaluation on {file}</h3>\n<p>{n} labelled records ({counts}), decided at {rule}. 95% bootstrap intervals from {resamples} resamples (seed {seed}); <code>train evaluate --resamples {resamples} --seed {seed}</code> on the same file gives the same figures.</p>\n",
+        file = escape(file_name),
+        n = evaluation.n_records,
+        resamples = evaluation.evidence.resamples,
+        seed = evaluation.seed,
+    );
+    figures_table(
+        &evaluation.evidence,
+        &format!("Figures on {file_name}"),
+        &mut out,
+    );
+    evidence_plots(
+        artifact,
+        &evaluation.evidence,
+        [file_name, &format!("the predictions on {file_name}"), "AUC"],
+        &mut out,
+    );
+    out.push_str("</section>\n");
+    out
 }
 
 fn leaderboard(artifact: &Artifact, out: &mut String) {

@@ -9,6 +9,7 @@ pub mod body;
 pub mod card;
 pub mod drift;
 pub mod error;
+pub mod evaluate;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

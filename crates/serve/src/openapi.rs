@@ -296,8 +296,9 @@ pub fn document(artifact: &Artifact, model_version: &str, limits: &crate::Limits
                 "summary": "Score a CSV file",
                 "description": "The body is a CSV file with a header naming the model's features (BOM, CRLF and CR-only line endings accepted); the answer is what `serve score` writes for it: the id (when the file has the id column), one probability per class, the label, and the imputed and out-of-training-range features (names separated by `;`). A bad row makes it a 422 naming its line and column. The body is bounded by the server's body limit.",
                 "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
-                "responses": score_responses,
+                "responses": score_responses.clone(),
             }},
+            "/evaluate": evaluate_path(&schema.target, score_responses.clone()),
             "/explain/batch": {"post": {
                 "summary": "Predict and explain many records",
                 "description": format!("As `/predict/batch`, each answer with its `explanation`; up to {max_explain_batch} records, because an explanation costs up to thousands of predictions."),
@@ -321,4 +322,49 @@ pub fn document(artifact: &Artifact, model_version: &str, limits: &crate::Limits
             }}}},
         }},
     })
+}
+
+/// `POST /evaluate`: a labelled CSV file in, figures with intervals out (JSON), or a page
+/// section (HTML) for a client that asks for it.
+fn evaluate_path(target: &str, mut responses: Map<String, Value>) -> Value {
+    use crate::evaluate::{DEFAULT_RESAMPLES, MAX_RESAMPLES};
+    let number = json!({"type": ["number", "null"]});
+    let pairs = json!({"type": "array", "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}});
+    let evaluation = json!({"type": "object", "required": ["n_records", "figures", "confusion", "classes"], "properties": {
+        "dataset": {"type": "string"},
+        "model": {"type": "string"},
+        "model_version": {"type": "string"},
+        "n_records": {"type": "integer"},
+        "class_counts": {"type": "array", "items": {"type": "object", "properties": {"class": {"type": "string"}, "n": {"type": "integer"}}}},
+        "threshold": number,
+        "decision_rule": {"type": "string"},
+        "resamples": {"type": "integer"},
+        "seed": {"type": "integer"},
+        "figures": {"type": "array", "items": {"type": "object", "required": ["name", "value", "lower", "upper"], "properties": {
+            "name": {"type": "string"}, "value": number, "lower": number, "upper": number,
+        }}},
+        "confusion": {"type": "array", "items": {"type": "array", "items": {"type": "integer"}}},
+        "classes": {"type": "array", "items": {"type": "string"}},
+        "roc": pairs,
+        "operating_point": {"type": ["array", "null"], "items": {"type": "number"}},
+        "precision_recall": pairs,
+        "calibration": pairs,
+    }});
+    responses.insert(
+        "200".into(),
+        json!({"description": "The evaluation: JSON, or a page section when the client asks for `text/html`.", "content": {
+            "application/json": {"schema": evaluation},
+            "text/html": {"schema": {"type": "string"}},
+        }}),
+    );
+    json!({"post": {
+        "summary": "Evaluate the model on a labelled CSV file",
+        "description": format!("As `/score`, with the target column `{target}` holding each record's true class. The answer gives every figure of the task with a 95% bootstrap interval (the same function, seed and resamples give the same figures as `train evaluate`), the confusion matrix at the served decision rule and, for a binary model, the ROC, precision-recall and calibration curves. The bootstrap's cost grows with records × resamples. A missing or unknown label is a 422 naming its line."),
+        "parameters": [
+            {"name": "resamples", "in": "query", "required": false, "description": "Bootstrap resamples behind the intervals.", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_RESAMPLES, "default": DEFAULT_RESAMPLES}},
+            {"name": "seed", "in": "query", "required": false, "description": "Seed of the resampling.", "schema": {"type": "integer", "minimum": 0, "default": model::evaluation::DEFAULT_SEED}},
+        ],
+        "requestBody": {"required": true, "content": {"text/csv": {"schema": {"type": "string"}}}},
+        "responses": responses,
+    }})
 }

@@ -168,7 +168,7 @@ See the <a href="/model">model card</a> and the <a href="/docs/">API docs</a>.</
 <form id="record">{fields}<button type="submit">Predict</button></form>
 <div id="result" aria-live="polite">Fill in the record and press Predict.</div>
 <h2>Score a file</h2>
-<form id="upload" class="upload"><label for="file">A CSV file with a header row naming the fields above</label> <input id="file" name="file" type="file" accept=".csv,text/csv"> <button type="submit">Score file</button></form>
+<form id="upload" class="upload"><label for="file">A CSV file with a header row naming the fields above; with a <code>{target}</code> column of true classes, the model is also evaluated on it</label> <input id="file" name="file" type="file" accept=".csv,text/csv"> <button type="submit">Score file</button></form>
 <div id="upload-result" aria-live="polite"></div>
 <h2>Recent inputs against the training population</h2>
 <div id="drift" class="muted">Checking…</div>
@@ -179,5 +179,6 @@ See the <a href="/model">model card</a> and the <a href="/docs/">API docs</a>.</
         model = escape(&artifact.model_name),
         version = escape(model_version),
         metrics = escape(&metric_line),
+        target = escape(&schema.target),
     )
 }

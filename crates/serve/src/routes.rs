@@ -38,6 +38,7 @@ pub fn configure(cfg: &mut ServiceConfig, state: web::Data<AppState>) {
         .service(post("/predict/batch/", predict_batch))
         .service(post("/explain/batch", explain_batch))
         .service(post("/score", score_upload))
+        .service(post("/evaluate", evaluate_upload))
         .service(post("/explain/batch/", explain_batch))
         .service(get("/drift", drift))
         .service(post("/invocations", mlflow::invocations))
@@ -544,6 +545,105 @@ async fn score_upload(
             "attachment; filename=\"scores.csv\"",
         ))
         .body(scored))
+}
+
+/// `POST /evaluate`: a labelled CSV file scored like `/score`, answered with the figures,
+/// intervals, curves and confusion matrix (JSON), or as a page section for a client that asks
+/// for HTML (the page's upload).
+async fn evaluate_upload(
+    request: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require_media_type(&request, |essence| essence == "text/csv", "`text/csv`")?;
+    let options = evaluate_options(&request)?;
+    let html = accepts_html(&request);
+    let file_name = file_name(&request);
+    let answer = run_batch(&request, payload, state, move |state, body| {
+        let model = state.model();
+        let evaluation = crate::evaluate::evaluate(
+            &model.artifact,
+            std::path::Path::new(&file_name),
+            body,
+            options,
+        )
+        .map_err(|error| ApiError::validation(vec![json!("body")], error.to_string(), "csv_row"))?;
+        state.telemetry.record_batch(evaluation.n_records);
+        Ok(if html {
+            crate::card::evaluation_section(&model.artifact, &file_name, &evaluation)
+        } else {
+            serde_json::to_string(&crate::evaluate::EvaluationResponse::new(
+                &model.artifact,
+                &model.model_version,
+                &evaluation,
+            ))
+            .map_err(|error| ApiError::Payload(error.to_string()))?
+        })
+    })
+    .await?;
+    let mut response = HttpResponse::Ok()
+        .content_type(if html {
+            "text/html; charset=utf-8"
+        } else {
+            "application/json"
+        })
+        .body(answer);
+    response
+        .headers_mut()
+        .insert(header::VARY, header::HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+/// The upload's file name, from the `X-File-Name` header the page sends (only letters,
+/// digits and `._- ` kept, at most 100 characters), or `upload`.
+fn file_name(request: &HttpRequest) -> String {
+    let name: String = request
+        .headers()
+        .get("x-file-name")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "._- ".contains(*c))
+        .take(100)
+        .collect();
+    if name.trim().is_empty() {
+        "upload".into()
+    } else {
+        name.trim().to_owned()
+    }
+}
+
+/// `resamples` and `seed` from the query (defaults: as `train evaluate`).
+fn evaluate_options(request: &HttpRequest) -> Result<crate::evaluate::EvaluateOptions, ApiError> {
+    use crate::evaluate::{EvaluateOptions, MAX_RESAMPLES};
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
+        .map_err(|error| ApiError::BadRequest(format!("malformed query string: {error}")))?;
+    let mut options = EvaluateOptions::default();
+    for (name, value) in pairs.iter() {
+        let invalid = |expected: String| {
+            ApiError::validation(
+                vec![json!("query"), json!(name)],
+                format!("expected {expected}, found `{value}`"),
+                "type_error",
+            )
+        };
+        match name.as_str() {
+            "resamples" => {
+                options.resamples = value
+                    .parse()
+                    .ok()
+                    .filter(|resamples| *resamples <= MAX_RESAMPLES)
+                    .ok_or_else(|| invalid(format!("a whole number from 0 to {MAX_RESAMPLES}")))?;
+            }
+            "seed" => {
+                options.seed = value
+                    .parse()
+                    .map_err(|_| invalid("a whole number from 0 to 2^64 - 1".into()))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(options)
 }
 
 /// Runs a batch-like request: the API token, a place in the bounded batch queue (taken

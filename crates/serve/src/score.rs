@@ -50,6 +50,14 @@ pub enum ScoreError {
         /// The header as found.
         found: Vec<String>,
     },
+    /// An evaluation was asked of a file without the target column.
+    #[error("`{path}` line 1: no `{target}` column: an evaluation needs each record's true class")]
+    Unlabelled {
+        /// The input file.
+        path: PathBuf,
+        /// The target column the schema names.
+        target: String,
+    },
     /// Two header columns share a name.
     #[error(transparent)]
     DuplicateColumn(#[from] model::header::DuplicateColumn),
@@ -84,6 +92,8 @@ struct Layout {
     id_column: Option<(String, usize)>,
     /// Input columns that are neither features nor ids.
     ignored_columns: Vec<String>,
+    /// Input column of the target, when the file is labelled.
+    target_column: Option<usize>,
 }
 
 impl Layout {
@@ -114,6 +124,7 @@ impl Layout {
                 .id_columns
                 .iter()
                 .find_map(|id| position(id).map(|idx| (id.clone(), idx))),
+            target_column: position(&schema.target),
             ignored_columns: header
                 .iter()
                 .filter(|name| {
@@ -287,6 +298,38 @@ impl<'a, R: Read> RowReader<'a, R> {
     /// Input columns the model does not use.
     pub fn ignored_columns(&self) -> &[String] {
         &self.layout.ignored_columns
+    }
+
+    /// Whether the file has the target column.
+    pub fn is_labelled(&self) -> bool {
+        self.layout.target_column.is_some()
+    }
+
+    /// The current row's true class, read from the target column by the schema's rule
+    /// ([`Schema::class_of_label`]); an error names the line and column when the file has no
+    /// target column, or the cell is empty or not one of the classes.
+    pub fn label(&self) -> Result<usize, ScoreError> {
+        let schema = &self.artifact.schema;
+        let line = self.record.position().map_or(0, csv::Position::line);
+        let Some(column) = self.layout.target_column else {
+            return Err(ScoreError::Unlabelled {
+                path: self.path.to_path_buf(),
+                target: schema.target.clone(),
+            });
+        };
+        let cell = self.record.get(column).unwrap_or("");
+        schema
+            .class_of_label(cell)
+            .map_err(|problem| ScoreError::BadValue {
+                path: self.path.to_path_buf(),
+                line,
+                column: schema.target.clone(),
+                problem: if self.show_values && !cell.trim().is_empty() {
+                    format!("invalid label `{}`: {problem}", cell.trim())
+                } else {
+                    problem
+                },
+            })
     }
 }
 

@@ -1215,3 +1215,169 @@ async fn an_uploaded_csv_is_scored_exactly_as_serve_score_scores_it() {
         "{body}"
     );
 }
+
+/// Posts a CSV body to `path` with an `Accept` header; the status and the body as text.
+macro_rules! post_csv {
+    ($app:expr, $path:expr, $accept:expr, $csv:expr) => {{
+        let request = test::TestRequest::post()
+            .uri($path)
+            .insert_header((header::CONTENT_TYPE, "text/csv"))
+            .insert_header((header::ACCEPT, $accept))
+            .set_payload($csv)
+            .to_request();
+        let response = test::call_service($app, request).await;
+        let status = response.status();
+        let body = test::read_body(response).await;
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }};
+}
+
+/// A labelled sepsis-shaped file: 80 generated patients whose label follows plasma glucose
+/// (`PL`) with some exceptions, so the model is good but not perfect on it.
+fn labelled_csv() -> (String, Vec<&'static str>) {
+    let mut csv = String::from("ID,PRG,PL,PR,SK,TS,M11,BD2,Age,Insurance,Sepssis\r\n");
+    let mut labels = Vec::new();
+    for idx in 0..80u32 {
+        let glucose = 80 + (idx * 37) % 110;
+        let label = if (glucose > 135) != (idx % 9 == 0) {
+            "Positive"
+        } else {
+            "Negative"
+        };
+        labels.push(label);
+        csv.push_str(&format!(
+            "ICU{idx},{},{glucose},{},{},{},{:.1},{:.3},{},{},{label}\r\n",
+            idx % 8,
+            60 + idx % 25,
+            20 + idx % 15,
+            if idx % 3 == 0 { 0 } else { 90 + idx % 80 },
+            22.0 + f64::from(idx % 20),
+            0.2 + f64::from(idx % 10) / 20.0,
+            21 + idx % 50,
+            idx % 2
+        ));
+    }
+    (csv, labels)
+}
+
+#[actix_web::test]
+async fn a_labelled_upload_is_evaluated_at_the_served_threshold() {
+    let state = state("sepsis", Limits::default());
+    let artifact = state.model().artifact.clone();
+    let app = app!(state);
+    let (csv, labels) = labelled_csv();
+    let (status, body) = post_csv!(
+        &app,
+        "/evaluate?resamples=300&seed=7",
+        "application/json",
+        csv.clone()
+    );
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["n_records"], 80);
+    assert_eq!(answer["resamples"], 300);
+    assert_eq!(answer["seed"], 7);
+    let n_positive = labels.iter().filter(|label| **label == "Positive").count();
+    assert_eq!(answer["class_counts"][1]["n"], n_positive);
+    // The file's records predicted one by one through `/predict`'s path: the confusion matrix
+    // at the served threshold and the ROC-AUC must be theirs.
+    let threshold = artifact.decision.threshold.unwrap();
+    let (mut scores, mut positive) = (Vec::new(), Vec::new());
+    let mut confusion = [[0u64; 2]; 2];
+    for (line, label) in csv.lines().skip(1).zip(&labels) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let record = json!({"PRG": cells[1].parse::<f64>().unwrap(), "PL": cells[2].parse::<f64>().unwrap(), "PR": cells[3].parse::<f64>().unwrap(), "SK": cells[4].parse::<f64>().unwrap(), "TS": cells[5].parse::<f64>().unwrap(), "M11": cells[6].parse::<f64>().unwrap(), "BD2": cells[7].parse::<f64>().unwrap(), "Age": cells[8].parse::<f64>().unwrap(), "Insurance": cells[9].parse::<f64>().unwrap()});
+        let (status, prediction) = post_json!(&app, "/predict", &record);
+        assert_eq!(status, StatusCode::OK, "{prediction}");
+        let risk = prediction["probabilities"]["Positive"].as_f64().unwrap();
+        let truth = usize::from(*label == "Positive");
+        confusion[truth][usize::from(risk >= threshold)] += 1;
+        scores.push(risk);
+        positive.push(truth == 1);
+    }
+    assert_eq!(answer["confusion"], json!(confusion));
+    let figure = |name: &str| {
+        answer["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|figure| figure["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let auc = figure("roc_auc");
+    let expected_auc = model::evaluation::roc_auc(&scores, &positive);
+    assert!(
+        (auc["value"].as_f64().unwrap() - expected_auc).abs() < 1e-12,
+        "{auc}"
+    );
+    let sensitivity = figure("sensitivity");
+    let value = sensitivity["value"].as_f64().unwrap();
+    assert!(
+        (value - confusion[1][1] as f64 / (confusion[1][0] + confusion[1][1]) as f64).abs() < 1e-12
+    );
+    assert!(
+        sensitivity["lower"].as_f64().unwrap() < value
+            && value < sensitivity["upper"].as_f64().unwrap(),
+        "{sensitivity}"
+    );
+    assert_eq!(answer["roc"][0], json!([0.0, 0.0]));
+    assert!(answer["operating_point"].is_array());
+    // The same seed gives the same answer; the page's HTML holds the same figures and plots.
+    let (_, again) = post_csv!(
+        &app,
+        "/evaluate?resamples=300&seed=7",
+        "application/json",
+        csv.clone()
+    );
+    assert_eq!(again, body);
+    let (status, html) = post_csv!(&app, "/evaluate?resamples=300&seed=7", "text/html", csv);
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<section id=\"evaluation\""), "{html}");
+    assert!(html.contains(&format!(
+        "<tr data-figure=\"sensitivity\"><th scope=\"row\">sensitivity</th><td>{value:.3}</td>"
+    )));
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "ROC, precision-recall, calibration, confusion"
+    );
+}
+
+#[actix_web::test]
+async fn an_evaluation_refuses_what_it_cannot_use_naming_line_and_column() {
+    let app = app!(state("sepsis", Limits::default()));
+    let header = "PRG,PL,PR,SK,TS,M11,BD2,Age,Insurance";
+    let row = "6,148,72,35,0,33.6,0.627,50,0";
+    let cases = [
+        (format!("{header}\n{row}\n"), "line 1: no `Sepssis` column"),
+        (
+            format!("{header},Sepssis\n{row},Positive\n{row},maybe\n"),
+            "line 3, column `Sepssis`",
+        ),
+        (
+            format!("{header},Sepssis\n{row},\n"),
+            "the label is missing",
+        ),
+        (format!("{header},Sepssis\n"), "no records to evaluate"),
+    ];
+    for (csv, expected) in cases {
+        let (status, body) = post_csv!(&app, "/evaluate", "application/json", csv);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(body.contains(expected), "{expected}: {body}");
+        // Patient data stays out of messages unless the operator asks for it.
+        assert!(!body.contains("maybe"), "{body}");
+    }
+    let csv = format!("{header},Sepssis\n{row},Positive\n");
+    for (query, loc) in [("resamples=99999", "resamples"), ("seed=-1", "seed")] {
+        let (status, body) = post_csv!(
+            &app,
+            &format!("/evaluate?{query}"),
+            "application/json",
+            csv.clone()
+        );
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["detail"][0]["loc"], json!(["query", loc]), "{body}");
+    }
+}

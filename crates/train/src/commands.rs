@@ -167,10 +167,11 @@ pub struct EvaluateArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Bootstrap resamples behind the 95% intervals.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = model::evaluation::DEFAULT_RESAMPLES)]
     resamples: usize,
-    /// Seed of the resampling: the same seed and file give the same intervals.
-    #[arg(long, default_value_t = train::DEFAULT_SEED)]
+    /// Seed of the resampling: the same seed and file give the same intervals (and the same
+    /// as the server's `POST /evaluate` with the same seed and resamples).
+    #[arg(long, default_value_t = model::evaluation::DEFAULT_SEED)]
     seed: u64,
     /// Run store recording the evaluation [default: runs.sqlite beside the model's folder].
     #[arg(long, env = "VIGIL_RUN_STORE")]

@@ -8,16 +8,15 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use rand::{Rng, SeedableRng};
-use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
 
 use ::report::{html, plot};
 use data::Dataset;
-use model::{Artifact, GroupResult, Schema, SubgroupFamily, SubgroupSpec, Task};
+use model::{Artifact, SubgroupFamily, Task};
 
 use crate::TrainError;
-use crate::report::{ReportFile, calibration_points};
+use crate::report::ReportFile;
+use model::evaluation::calibration_points;
 
 /// How to evaluate.
 #[derive(Debug, Clone, Copy)]
@@ -29,91 +28,9 @@ pub struct EvaluateOptions {
 }
 
 pub use model::Estimate;
-
-/// The figures, by name, in report order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Figure {
-    /// Area under the ROC curve (one-vs-rest mean for multiclass).
-    RocAuc,
-    /// Average precision (binary).
-    PrAuc,
-    /// True positive rate at the shipped threshold.
-    Sensitivity,
-    /// True negative rate at the shipped threshold.
-    Specificity,
-    /// Positive predictive value at the shipped threshold.
-    Ppv,
-    /// Negative predictive value at the shipped threshold.
-    Npv,
-    /// Share of correct decisions.
-    Accuracy,
-    /// Mean per-class recall.
-    BalancedAccuracy,
-    /// Unweighted mean of per-class F1 (multiclass).
-    MacroF1,
-    /// Mean squared error of the positive-class probability (binary).
-    Brier,
-    /// Mean negative log-likelihood of the true class.
-    LogLoss,
-    /// Slope of the logistic recalibration of the outcome on the logit of the probability (1
-    /// is ideal; below 1: predictions too extreme).
-    CalibrationSlope,
-    /// Its intercept (0 is ideal; positive: risks underestimated).
-    CalibrationIntercept,
-    /// Expected calibration error over 10 equal-width bins.
-    Ece,
-}
-
-impl Figure {
-    /// The figures a task reports.
-    pub fn for_task(task: Task) -> &'static [Figure] {
-        match task {
-            Task::Binary => &[
-                Figure::RocAuc,
-                Figure::PrAuc,
-                Figure::Sensitivity,
-                Figure::Specificity,
-                Figure::Ppv,
-                Figure::Npv,
-                Figure::Accuracy,
-                Figure::BalancedAccuracy,
-                Figure::Brier,
-                Figure::LogLoss,
-                Figure::CalibrationSlope,
-                Figure::CalibrationIntercept,
-                Figure::Ece,
-            ],
-            Task::Multiclass => &[
-                Figure::Accuracy,
-                Figure::BalancedAccuracy,
-                Figure::MacroF1,
-                Figure::RocAuc,
-                Figure::LogLoss,
-            ],
-        }
-    }
-
-    /// The name in files and tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Figure::RocAuc => "roc_auc",
-            Figure::PrAuc => "pr_auc",
-            Figure::Sensitivity => "sensitivity",
-            Figure::Specificity => "specificity",
-            Figure::Ppv => "ppv",
-            Figure::Npv => "npv",
-            Figure::Accuracy => "accuracy",
-            Figure::BalancedAccuracy => "balanced_accuracy",
-            Figure::MacroF1 => "macro_f1",
-            Figure::Brier => "brier",
-            Figure::LogLoss => "log_loss",
-            Figure::CalibrationSlope => "calibration_slope",
-            Figure::CalibrationIntercept => "calibration_intercept",
-            Figure::Ece => "ece",
-        }
-    }
-}
+pub use model::evaluation::{
+    Figure, Scored, expected_calibration_error, precision_recall, recalibration,
+};
 
 /// How the artifact's conformal prediction sets did on the file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -205,7 +122,7 @@ pub struct Evaluation {
     /// Each figure with its interval.
     pub figures: Vec<(Figure, Estimate)>,
     /// `confusion[true class][decided class]`.
-    pub confusion: Vec<Vec<usize>>,
+    pub confusion: Vec<Vec<u64>>,
     /// The conformal prediction sets' coverage, when the model has sets.
     pub prediction_sets: Option<SetCoverage>,
     /// Figures per subgroup of the model's `[[subgroups]]`.
@@ -299,7 +216,7 @@ pub fn evaluate(
         truth: &truth,
     };
     let all: Vec<usize> = (0..truth.len()).collect();
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(options.seed);
+    let mut rng = model::evaluation::bootstrap_rng(options.seed);
     let figures = Figure::for_task(schema.task)
         .iter()
         .copied()
@@ -308,14 +225,11 @@ pub fn evaluate(
     let subgroups = scored.subgroups(
         schema,
         &artifact.subgroup_specs(),
-        &dataset.raw,
+        &|row, feature_idx| dataset.raw[[row, feature_idx]],
         options.resamples,
         &mut rng,
     );
-    let mut confusion = vec![vec![0usize; n_classes]; n_classes];
-    for (true_class, decided_class) in truth.iter().zip(&decided) {
-        confusion[*true_class][*decided_class] += 1;
-    }
+    let confusion = model::evaluation::confusion(&truth, &decided, n_classes);
     let prediction_sets = set_coverage(artifact, &probabilities, &truth);
     Ok(Evaluation {
         prediction_sets,
@@ -378,301 +292,11 @@ fn category_codes(artifact: &Artifact, dataset: &Dataset) -> Vec<Option<Vec<Opti
         .collect()
 }
 
-/// Records scored by a model: probabilities, decided classes and true classes, for figures on
-/// any subset of them (bootstrap resamples, subgroups).
-pub struct Scored<'a> {
-    /// Binary or multiclass.
-    pub task: Task,
-    /// The positive class (binary).
-    pub positive_class: Option<usize>,
-    /// Number of classes.
-    pub n_classes: usize,
-    /// Class probabilities per record.
-    pub probabilities: &'a [Vec<f64>],
-    /// Decided class per record.
-    pub decided: &'a [usize],
-    /// True class per record.
-    pub truth: &'a [usize],
-}
-
-/// Records of each class a group needs for intervals worth reporting.
-const MIN_PER_CLASS_FOR_INTERVAL: usize = 10;
-
-impl Scored<'_> {
-    /// [`Figure::for_task`]'s figures on `rows`.
-    fn point(&self, rows: &[usize]) -> Vec<f64> {
-        figures(
-            self.task,
-            self.positive_class,
-            self.n_classes,
-            self.probabilities,
-            self.decided,
-            self.truth,
-            rows,
-        )
-    }
-
-    /// Every figure of the task on `rows`, with percentile intervals from `resamples`
-    /// bootstrap resamples of those rows.
-    pub fn estimates(
-        &self,
-        rows: &[usize],
-        resamples: usize,
-        rng: &mut Xoshiro256PlusPlus,
-    ) -> Vec<Estimate> {
-        let point = self.point(rows);
-        let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); point.len()];
-        for _ in 0..resamples {
-            let resample: Vec<usize> = (0..rows.len())
-                .map(|_| rows[rng.gen_range(0..rows.len())])
-                .collect();
-            for (figure_idx, value) in self.point(&resample).into_iter().enumerate() {
-                if value.is_finite() {
-                    samples[figure_idx].push(value);
-                }
-            }
-        }
-        point
-            .into_iter()
-            .zip(samples.iter_mut())
-            .map(|(value, sample)| {
-                sample.sort_by(f64::total_cmp);
-                let interval = |q: f64| {
-                    if sample.len() < 2 {
-                        f64::NAN
-                    } else {
-                        model::stats::quantile(sample, q)
-                    }
-                };
-                Estimate {
-                    value,
-                    lower: interval(0.025),
-                    upper: interval(0.975),
-                }
-            })
-            .collect()
-    }
-
-    /// Figures per group of each spec (binary: prevalence, ROC-AUC, sensitivity and
-    /// specificity at the shipped decision; multiclass: accuracy, balanced accuracy,
-    /// macro-F1), with intervals where each class has enough records in the group.
-    pub fn subgroups(
-        &self,
-        schema: &Schema,
-        specs: &[SubgroupSpec],
-        raw: &ndarray::Array2<f64>,
-        resamples: usize,
-        rng: &mut Xoshiro256PlusPlus,
-    ) -> Vec<SubgroupFamily> {
-        let shown: &[Figure] = match self.task {
-            Task::Binary => &[Figure::RocAuc, Figure::Sensitivity, Figure::Specificity],
-            Task::Multiclass => &[Figure::Accuracy, Figure::BalancedAccuracy, Figure::MacroF1],
-        };
-        let all_figures = Figure::for_task(self.task);
-        specs
-            .iter()
-            .filter_map(|spec| {
-                let feature_idx = schema.features.iter().position(|f| f.name == spec.feature)?;
-                let feature = &schema.features[feature_idx];
-                let labels = spec.labels(feature);
-                let mut members: Vec<Vec<usize>> = vec![Vec::new(); labels.len()];
-                for (row, value) in raw.column(feature_idx).iter().enumerate() {
-                    members[spec.group_of(feature, *value)].push(row);
-                }
-                let groups = labels
-                    .into_iter()
-                    .zip(members)
-                    .filter(|(_, rows)| !rows.is_empty())
-                    .map(|(label, rows)| {
-                        let per_class: Vec<usize> = (0..self.n_classes)
-                            .map(|class_idx| rows.iter().filter(|row| self.truth[**row] == class_idx).count())
-                            .collect();
-                        // Intervals need a few records of each class (binary), or of the group
-                        // (multiclass, where rare grades are absent from most groups).
-                        let enough = match self.task {
-                            Task::Binary => per_class.iter().all(|count| *count >= MIN_PER_CLASS_FOR_INTERVAL),
-                            Task::Multiclass => rows.len() >= 3 * MIN_PER_CLASS_FOR_INTERVAL,
-                        };
-                        let estimates = self.estimates(&rows, if enough { resamples } else { 0 }, rng);
-                        let figures = shown
-                            .iter()
-                            .filter_map(|figure| {
-                                let idx = all_figures.iter().position(|f| f == figure)?;
-                                Some((figure.name().to_owned(), estimates[idx]))
-                            })
-                            .collect();
-                        GroupResult {
-                            label,
-                            n: rows.len(),
-                            prevalence: self.positive_class.filter(|_| self.task == Task::Binary).map(|positive| per_class[positive] as f64 / rows.len() as f64),
-                            figures,
-                            note: (!enough).then(|| match self.task {
-                                Task::Binary => format!("too small for an interval: fewer than {MIN_PER_CLASS_FOR_INTERVAL} records of a class"),
-                                Task::Multiclass => format!("too small for an interval: fewer than {} records", 3 * MIN_PER_CLASS_FOR_INTERVAL),
-                            }),
-                        }
-                    })
-                    .collect();
-                Some(SubgroupFamily { spec: spec.clone(), groups })
-            })
-            .collect()
-    }
-}
-
 fn ratio(numerator: f64, denominator: f64) -> f64 {
     if denominator > 0.0 {
         numerator / denominator
     } else {
         f64::NAN
-    }
-}
-
-/// The figures of [`Figure::for_task`] on the records `rows` (indices, repeats allowed).
-fn figures(
-    task: Task,
-    positive_class: Option<usize>,
-    n_classes: usize,
-    probabilities: &[Vec<f64>],
-    decided: &[usize],
-    truth: &[usize],
-    rows: &[usize],
-) -> Vec<f64> {
-    let n = rows.len() as f64;
-    let log_loss = rows
-        .iter()
-        .map(|row| -probabilities[*row][truth[*row]].clamp(1e-15, 1.0).ln())
-        .sum::<f64>()
-        / n;
-    let recall_of = |class_idx: usize| {
-        let members: Vec<&usize> = rows
-            .iter()
-            .filter(|row| truth[**row] == class_idx)
-            .collect();
-        ratio(
-            members
-                .iter()
-                .filter(|row| decided[***row] == class_idx)
-                .count() as f64,
-            members.len() as f64,
-        )
-    };
-    let accuracy = rows
-        .iter()
-        .filter(|row| decided[**row] == truth[**row])
-        .count() as f64
-        / n;
-    let present: Vec<usize> = (0..n_classes)
-        .filter(|class_idx| rows.iter().any(|row| truth[*row] == *class_idx))
-        .collect();
-    let balanced = present
-        .iter()
-        .map(|class_idx| recall_of(*class_idx))
-        .sum::<f64>()
-        / present.len().max(1) as f64;
-    match task {
-        Task::Binary => {
-            let positive_class = positive_class.unwrap_or(1);
-            let scores: Vec<f64> = rows
-                .iter()
-                .map(|row| probabilities[*row][positive_class])
-                .collect();
-            let positive: Vec<bool> = rows
-                .iter()
-                .map(|row| truth[*row] == positive_class)
-                .collect();
-            let called: Vec<bool> = rows
-                .iter()
-                .map(|row| decided[*row] == positive_class)
-                .collect();
-            let count = |call: bool, is: bool| {
-                called
-                    .iter()
-                    .zip(&positive)
-                    .filter(|(c, p)| **c == call && **p == is)
-                    .count() as f64
-            };
-            let (tp, fp, tn, fn_) = (
-                count(true, true),
-                count(true, false),
-                count(false, false),
-                count(false, true),
-            );
-            let brier = scores
-                .iter()
-                .zip(&positive)
-                .map(|(s, p)| (s - f64::from(u8::from(*p))).powi(2))
-                .sum::<f64>()
-                / n;
-            let (slope, intercept) = recalibration(&scores, &positive);
-            vec![
-                crate::metrics::roc_auc(&scores, &positive),
-                crate::metrics::average_precision(&scores, &positive),
-                ratio(tp, tp + fn_),
-                ratio(tn, tn + fp),
-                ratio(tp, tp + fp),
-                ratio(tn, tn + fn_),
-                accuracy,
-                balanced,
-                brier,
-                log_loss,
-                slope,
-                intercept,
-                expected_calibration_error(&scores, &positive, 10),
-            ]
-        }
-        Task::Multiclass => {
-            let f1_of = |class_idx: usize| {
-                let tp = rows
-                    .iter()
-                    .filter(|row| truth[**row] == class_idx && decided[**row] == class_idx)
-                    .count() as f64;
-                let called = rows
-                    .iter()
-                    .filter(|row| decided[**row] == class_idx)
-                    .count() as f64;
-                let actual = rows.iter().filter(|row| truth[**row] == class_idx).count() as f64;
-                ratio(2.0 * tp, called + actual)
-            };
-            let macro_f1 = present
-                .iter()
-                .map(|class_idx| f1_of(*class_idx))
-                .sum::<f64>()
-                / present.len().max(1) as f64;
-            let aucs: Vec<f64> = present
-                .iter()
-                .map(|class_idx| {
-                    let scores: Vec<f64> = rows
-                        .iter()
-                        .map(|row| probabilities[*row][*class_idx])
-                        .collect();
-                    let positive: Vec<bool> =
-                        rows.iter().map(|row| truth[*row] == *class_idx).collect();
-                    crate::metrics::roc_auc(&scores, &positive)
-                })
-                .filter(|auc| auc.is_finite())
-                .collect();
-            let auc = if aucs.is_empty() {
-                f64::NAN
-            } else {
-                aucs.iter().sum::<f64>() / aucs.len() as f64
-            };
-            vec![accuracy, balanced, macro_f1, auc, log_loss]
-        }
-    }
-}
-
-/// Logistic recalibration: `P(y) = σ(a + b·logit(p))` (the Platt fit without its ridge) and
-/// returns `(b, a)`, the calibration slope and intercept; NaN when no finite fit exists: one
-/// class only, or classes the probabilities separate perfectly (Newton's method then either
-/// diverges or stops once the fitted probabilities round to exactly 0 and 1, with
-/// coefficients in the thousands that mean nothing).
-pub fn recalibration(scores: &[f64], positive: &[bool]) -> (f64, f64) {
-    let both_classes = positive.iter().any(|p| *p) && positive.iter().any(|p| !*p);
-    let fit = crate::threshold::fit_logistic_on_logits(scores, positive, 1e-12, 0.0);
-    if both_classes && fit.converged && fit.slope.abs() < 1e3 && fit.intercept.abs() < 1e3 {
-        (fit.slope, fit.intercept)
-    } else {
-        (f64::NAN, f64::NAN)
     }
 }
 
@@ -734,26 +358,6 @@ pub fn decision_curve_plot(title: &str, curve: &[NetBenefit], prevalence: f64) -
         ],
         false,
     )
-}
-
-/// Expected calibration error: over `n_bins` equal-width probability bins, the share of
-/// records in each bin times the gap between its mean probability and its observed rate.
-pub fn expected_calibration_error(scores: &[f64], positive: &[bool], n_bins: usize) -> f64 {
-    let mut sums = vec![(0.0f64, 0.0f64, 0usize); n_bins];
-    for (score, is_positive) in scores.iter().zip(positive) {
-        let bin = ((score * n_bins as f64) as usize).min(n_bins - 1);
-        sums[bin].0 += score;
-        sums[bin].1 += f64::from(u8::from(*is_positive));
-        sums[bin].2 += 1;
-    }
-    let n = scores.len().max(1) as f64;
-    sums.iter()
-        .filter(|(_, _, count)| *count > 0)
-        .map(|(score_sum, positive_sum, count)| {
-            let count = *count as f64;
-            count / n * (score_sum / count - positive_sum / count).abs()
-        })
-        .sum()
 }
 
 /// The cross-validated counterpart of a figure, where the leaderboard has one: the chosen
@@ -1086,7 +690,7 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
             .map_or(f64::NAN, |e| e.value);
         let mut roc = vec![(
             format!("ROC (AUC {auc:.3})"),
-            crate::metrics::roc_curve(&scores, &positive),
+            model::evaluation::roc_curve(&scores, &positive),
         )];
         if let (Some(sensitivity), Some(specificity)) = (
             evaluation.figure(Figure::Sensitivity),
@@ -1202,29 +806,6 @@ pub fn render(evaluation: &Evaluation) -> Vec<ReportFile> {
     files
 }
 
-/// Precision at each recall reached, scores taken from the highest down.
-pub fn precision_recall(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
-    let n_positive = positive.iter().filter(|p| **p).count().max(1) as f64;
-    let (mut tp, mut fp) = (0.0, 0.0);
-    let mut points = Vec::new();
-    for (rank, idx) in order.iter().enumerate() {
-        if positive[*idx] {
-            tp += 1.0
-        } else {
-            fp += 1.0
-        }
-        let last_of_tie = order
-            .get(rank + 1)
-            .is_none_or(|next| scores[*next] != scores[*idx]);
-        if last_of_tie {
-            points.push((tp / n_positive, tp / (tp + fp)));
-        }
-    }
-    points
-}
-
 fn html_page(evaluation: &Evaluation, plots: &[(&str, String)]) -> String {
     let rows: String = evaluation
         .figures
@@ -1275,33 +856,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recalibration_recovers_a_known_slope_and_intercept() {
-        // Outcomes drawn from σ(0.5 + 2·logit(p)): the fit must find about (2, 0.5).
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        let scores: Vec<f64> = (0..20_000).map(|_| rng.gen_range(0.02..0.98)).collect();
-        let positive: Vec<bool> = scores
-            .iter()
-            .map(|p: &f64| {
-                let logit = (p / (1.0 - p)).ln();
-                rng.gen_bool(1.0 / (1.0 + (-(0.5 + 2.0 * logit)).exp()))
-            })
-            .collect();
-        let (slope, intercept) = recalibration(&scores, &positive);
-        assert!((slope - 2.0).abs() < 0.1, "{slope}");
-        assert!((intercept - 0.5).abs() < 0.1, "{intercept}");
-        // Perfectly calibrated probabilities: slope 1, intercept 0, small ECE.
-        let positive: Vec<bool> = scores.iter().map(|p| rng.gen_bool(*p)).collect();
-        let (slope, intercept) = recalibration(&scores, &positive);
-        assert!(
-            (slope - 1.0).abs() < 0.06 && intercept.abs() < 0.06,
-            "{slope} {intercept}"
-        );
-        assert!(expected_calibration_error(&scores, &positive, 10) < 0.02);
-        // One class only: undefined, not a number made up.
-        assert!(recalibration(&[0.2, 0.3], &[true, true]).0.is_nan());
-    }
-
-    #[test]
     fn net_benefit_follows_vickers_and_elkin() {
         let curve = decision_curve(&[0.9, 0.8, 0.3, 0.1], &[true, false, true, false]);
         let at = |threshold: f64| {
@@ -1316,13 +870,5 @@ mod tests {
         // t = 0.5: one true and one false positive at odds 1: no benefit, as treating all.
         assert!(at(0.5).model.abs() < 1e-12 && at(0.5).treat_all.abs() < 1e-12);
         assert_eq!(curve.len(), 99);
-    }
-
-    #[test]
-    fn expected_calibration_error_weights_bins_by_their_share() {
-        // Two bins: 0.05 (observed 0/2) and 0.95 (observed 2/2): gaps 0.05 each.
-        let ece =
-            expected_calibration_error(&[0.05, 0.05, 0.95, 0.95], &[false, false, true, true], 10);
-        assert!((ece - 0.05).abs() < 1e-12, "{ece}");
     }
 }

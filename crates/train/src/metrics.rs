@@ -3,64 +3,7 @@
 
 use model::Metric;
 
-/// ROC-AUC by the rank-sum (Mann–Whitney) formula, ties counted half. NaN without both classes.
-pub fn roc_auc(scores: &[f64], positive: &[bool]) -> f64 {
-    let n_pos = positive.iter().filter(|p| **p).count();
-    let n_neg = positive.len() - n_pos;
-    if n_pos == 0 || n_neg == 0 {
-        return f64::NAN;
-    }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
-    let mut rank_sum = 0.0;
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start;
-        while end + 1 < order.len() && scores[order[end + 1]] == scores[order[start]] {
-            end += 1;
-        }
-        // Average rank (1-based) of the tie group.
-        let average_rank = (start + end) as f64 / 2.0 + 1.0;
-        for idx in &order[start..=end] {
-            if positive[*idx] {
-                rank_sum += average_rank;
-            }
-        }
-        start = end + 1;
-    }
-    (rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0) / (n_pos as f64 * n_neg as f64)
-}
-
-/// Average precision (scikit-learn's `average_precision_score`): sum over thresholds of
-/// (R_n - R_{n-1}) * P_n.
-pub fn average_precision(scores: &[f64], positive: &[bool]) -> f64 {
-    let n_pos = positive.iter().filter(|p| **p).count();
-    if n_pos == 0 {
-        return f64::NAN;
-    }
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
-    let (mut true_pos, mut false_pos) = (0usize, 0usize);
-    let mut previous_recall = 0.0;
-    let mut ap = 0.0;
-    let mut idx = 0;
-    while idx < order.len() {
-        let score = scores[order[idx]];
-        while idx < order.len() && scores[order[idx]] == score {
-            if positive[order[idx]] {
-                true_pos += 1;
-            } else {
-                false_pos += 1;
-            }
-            idx += 1;
-        }
-        let recall = true_pos as f64 / n_pos as f64;
-        let precision = true_pos as f64 / (true_pos + false_pos) as f64;
-        ap += (recall - previous_recall) * precision;
-        previous_recall = recall;
-    }
-    ap
-}
+pub use model::evaluation::{average_precision, roc_auc, roc_curve};
 
 /// Counts at a threshold: (true positives, false positives, true negatives, false negatives).
 pub fn confusion_at(scores: &[f64], positive: &[bool], threshold: f64) -> (f64, f64, f64, f64) {
@@ -212,54 +155,9 @@ pub fn multiclass_metrics(probabilities: &[Vec<f64>], y: &[usize], n_classes: us
         .collect()
 }
 
-/// ROC curve points (false positive rate, true positive rate), from (0,0) to (1,1).
-pub fn roc_curve(scores: &[f64], positive: &[bool]) -> Vec<(f64, f64)> {
-    let n_pos = positive.iter().filter(|p| **p).count().max(1) as f64;
-    let n_neg = positive.iter().filter(|p| !**p).count().max(1) as f64;
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|a, b| scores[*b].total_cmp(&scores[*a]));
-    let mut points = vec![(0.0, 0.0)];
-    let (mut tp, mut fp) = (0.0, 0.0);
-    let mut idx = 0;
-    while idx < order.len() {
-        let score = scores[order[idx]];
-        while idx < order.len() && scores[order[idx]] == score {
-            if positive[order[idx]] {
-                tp += 1.0
-            } else {
-                fp += 1.0
-            }
-            idx += 1;
-        }
-        points.push((fp / n_neg, tp / n_pos));
-    }
-    points
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn auc_matches_hand_computation_with_ties() {
-        // scikit-learn: roc_auc_score([0,0,1,1], [0.1,0.4,0.35,0.8]) == 0.75
-        assert!(
-            (roc_auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]) - 0.75).abs() < 1e-12
-        );
-        assert_eq!(roc_auc(&[0.5, 0.5], &[false, true]), 0.5);
-        assert!(roc_auc(&[0.5], &[true]).is_nan());
-        // Reversed scores give 1 - AUC: the test that catches a flipped positive class.
-        assert!(
-            (roc_auc(&[0.9, 0.6, 0.65, 0.2], &[false, false, true, true]) - 0.25).abs() < 1e-12
-        );
-    }
-
-    #[test]
-    fn average_precision_matches_scikit_learn() {
-        // average_precision_score([0,0,1,1], [0.1,0.4,0.35,0.8]) == 0.8333...
-        let ap = average_precision(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]);
-        assert!((ap - 5.0 / 6.0).abs() < 1e-12);
-    }
 
     #[test]
     fn binary_metrics_at_one_half() {

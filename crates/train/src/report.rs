@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use data::Dataset;
+use model::evaluation::calibration_points;
 use model::{Artifact, Metric, MetricMap, PairMap, Task};
 
 use crate::{ModelResult, TrainOptions};
@@ -422,10 +423,10 @@ fn binary_roc_plot(input: &ReportInput<'_>) -> String {
         .iter()
         .map(|result| {
             let scores = result.oof.column(positive_class).to_vec();
-            let auc = crate::metrics::roc_auc(&scores, &positive);
+            let auc = model::evaluation::roc_auc(&scores, &positive);
             (
                 format!("{} (pooled AUC {auc:.3})", result.kind.short()),
-                crate::metrics::roc_curve(&scores, &positive),
+                model::evaluation::roc_curve(&scores, &positive),
             )
         })
         .collect();
@@ -469,10 +470,10 @@ fn multiclass_roc_plot(input: &ReportInput<'_>) -> String {
                 return None;
             }
             let scores = input.chosen_oof.column(class_idx).to_vec();
-            let auc = crate::metrics::roc_auc(&scores, &positive);
+            let auc = model::evaluation::roc_auc(&scores, &positive);
             Some((
                 format!("{} ({auc:.3})", classes[class_idx]),
-                crate::metrics::roc_curve(&scores, &positive),
+                model::evaluation::roc_curve(&scores, &positive),
             ))
         })
         .collect();
@@ -592,25 +593,4 @@ fn abbreviate(name: &str) -> &str {
         "roc_auc_ovr" => "auc_ovr",
         other => other,
     }
-}
-
-/// Mean prediction and observed rate in equal-count bins.
-pub fn calibration_points(scores: &[f64], outcome: &[bool], n_bins: usize) -> Vec<(f64, f64)> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
-    let n_bins = n_bins.clamp(1, scores.len().max(1));
-    (0..n_bins)
-        .filter_map(|bin| {
-            let start = bin * order.len() / n_bins;
-            let end = (bin + 1) * order.len() / n_bins;
-            let members = &order[start..end];
-            if members.is_empty() {
-                return None;
-            }
-            let mean = members.iter().map(|idx| scores[*idx]).sum::<f64>() / members.len() as f64;
-            let rate =
-                members.iter().filter(|idx| outcome[**idx]).count() as f64 / members.len() as f64;
-            Some((mean, rate))
-        })
-        .collect()
 }

@@ -357,7 +357,6 @@ fn subgroups(
     decided: &Decided,
     options: &TrainOptions,
 ) -> Vec<model::SubgroupFamily> {
-    use rand::SeedableRng;
     let probabilities: Vec<Vec<f64>> = decided
         .chosen_oof
         .rows()
@@ -377,11 +376,11 @@ fn subgroups(
         truth: &loaded.y,
     };
     let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::SUBGROUPS]);
-    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut rng = model::evaluation::bootstrap_rng(seed);
     scored.subgroups(
         schema,
         &options.config.subgroups,
-        &loaded.dataset.raw,
+        &|row, feature_idx| loaded.dataset.raw[[row, feature_idx]],
         1000,
         &mut rng,
     )

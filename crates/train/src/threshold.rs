@@ -1,6 +1,7 @@
 //! Decision-threshold rules and probability calibration, fitted on out-of-fold predictions.
 
 use model::Calibration;
+use model::evaluation::fit_logistic_on_logits;
 
 /// How the binary decision threshold is chosen from out-of-fold probabilities.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -217,74 +218,6 @@ fn fit_platt(scores: &[f64], positive: &[bool]) -> Calibration {
     Calibration::Platt {
         a: fit.slope,
         b: fit.intercept,
-    }
-}
-
-/// A logistic regression of the outcome on the logit of a probability.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LogisticFit {
-    /// Coefficient of `logit(p)` (the calibration slope).
-    pub slope: f64,
-    /// The intercept.
-    pub intercept: f64,
-    /// Whether Newton's method converged (it does not for one class or perfect separation).
-    pub converged: bool,
-}
-
-/// Fits `P(y) = σ(slope · logit(p) + intercept)` by Newton's method on the log-loss, with
-/// probabilities clamped to `[clamp, 1 - clamp]` and `ridge` added to the Hessian's diagonal.
-/// Both Platt scaling and the evaluation's calibration slope are this fit.
-pub fn fit_logistic_on_logits(
-    scores: &[f64],
-    positive: &[bool],
-    clamp: f64,
-    ridge: f64,
-) -> LogisticFit {
-    let logits: Vec<f64> = scores
-        .iter()
-        .map(|p| {
-            let p = p.clamp(clamp, 1.0 - clamp);
-            (p / (1.0 - p)).ln()
-        })
-        .collect();
-    let (mut a, mut b) = (1.0, 0.0);
-    for _ in 0..100 {
-        let (mut g_a, mut g_b, mut h_aa, mut h_ab, mut h_bb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for (z, y) in logits.iter().zip(positive) {
-            let p = model::classifier::sigmoid(a * z + b);
-            let residual = p - f64::from(u8::from(*y));
-            let weight = (p * (1.0 - p)).max(1e-12);
-            g_a += residual * z;
-            g_b += residual;
-            h_aa += weight * z * z;
-            h_ab += weight * z;
-            h_bb += weight;
-        }
-        h_aa += ridge;
-        h_bb += ridge;
-        let determinant = h_aa * h_bb - h_ab * h_ab;
-        if determinant.abs() < 1e-18 {
-            break;
-        }
-        let step_a = (h_bb * g_a - h_ab * g_b) / determinant;
-        let step_b = (h_aa * g_b - h_ab * g_a) / determinant;
-        a -= step_a;
-        b -= step_b;
-        if step_a.abs() < 1e-10 && step_b.abs() < 1e-10 {
-            return LogisticFit {
-                slope: a,
-                intercept: b,
-                converged: true,
-            };
-        }
-        if !(a.is_finite() && b.is_finite()) {
-            break;
-        }
-    }
-    LogisticFit {
-        slope: a,
-        intercept: b,
-        converged: false,
     }
 }
 

@@ -1,5 +1,6 @@
 // The web page's script, served at /ui.js: builds the record from the form, posts it to
-// /predict (with its explanation) and shows the answer; shows the drift status. No inline script or style anywhere,
+// /predict (with its explanation) and shows the answer; scores (and, when labelled, evaluates)
+// an uploaded file; shows the drift status. No inline script or style anywhere,
 // so the page's content security policy can forbid both.
 'use strict';
 const form = document.getElementById('record');
@@ -295,10 +296,43 @@ upload.addEventListener('submit', async (event) => {
     link.id = 'download';
     uploadResult.replaceChildren(element('p', '', 'muted'), link, scoresTable(header ?? [], rows));
     uploadResult.firstChild.textContent = `${rows.length} record(s) scored.`;
+    await showEvaluation(file);
   } catch (error) {
     uploadResult.textContent = 'Request failed: ' + error;
   }
 });
+
+// A file whose header has the target column is labelled: it also gets an evaluation (figures
+// with intervals, ROC, confusion matrix at the threshold), rendered by the server with the model
+// card's own plots. Only the header is read here; the file itself streams to the server again.
+async function isLabelled(file) {
+  const info = await card;
+  const head = await file.slice(0, 65536).text();
+  const firstLine = head.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/)[0];
+  const columns = (parseCsv(firstLine)[0] ?? []).map((name) => name.trim());
+  return info?.target !== undefined && columns.includes(info.target);
+}
+
+async function showEvaluation(file) {
+  if (!(await isLabelled(file))) return;
+  const box = element('div', `Evaluating the model on the labels of ${file.name}…`);
+  box.id = 'evaluation-box';
+  uploadResult.append(box);
+  const response = await fetch('/evaluate', {
+    method: 'POST',
+    headers: authorised({ 'Content-Type': 'text/csv', Accept: 'text/html', 'X-File-Name': file.name }),
+    body: file,
+  });
+  if (!response.ok) {
+    const body = await response.json();
+    const detail = Array.isArray(body.detail) ? body.detail.map((item) => item.msg).join('; ') : body.detail;
+    box.replaceChildren(element('p', `${file.name} was not evaluated: ${detail}`, 'error'));
+    return;
+  }
+  // Markup rendered by the server from the artifact and the file's figures (names escaped);
+  // it holds no script, and the page's content security policy would refuse one.
+  box.innerHTML = await response.text();
+}
 
 const driftBox = document.getElementById('drift');
 async function showDrift() {

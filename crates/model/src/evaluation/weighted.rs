@@ -1,0 +1,342 @@
+//! The figures of scored records under weights, in linear time. A bootstrap resample is its
+//! records' multiplicities, so every resample reuses the orders sorted once here instead of
+//! sorting (and allocating) again: ROC-AUC and average precision walk the records by score,
+//! tied scores taken together, which is what a resample's repeated records are. At 85,000
+//! records and 2,000 resamples this is the difference between a minute and a few seconds.
+
+use super::Scored;
+use super::logistic::fit_weighted_on_logits;
+use crate::schema::Task;
+
+/// Clamp of probabilities before logits in the recalibration fit.
+const RECALIBRATION_CLAMP: f64 = 1e-12;
+
+/// One record's values every figure reads.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    truth: usize,
+    decided: usize,
+    /// Negative log-likelihood of the true class.
+    log_loss: f64,
+    /// Positive-class probability (binary).
+    score: f64,
+    /// Its logit, clamped (binary).
+    logit: f64,
+}
+
+/// Records prepared once for figures under many weightings.
+pub(super) struct Prepared {
+    /// The records prepared, in the order weights are given.
+    pub(super) rows: Vec<usize>,
+    task: Task,
+    n_classes: usize,
+    records: Vec<Record>,
+    /// Per class (binary: only the positive class), the records by that class's probability.
+    orders: Vec<Order>,
+}
+
+/// Records sorted by one class's probability, ascending, and where ties begin and end.
+struct Order {
+    class_idx: usize,
+    records: Vec<usize>,
+    /// `records[start..end]` share one probability, for each `(start, end)`.
+    ties: Vec<(usize, usize)>,
+}
+
+impl Prepared {
+    /// Prepares `scored`'s records `distinct` (each once). Binary records are kept in order
+    /// of their score, so that every pass over them reads memory in order; weights are then
+    /// given in the order of [`Prepared::rows`].
+    pub(super) fn new(scored: &Scored<'_>, distinct: &[usize]) -> Self {
+        let positive_class = scored.positive_class.unwrap_or(1);
+        let mut distinct = distinct.to_vec();
+        if scored.task == Task::Binary {
+            let score = |row: usize| scored.probabilities[row][positive_class];
+            distinct.sort_by(|a, b| score(*a).total_cmp(&score(*b)));
+        }
+        let distinct = distinct.as_slice();
+        let records: Vec<Record> = distinct
+            .iter()
+            .map(|row| {
+                let probabilities = &scored.probabilities[*row];
+                let truth = scored.truth[*row];
+                let score = probabilities
+                    .get(positive_class)
+                    .copied()
+                    .unwrap_or(f64::NAN);
+                let clamped = score.clamp(RECALIBRATION_CLAMP, 1.0 - RECALIBRATION_CLAMP);
+                Record {
+                    truth,
+                    decided: scored.decided[*row],
+                    log_loss: -probabilities[truth].clamp(1e-15, 1.0).ln(),
+                    score,
+                    logit: (clamped / (1.0 - clamped)).ln(),
+                }
+            })
+            .collect();
+        let classes: Vec<usize> = match scored.task {
+            Task::Binary => vec![positive_class],
+            Task::Multiclass => (0..scored.n_classes).collect(),
+        };
+        let orders = classes
+            .into_iter()
+            .map(|class_idx| {
+                let probability = |local: usize| scored.probabilities[distinct[local]][class_idx];
+                let mut records: Vec<usize> = (0..distinct.len()).collect();
+                records.sort_by(|a, b| probability(*a).total_cmp(&probability(*b)));
+                let mut ties = Vec::new();
+                let mut start = 0;
+                while start < records.len() {
+                    let mut end = start + 1;
+                    while end < records.len()
+                        && probability(records[end]) == probability(records[start])
+                    {
+                        end += 1;
+                    }
+                    ties.push((start, end));
+                    start = end;
+                }
+                Order {
+                    class_idx,
+                    records,
+                    ties,
+                }
+            })
+            .collect();
+        Prepared {
+            rows: distinct.to_vec(),
+            task: scored.task,
+            n_classes: scored.n_classes,
+            records,
+            orders,
+        }
+    }
+
+    /// Number of records prepared.
+    pub(super) fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// [`super::Figure::for_task`]'s figures with record `j` counted `weights[j]` times;
+    /// `start` is where the recalibration fit starts (the full sample's fit for a resample).
+    pub(super) fn figures(&self, weights: &[f64], start: Option<(f64, f64)>) -> Vec<f64> {
+        let mut support = vec![0.0; self.n_classes];
+        let mut called = vec![0.0; self.n_classes];
+        let mut hits = vec![0.0; self.n_classes];
+        let (mut n, mut log_loss) = (0.0, 0.0);
+        for (record, weight) in self.records.iter().zip(weights) {
+            if *weight == 0.0 {
+                continue;
+            }
+            n += weight;
+            log_loss += weight * record.log_loss;
+            support[record.truth] += weight;
+            called[record.decided] += weight;
+            if record.truth == record.decided {
+                hits[record.truth] += weight;
+            }
+        }
+        let accuracy = hits.iter().sum::<f64>() / n;
+        let present: Vec<usize> = (0..self.n_classes)
+            .filter(|class_idx| support[*class_idx] > 0.0)
+            .collect();
+        let mean_over_present = |value: &dyn Fn(usize) -> f64| {
+            present
+                .iter()
+                .map(|class_idx| value(*class_idx))
+                .sum::<f64>()
+                / present.len().max(1) as f64
+        };
+        let balanced = mean_over_present(&|class_idx| ratio(hits[class_idx], support[class_idx]));
+        log_loss /= n;
+        match self.task {
+            Task::Binary => self.binary_figures(weights, start, [n, accuracy, balanced, log_loss]),
+            Task::Multiclass => {
+                let macro_f1 = mean_over_present(&|class_idx| {
+                    ratio(
+                        2.0 * hits[class_idx],
+                        called[class_idx] + support[class_idx],
+                    )
+                });
+                let aucs: Vec<f64> = self
+                    .orders
+                    .iter()
+                    .filter(|order| present.contains(&order.class_idx))
+                    .map(|order| self.auc(order, weights, |record| record.truth == order.class_idx))
+                    .filter(|auc| auc.is_finite())
+                    .collect();
+                let auc = if aucs.is_empty() {
+                    f64::NAN
+                } else {
+                    aucs.iter().sum::<f64>() / aucs.len() as f64
+                };
+                vec![accuracy, balanced, macro_f1, auc, log_loss]
+            }
+        }
+    }
+
+    fn binary_figures(
+        &self,
+        weights: &[f64],
+        start: Option<(f64, f64)>,
+        [n, accuracy, balanced, log_loss]: [f64; 4],
+    ) -> Vec<f64> {
+        let Some(order) = self.orders.first() else {
+            return Vec::new();
+        };
+        let positive_class = order.class_idx;
+        let is_positive = |record: &Record| record.truth == positive_class;
+        let (mut tp, mut fp, mut tn, mut fn_, mut brier) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        let mut logits = Vec::with_capacity(self.records.len());
+        let mut outcomes = Vec::with_capacity(self.records.len());
+        let mut fit_weights = Vec::with_capacity(self.records.len());
+        for (record, weight) in self.records.iter().zip(weights) {
+            if *weight == 0.0 {
+                continue;
+            }
+            let positive = is_positive(record);
+            match (record.decided == positive_class, positive) {
+                (true, true) => tp += weight,
+                (true, false) => fp += weight,
+                (false, false) => tn += weight,
+                (false, true) => fn_ += weight,
+            }
+            brier += weight * (record.score - f64::from(u8::from(positive))).powi(2);
+            logits.push(record.logit);
+            outcomes.push(positive);
+            fit_weights.push(*weight);
+        }
+        let (slope, intercept) = {
+            let both_classes = tp + fn_ > 0.0 && fp + tn > 0.0;
+            let fit = fit_weighted_on_logits(
+                &logits,
+                &outcomes,
+                &fit_weights,
+                0.0,
+                start.unwrap_or((1.0, 0.0)),
+            );
+            if both_classes && fit.converged && fit.slope.abs() < 1e3 && fit.intercept.abs() < 1e3 {
+                (fit.slope, fit.intercept)
+            } else {
+                (f64::NAN, f64::NAN)
+            }
+        };
+        vec![
+            self.auc(order, weights, is_positive),
+            self.average_precision(order, weights, is_positive),
+            ratio(tp, tp + fn_),
+            ratio(tn, tn + fp),
+            ratio(tp, tp + fp),
+            ratio(tn, tn + fn_),
+            accuracy,
+            balanced,
+            brier / n,
+            log_loss,
+            slope,
+            intercept,
+            self.calibration_error(weights, n, is_positive, 10),
+        ]
+    }
+
+    /// Groups of tied scores in `order` (ascending), each as its weighted positives and
+    /// negatives.
+    fn tie_groups<'a>(
+        &'a self,
+        order: &'a Order,
+        weights: &'a [f64],
+        is_positive: impl Fn(&Record) -> bool + 'a,
+    ) -> impl DoubleEndedIterator<Item = (f64, f64)> + 'a {
+        order.ties.iter().map(move |(start, end)| {
+            order.records[*start..*end]
+                .iter()
+                .fold((0.0, 0.0), |(positives, negatives), local| {
+                    let weight = weights[*local];
+                    if is_positive(&self.records[*local]) {
+                        (positives + weight, negatives)
+                    } else {
+                        (positives, negatives + weight)
+                    }
+                })
+        })
+    }
+
+    /// ROC-AUC as the share of (positive, negative) pairs ordered right, ties counted half:
+    /// the rank-sum formula of [`super::roc_auc`] under weights.
+    fn auc(&self, order: &Order, weights: &[f64], is_positive: impl Fn(&Record) -> bool) -> f64 {
+        let (mut negatives_below, mut pairs, mut n_positive) = (0.0, 0.0, 0.0);
+        for (positives, negatives) in self.tie_groups(order, weights, is_positive) {
+            pairs += positives * (negatives_below + negatives / 2.0);
+            negatives_below += negatives;
+            n_positive += positives;
+        }
+        if n_positive == 0.0 || negatives_below == 0.0 {
+            return f64::NAN;
+        }
+        pairs / (n_positive * negatives_below)
+    }
+
+    /// Average precision ([`super::average_precision`]) under weights: thresholds from the
+    /// highest score down, one per group of tied scores.
+    fn average_precision(
+        &self,
+        order: &Order,
+        weights: &[f64],
+        is_positive: impl Fn(&Record) -> bool + Copy,
+    ) -> f64 {
+        let n_positive: f64 = self
+            .tie_groups(order, weights, is_positive)
+            .map(|(positives, _)| positives)
+            .sum();
+        if n_positive == 0.0 {
+            return f64::NAN;
+        }
+        let (mut true_positives, mut false_positives) = (0.0, 0.0);
+        let (mut previous_recall, mut ap) = (0.0, 0.0);
+        for (positives, negatives) in self.tie_groups(order, weights, is_positive).rev() {
+            if positives + negatives == 0.0 {
+                continue;
+            }
+            true_positives += positives;
+            false_positives += negatives;
+            let recall = true_positives / n_positive;
+            ap += (recall - previous_recall) * true_positives / (true_positives + false_positives);
+            previous_recall = recall;
+        }
+        ap
+    }
+
+    /// Expected calibration error ([`super::expected_calibration_error`]) under weights.
+    fn calibration_error(
+        &self,
+        weights: &[f64],
+        n: f64,
+        is_positive: impl Fn(&Record) -> bool,
+        n_bins: usize,
+    ) -> f64 {
+        let mut sums = vec![(0.0f64, 0.0f64, 0.0f64); n_bins];
+        for (record, weight) in self.records.iter().zip(weights) {
+            if *weight == 0.0 {
+                continue;
+            }
+            let bin = ((record.score * n_bins as f64) as usize).min(n_bins - 1);
+            sums[bin].0 += weight * record.score;
+            sums[bin].1 += weight * f64::from(u8::from(is_positive(record)));
+            sums[bin].2 += weight;
+        }
+        sums.iter()
+            .filter(|(_, _, count)| *count > 0.0)
+            .map(|(score_sum, positive_sum, count)| {
+                count / n * (score_sum / count - positive_sum / count).abs()
+            })
+            .sum()
+    }
+}
+
+/// A share; NaN when nothing to share.
+pub(super) fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 {
+        numerator / denominator
+    } else {
+        f64::NAN
+    }
+}
