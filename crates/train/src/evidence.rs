@@ -9,6 +9,12 @@ use model::{Decision, Evidence, Schema};
 /// Bootstrap resamples behind the intervals.
 pub const RESAMPLES: usize = 1000;
 
+/// The seed of the evidence's bootstrap for a run seeded `run_seed` (a margin threshold rule
+/// replays the same resamples).
+pub fn bootstrap_seed(run_seed: u64) -> u64 {
+    crate::seeds::derive_seed(run_seed, &[crate::seeds::EVIDENCE_BOOTSTRAP])
+}
+
 /// Summarises the calibrated out-of-fold probabilities `oof` of records with true classes `y`.
 pub fn evidence(
     schema: &Schema,

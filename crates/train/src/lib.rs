@@ -19,6 +19,7 @@ pub mod publish;
 pub mod report;
 pub mod retrain;
 pub mod seeds;
+pub mod selection;
 pub mod sink;
 pub mod stages;
 pub mod threshold;
@@ -185,6 +186,10 @@ pub struct TrainOutcome {
     pub reports: Vec<ReportFile>,
     /// The shipped model on the rows `--holdout` kept out of everything.
     pub holdout: Option<evaluate::Evaluation>,
+    /// Which candidate shipped, and why.
+    pub selection: selection::Selection,
+    /// Which calibration was fitted, and for `auto` why.
+    pub calibration: threshold::CalibrationChoice,
 }
 
 impl TrainOutcome {
@@ -216,10 +221,12 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
     sink.event(&sink::RunEvent::Stage(Stage::CrossValidate));
     let results = stages::cross_validate(&trainer, options, sink)?;
     sink.event(&sink::RunEvent::Stage(Stage::Select));
-    let results = stages::select(
+    let (results, selection) = selection::select(
         results,
-        Metric::for_task(options.config.task),
+        options.config.task,
         options.metric,
+        options.selection,
+        options.folds * options.repeats,
     );
     sink.event(&sink::RunEvent::Stage(Stage::FinalFit));
     let pipeline = stages::final_fit(&trainer, &results[0], options)?;
@@ -241,6 +248,7 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
                 Some(importance.clone()),
                 warnings.clone(),
                 &loaded.dataset,
+                &selection,
             )?;
             evaluation = Some(evaluate::evaluate_holdout(&train_only, test, options)?);
             let refitted = stages::refit_on_all(decided, &results[0], all_rows, options)?;
@@ -256,6 +264,7 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
         Some(importance),
         warnings,
         shipped_rows,
+        &selection,
     )?;
     if let (None, Some(test)) = (&evaluation, &loaded.held_out) {
         evaluation = Some(evaluate::evaluate_holdout(&outcome, test, options)?);

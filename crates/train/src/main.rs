@@ -140,9 +140,15 @@ pub(crate) struct ModelingArgs {
     #[arg(long)]
     threshold: Option<ThresholdRule>,
     /// Calibration of the chosen model's probabilities, fitted on out-of-fold predictions:
+    /// auto (whichever of none, platt and isotonic has the lowest cross-fitted Brier score),
     /// none, platt or isotonic.
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "auto")]
     calibration: CalibrationKind,
+    /// Which candidate ships: one-se (among those within one standard error of the best by
+    /// `--metric`, the best Brier score, or log loss for multiclass) or best (the best by
+    /// `--metric`).
+    #[arg(long, default_value = "one-se")]
+    selection: train::selection::SelectionRule,
     /// Keep this share of the rows (stratified, seeded) out of everything — tuning, model
     /// choice, threshold, calibration, prediction sets — and report the shipped model's
     /// figures on it beside the cross-validated ones (`holdout/`, `leaderboard.md`,
@@ -268,6 +274,7 @@ pub(crate) fn parse_options(args: &ModelingArgs) -> Result<TrainOptions> {
     options.tune = args.tune;
     options.threshold = args.threshold.unwrap_or(options.threshold);
     options.calibration = args.calibration;
+    options.selection = args.selection;
     options.coverage = args.coverage;
     options.holdout = args.holdout;
     options.holdout_refit = args.holdout_refit;
@@ -328,10 +335,10 @@ impl RunSink for TerminalSink<'_> {
         ));
         let _ = writeln!(
             out,
-            "chosen: {} by {}; decision: {}",
-            outcome.artifact.model_name,
-            options.metric,
-            report::decision_summary(&outcome.artifact.decision)
+            "selection: {}\ndecision: {}; {}",
+            outcome.selection.describe(),
+            report::decision_summary(&outcome.artifact.decision),
+            outcome.calibration.describe()
         );
         if let Some(holdout) = &outcome.holdout {
             out.push_str(&train::evaluate::holdout_summary(

@@ -43,6 +43,8 @@ pub struct TrainOptions {
     pub threshold: ThresholdRule,
     /// Calibration of the chosen model.
     pub calibration: CalibrationKind,
+    /// How the shipped candidate is picked from the leaderboard.
+    pub selection: crate::selection::SelectionRule,
     /// Target coverage of the conformal prediction sets (0 turns them off).
     pub coverage: f64,
     /// Share of rows kept out of everything as a stratified test split (0: none).
@@ -91,7 +93,8 @@ impl TrainOptions {
             models: ModelKind::default_run(),
             tune: 0,
             threshold,
-            calibration: CalibrationKind::None,
+            calibration: CalibrationKind::Auto,
+            selection: crate::selection::SelectionRule::OneStandardError,
             coverage: 0.9,
             holdout: 0.0,
             holdout_refit: HoldoutRefit::Train,

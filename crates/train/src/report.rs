@@ -40,6 +40,10 @@ pub struct ReportInput<'a> {
     pub artifact_bytes: &'a [u8],
     /// The chosen model's out-of-fold probabilities as its pipeline returns them.
     pub chosen_oof: &'a Array2<f64>,
+    /// Which candidate shipped, and why.
+    pub selection: &'a crate::selection::Selection,
+    /// Which calibration was fitted, and for `auto` why.
+    pub calibration: &'a crate::threshold::CalibrationChoice,
 }
 
 impl ReportInput<'_> {
@@ -244,7 +248,7 @@ fn leaderboard_csv(input: &ReportInput<'_>) -> String {
 fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     let options = input.options;
     let mut markdown = format!(
-        "# Leaderboard: {}\n\n{}, seed {}, sorted by `{}`. Threshold-dependent metrics use 0.5.\n\n| model |",
+        "# Leaderboard: {}\n\n{}, seed {}, ranked by `{}`, the shipped model first. Threshold-dependent metrics use 0.5.\n\n| model |",
         options.config.name,
         options.cv_scheme(),
         options.seed,
@@ -273,9 +277,11 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     let artifact = input.artifact;
     let _ = write!(
         markdown,
-        "\nChosen model: **{}**, refitted on all {} rows. Decision: {}",
+        "\nSelection: {}.\n\nChosen model: **{}**, refitted on all {} rows; {}. Decision: {}",
+        input.selection.describe(),
         artifact.model_name,
         artifact.provenance.n_training_rows,
+        input.calibration.describe(),
         decision_summary(&artifact.decision)
     );
     if let Some(sets) = &artifact.conformal {
@@ -346,6 +352,8 @@ fn model_json(input: &ReportInput<'_>) -> Value {
         },
         "calibration": artifact.pipeline.calibration_name(),
         "oof_calibration": oof_calibration(input),
+        "selection": input.selection.describe(),
+        "calibration_choice": input.calibration.describe(),
         "decision_curve": (options.config.task == Task::Binary).then(|| {
             let (scores, positive) = chosen_scores(input);
             crate::evaluate::decision_curve(&scores, &positive)

@@ -173,7 +173,7 @@ impl Cycle<'_> {
                 source,
             })?;
         let fingerprint = format!(
-            "{data_sha256}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n",
+            "{data_sha256}\n{}\n{}\n{}\n{:?}\n{:?}\n{}\n{:?}\n{:?}\n{:?}\n{:?}\n{}\n{:?}\n",
             options.seed,
             options.folds,
             options.repeats,
@@ -185,6 +185,7 @@ impl Cycle<'_> {
             options.balance,
             options.preprocess,
             options.coverage,
+            options.selection,
         );
         let mut bytes = config;
         bytes.extend_from_slice(fingerprint.as_bytes());

@@ -21,6 +21,8 @@ pub const HOLDOUT_BOOTSTRAP: u64 = 7;
 pub const SUBGROUPS: u64 = 8;
 /// The run-level stream of the model card's evidence bootstrap.
 pub const EVIDENCE_BOOTSTRAP: u64 = 9;
+/// The run-level stream of the folds `--calibration auto` compares methods on.
+pub const CALIBRATION: u64 = 10;
 
 /// A seed for one purpose, mixed from a parent seed and labels (SplitMix64 steps), so nearby
 /// inputs give unrelated streams.

@@ -221,22 +221,6 @@ fn evaluate(
     })
 }
 
-/// Orders the results best first by the selection metric (one of `metrics`, the task's);
-/// ties keep registry order.
-pub fn select(results: Vec<ModelResult>, metrics: &[Metric], metric: Metric) -> Vec<ModelResult> {
-    let metric_idx = metrics.iter().position(|m| *m == metric).unwrap_or(0);
-    let mut scored: Vec<(f64, ModelResult)> = results
-        .into_iter()
-        .map(|result| (result.summaries(metrics)[metric_idx].mean, result))
-        .collect();
-    scored.sort_by(|(a_mean, a), (b_mean, b)| {
-        metric
-            .best_first(*a_mean, *b_mean)
-            .then(a.kind.cmp(&b.kind))
-    });
-    scored.into_iter().map(|(_, result)| result).collect()
-}
-
 /// Refits the chosen model on all rows with its final parameters.
 pub fn final_fit(
     trainer: &Trainer<'_>,
@@ -292,6 +276,8 @@ pub struct Decided {
     pub chosen_oof: Array2<f64>,
     /// Conformal prediction sets calibrated on them.
     pub conformal: Option<ConformalSets>,
+    /// Which calibration was fitted, and for `auto` why.
+    pub calibration: crate::threshold::CalibrationChoice,
 }
 
 /// Fits the calibration and chooses the threshold, both on out-of-fold probabilities.
@@ -303,9 +289,12 @@ pub fn decide(
 ) -> Decided {
     let binary = options.config.task == Task::Binary;
     let is_positive = loaded.is_positive();
+    let mut calibration = crate::threshold::CalibrationChoice::not_applicable();
     if binary {
         let scores = best.oof.column(loaded.positive_class).to_vec();
-        pipeline.calibration = options.calibration.fit(&scores, &is_positive);
+        let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::CALIBRATION]);
+        calibration = options.calibration.resolve(&scores, &is_positive, seed);
+        pipeline.calibration = calibration.chosen.fit(&scores, &is_positive);
     }
     // One calibration path: the pipeline's own, as in the server.
     let mut chosen_oof = best.oof.clone();
@@ -316,7 +305,13 @@ pub fn decide(
     }
     let decision = if binary {
         let scores = chosen_oof.column(loaded.positive_class).to_vec();
-        let (threshold, sensitivity, specificity) = options.threshold.choose(&scores, &is_positive);
+        // A margin rule's bound is the model card's interval: the same resamples.
+        let bootstrap = crate::threshold::Bootstrap {
+            resamples: crate::evidence::RESAMPLES,
+            seed: crate::evidence::bootstrap_seed(options.seed),
+        };
+        let (threshold, sensitivity, specificity) =
+            options.threshold.choose(&scores, &is_positive, bootstrap);
         Decision {
             threshold: Some(threshold),
             rule: options.threshold.describe(),
@@ -346,6 +341,7 @@ pub fn decide(
         decision,
         chosen_oof,
         conformal,
+        calibration,
     }
 }
 
@@ -427,6 +423,7 @@ pub fn package(
     importance: Option<model::PermutationImportance>,
     warnings: Vec<String>,
     shipped_rows: &Dataset,
+    selection: &crate::selection::Selection,
 ) -> Result<TrainOutcome, TrainError> {
     let metrics = Metric::for_task(options.config.task);
     // Fit times vary from run to run, so they stay out of the artifact to keep it byte-stable.
@@ -457,7 +454,7 @@ pub fn package(
         &decided.decision,
         &decided.chosen_oof,
         &loaded.y,
-        crate::seeds::derive_seed(options.seed, &[crate::seeds::EVIDENCE_BOOTSTRAP]),
+        crate::evidence::bootstrap_seed(options.seed),
     );
     let artifact = Artifact {
         purpose,
@@ -492,8 +489,12 @@ pub fn package(
         artifact: &artifact,
         artifact_bytes: &artifact_bytes,
         chosen_oof: &decided.chosen_oof,
+        selection,
+        calibration: &decided.calibration,
     });
     Ok(TrainOutcome {
+        selection: selection.clone(),
+        calibration: decided.calibration.clone(),
         artifact,
         artifact_bytes,
         results,

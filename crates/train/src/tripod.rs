@@ -189,7 +189,7 @@ fn model_building(input: &ReportInput<'_>, out: &mut String) {
         .collect();
     let _ = writeln!(
         out,
-        "\n## 5. Model building\n\n- Candidates: {} ({} families), compared by {} with seed {}; the whole pipeline (imputation, scaling, encoding, balancing `{}`, model) is refitted on each fold's training rows only.\n- Hyperparameters: {}.\n- Selection: the best mean out-of-fold `{}`; the chosen model, **{}** ({}), was refitted on all {} development records.\n- Calibration: {}. Decision: {}.",
+        "\n## 5. Model building\n\n- Candidates: {} ({} families), compared by {} with seed {}; the whole pipeline (imputation, scaling, encoding, balancing `{}`, model) is refitted on each fold's training rows only.\n- Hyperparameters: {}.\n- Selection: {}; the chosen model, **{}** ({}), was refitted on all {} development records.\n- The {}. Decision: {}.",
         families.join(", "),
         families.len(),
         options.cv_scheme(),
@@ -203,14 +203,11 @@ fn model_building(input: &ReportInput<'_>, out: &mut String) {
         } else {
             "each family's defaults (no tuning)".into()
         },
-        options.metric,
+        input.selection.describe(),
         artifact.model_name,
         crate::report::params_summary(&artifact.params),
         artifact.provenance.n_training_rows,
-        match artifact.pipeline.calibration_name() {
-            "none" => "none".to_owned(),
-            name => format!("{name}, fitted on out-of-fold probabilities"),
-        },
+        input.calibration.describe(),
         crate::report::decision_summary(&artifact.decision),
     );
     if let Some(sets) = &artifact.conformal {

@@ -748,6 +748,16 @@ fn assert_explanations_add_up(artifact: &Artifact, dataset: &data::Dataset, cont
                 (logits[class_idx] - max).exp() / total
             }
         };
+        // The explanation is of the model's output before calibration, which then maps it.
+        let probability = if pipeline.calibration.is_some() && pipeline.n_classes == 2 {
+            let mut both = vec![0.0; 2];
+            both[class_idx] = probability;
+            both[1 - class_idx] = 1.0 - probability;
+            pipeline.calibrate(&mut both);
+            both[class_idx]
+        } else {
+            probability
+        };
         assert!(
             (probability - prediction.probabilities[class_idx]).abs() < 1e-9,
             "{context}: explained {probability} vs predicted {}",
@@ -842,4 +852,35 @@ fn the_terminal_leaderboard_fits_a_hundred_columns() {
         assert_eq!(shown, (expected * 1000.0).round() / 1000.0, "{table}");
         assert_eq!(table.lines().count(), 1 + 3 + 1, "{table}");
     }
+}
+
+#[test]
+fn a_margin_threshold_makes_the_card_interval_start_at_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = write_binary(dir.path(), 300, 0.4, 21);
+    let mut opts = options(&config_path, &data);
+    opts.models = vec!["lr".parse().unwrap(), "rf".parse().unwrap()];
+    opts.threshold = "sensitivity>=0.80".parse().unwrap();
+    let plain = run(&opts, &MemorySink::default()).unwrap();
+    opts.threshold = "sensitivity>=0.80@lower95".parse().unwrap();
+    let margin = run(&opts, &MemorySink::default()).unwrap();
+    let sensitivity =
+        |outcome: &TrainOutcome| *outcome.artifact.evidence.figure("sensitivity").unwrap();
+    // The plain rule's point sensitivity is about the target, its interval straddles it; the
+    // margin rule's interval, from the same resamples, starts at or above it.
+    assert!(sensitivity(&plain).lower < 0.8, "{:?}", sensitivity(&plain));
+    assert!(
+        sensitivity(&margin).lower >= 0.8 - 1e-12,
+        "{:?}",
+        sensitivity(&margin)
+    );
+    let (plain_threshold, margin_threshold) = (
+        plain.artifact.decision.threshold.unwrap(),
+        margin.artifact.decision.threshold.unwrap(),
+    );
+    assert!(margin_threshold < plain_threshold);
+    assert_eq!(margin.artifact.decision.rule, "sensitivity>=0.80@lower95");
+    // The same model and calibration either way: only the threshold moved.
+    assert_eq!(plain.artifact.model_name, margin.artifact.model_name);
+    assert_eq!(plain.selection, margin.selection);
 }

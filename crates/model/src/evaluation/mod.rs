@@ -262,6 +262,75 @@ impl Scored<'_> {
     }
 }
 
+/// The lower end of the 95% bootstrap interval of the sensitivity at each of `thresholds`
+/// (records flagged when `score >= threshold`), from exactly the resamples [`evidence`] draws
+/// with the same `resamples` and `seed` over the same records: the interval the model card
+/// shows at a threshold chosen with it starts at this value. One replay of the draws serves
+/// every threshold: `resamples × (records + thresholds)` steps, `resamples × thresholds`
+/// values kept. NaN without positives.
+pub fn sensitivity_lower_bounds(
+    scores: &[f64],
+    positive: &[bool],
+    thresholds: &[f64],
+    resamples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let n_records = scores.len();
+    if n_records == 0 {
+        return vec![f64::NAN; thresholds.len()];
+    }
+    // The thresholds in descending order, and for each record the first of them that flags it
+    // (it is flagged by that one and every lower one); `None`: flagged by none.
+    let mut order: Vec<usize> = (0..thresholds.len()).collect();
+    order.sort_by(|a, b| thresholds[*b].total_cmp(&thresholds[*a]));
+    let descending: Vec<f64> = order.iter().map(|idx| thresholds[*idx]).collect();
+    let first_flagging: Vec<Option<usize>> = scores
+        .iter()
+        .map(|score| {
+            // A NaN score is flagged by none (`NaN >= t` is false).
+            let first = descending.partition_point(|threshold| {
+                score.partial_cmp(threshold).is_none_or(|o| o.is_lt())
+            });
+            (first < descending.len()).then_some(first)
+        })
+        .collect();
+    let mut rng = bootstrap_rng(seed);
+    let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); thresholds.len()];
+    let mut newly_flagged = vec![0.0; thresholds.len()];
+    for _ in 0..resamples {
+        newly_flagged.iter_mut().for_each(|count| *count = 0.0);
+        let mut positives = 0.0;
+        for _ in 0..n_records {
+            let record = rng.gen_range(0..n_records);
+            if positive[record] {
+                positives += 1.0;
+                if let Some(first) = first_flagging[record] {
+                    newly_flagged[first] += 1.0;
+                }
+            }
+        }
+        let mut flagged = 0.0;
+        for (rank, count) in newly_flagged.iter().enumerate() {
+            flagged += count;
+            let sensitivity = weighted::ratio(flagged, positives);
+            if sensitivity.is_finite() {
+                samples[order[rank]].push(sensitivity);
+            }
+        }
+    }
+    samples
+        .iter_mut()
+        .map(|sample| {
+            sample.sort_by(f64::total_cmp);
+            if sample.len() < 2 {
+                f64::NAN
+            } else {
+                crate::stats::quantile(sample, 0.025)
+            }
+        })
+        .collect()
+}
+
 /// Where a resample's recalibration fit starts: the full sample's slope and intercept, when
 /// finite.
 fn recalibration_start(task: Task, point: &[f64]) -> Option<(f64, f64)> {
@@ -517,6 +586,20 @@ mod tests {
         (probabilities, truth)
     }
 
+    /// A binary schema with no features (the figures never read them).
+    fn binary_schema() -> Schema {
+        Schema {
+            dataset: "test".into(),
+            task: Task::Binary,
+            features: Vec::new(),
+            id_columns: Vec::new(),
+            target: "outcome".into(),
+            classes: vec!["no".into(), "yes".into()],
+            positive_class: Some(1),
+            aliases: Vec::new(),
+        }
+    }
+
     fn check_against_oracle(task: Task, n_classes: usize, step: f64) {
         let (probabilities, truth) = records(300, n_classes, step, 7);
         let positive_class = (task == Task::Binary).then_some(1);
@@ -578,18 +661,27 @@ mod tests {
     }
 
     #[test]
+    fn the_sensitivity_bound_is_the_lower_end_of_the_evidence_interval() {
+        let (probabilities, truth) = records(150, 2, 0.02, 9);
+        let schema = binary_schema();
+        let scores: Vec<f64> = probabilities.iter().map(|row| row[1]).collect();
+        let positive: Vec<bool> = truth.iter().map(|class| *class == 1).collect();
+        let thresholds = [0.45, 0.3, 0.6, 2.0];
+        let bounds = sensitivity_lower_bounds(&scores, &positive, &thresholds, 300, 21);
+        for (threshold, bound) in thresholds.into_iter().zip(bounds) {
+            let evidence = evidence(&schema, Some(threshold), &probabilities, &truth, 300, 21);
+            let interval = evidence.figure("sensitivity").unwrap();
+            assert_eq!(bound.to_bits(), interval.lower.to_bits(), "{threshold}");
+            assert!(bound <= interval.value);
+        }
+        let none = sensitivity_lower_bounds(&scores, &[false; 150], &[0.5], 50, 1);
+        assert!(none[0].is_nan());
+    }
+
+    #[test]
     fn an_evaluation_is_the_same_for_the_same_seed_and_differs_for_another() {
         let (probabilities, truth) = records(200, 2, 0.01, 3);
-        let schema = Schema {
-            dataset: "test".into(),
-            task: Task::Binary,
-            features: Vec::new(),
-            id_columns: Vec::new(),
-            target: "outcome".into(),
-            classes: vec!["no".into(), "yes".into()],
-            positive_class: Some(1),
-            aliases: Vec::new(),
-        };
+        let schema = binary_schema();
         let first = evidence(&schema, Some(0.4), &probabilities, &truth, 200, 5);
         let again = evidence(&schema, Some(0.4), &probabilities, &truth, 200, 5);
         let other = evidence(&schema, Some(0.4), &probabilities, &truth, 200, 6);
