@@ -63,16 +63,33 @@ impl Artifact {
 
     /// Predicts an already validated raw row.
     pub fn predict_raw(&self, raw: &[f64]) -> Prediction {
-        let probabilities = self.pipeline.predict_raw(raw);
-        let label_idx = decide(
-            &probabilities,
+        let mut prediction = Prediction {
+            label_idx: 0,
+            probabilities: Vec::new(),
+        };
+        self.predict_raw_into(raw, &mut Vec::new(), &mut prediction);
+        prediction
+    }
+
+    /// As [`Artifact::predict_raw`], reusing the caller's buffers (`inputs` holds the model
+    /// inputs between calls): what a scorer of many rows calls.
+    pub fn predict_raw_into(
+        &self,
+        raw: &[f64],
+        inputs: &mut Vec<f64>,
+        prediction: &mut Prediction,
+    ) {
+        prediction.probabilities.clear();
+        prediction
+            .probabilities
+            .resize(self.pipeline.n_classes, 0.0);
+        self.pipeline
+            .predict_raw_into(raw, inputs, &mut prediction.probabilities);
+        prediction.label_idx = decide(
+            &prediction.probabilities,
             self.schema.positive_class,
             self.decision.threshold,
         );
-        Prediction {
-            label_idx,
-            probabilities,
-        }
     }
 }
 

@@ -155,19 +155,7 @@ pub fn quoted_list(names: &[String]) -> String {
 pub fn parse_value(feature: &FeatureSpec, value: &Value) -> Result<f64, FieldProblem> {
     let number = match (feature.kind, value) {
         (_, Value::Missing) => return Ok(f64::NAN),
-        (FeatureKind::Categorical, Value::Text(text)) => {
-            if is_missing_text(text) {
-                return Ok(f64::NAN);
-            }
-            let text = text.trim();
-            return match feature.categories.iter().position(|known| known == text) {
-                Some(code) => Ok(code as f64),
-                None => Err(FieldProblem::UnknownCategory {
-                    value: text.to_owned(),
-                    known: feature.categories.clone(),
-                }),
-            };
-        }
+        (_, Value::Text(text)) => return parse_text(feature, text),
         (FeatureKind::Categorical, other) => {
             return Err(FieldProblem::WrongType {
                 expected: "a category name (string)",
@@ -176,20 +164,6 @@ pub fn parse_value(feature: &FeatureSpec, value: &Value) -> Result<f64, FieldPro
         }
         (_, Value::Number(number)) => *number,
         (FeatureKind::Binary, Value::Bool(flag)) => f64::from(u8::from(*flag)),
-        (_, Value::Text(text)) => {
-            if is_missing_text(text) {
-                return Ok(f64::NAN);
-            }
-            match text.trim().parse::<f64>() {
-                Ok(number) => number,
-                Err(_) => {
-                    return Err(FieldProblem::WrongType {
-                        expected: "a number",
-                        found: format!("`{}`", text.trim()),
-                    });
-                }
-            }
-        }
         (_, other) => {
             return Err(FieldProblem::WrongType {
                 expected: "a number",
@@ -197,6 +171,36 @@ pub fn parse_value(feature: &FeatureSpec, value: &Value) -> Result<f64, FieldPro
             });
         }
     };
+    check_number(feature, number)
+}
+
+/// Parses text (a CSV cell, a JSON string) for a feature: missing text, a category name, or a
+/// number, without allocating unless it is refused.
+pub fn parse_text(feature: &FeatureSpec, text: &str) -> Result<f64, FieldProblem> {
+    if is_missing_text(text) {
+        return Ok(f64::NAN);
+    }
+    let text = text.trim();
+    if feature.kind == FeatureKind::Categorical {
+        return match feature.categories.iter().position(|known| known == text) {
+            Some(code) => Ok(code as f64),
+            None => Err(FieldProblem::UnknownCategory {
+                value: text.to_owned(),
+                known: feature.categories.clone(),
+            }),
+        };
+    }
+    match text.parse::<f64>() {
+        Ok(number) => check_number(feature, number),
+        Err(_) => Err(FieldProblem::WrongType {
+            expected: "a number",
+            found: format!("`{text}`"),
+        }),
+    }
+}
+
+/// A number's checks by kind: finite, whole for an integer, 0 or 1 for a binary feature.
+fn check_number(feature: &FeatureSpec, number: f64) -> Result<f64, FieldProblem> {
     if !number.is_finite() {
         return Err(FieldProblem::NotFinite);
     }
@@ -236,7 +240,54 @@ fn type_name(value: &Value) -> String {
     }
 }
 
+/// A parsed raw value admitted for the feature: missing only where allowed, within the
+/// plausible range.
+fn admit(feature: &FeatureSpec, raw_value: f64) -> Result<f64, FieldProblem> {
+    if !feature.allow_missing && feature.is_missing(raw_value) {
+        Err(FieldProblem::NullNotAllowed)
+    } else {
+        check_range(feature, raw_value).map(|()| raw_value)
+    }
+}
+
 impl Schema {
+    /// Validates a row of text cells given in schema order (a CSV row whose columns were
+    /// mapped once per file) into `raw`, without looking names up or allocating for a valid
+    /// row: the same rules and problems as [`Schema::encode_record`] with every value as text.
+    pub fn encode_text_row<'a>(
+        &self,
+        cells: impl IntoIterator<Item = &'a str>,
+        raw: &mut Vec<f64>,
+    ) -> Result<(), Vec<FieldError>> {
+        raw.clear();
+        let mut errors = Vec::new();
+        for (feature, cell) in self.features.iter().zip(cells) {
+            match parse_text(feature, cell).and_then(|raw_value| admit(feature, raw_value)) {
+                Ok(raw_value) => raw.push(raw_value),
+                Err(problem) => {
+                    raw.push(f64::NAN);
+                    errors.push(FieldError {
+                        field: feature.name.clone(),
+                        problem,
+                    });
+                }
+            }
+        }
+        if raw.len() < self.features.len() {
+            for feature in &self.features[raw.len()..] {
+                errors.push(FieldError {
+                    field: feature.name.clone(),
+                    problem: FieldProblem::Missing,
+                });
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
     /// Validates a named record and returns its raw row, or every problem found.
     ///
     /// `fields` is the record in the order given; id columns are accepted and ignored here.
@@ -261,13 +312,8 @@ impl Schema {
             };
             seen[feature_idx] = true;
             let feature = &self.features[feature_idx];
-            let parsed = parse_value(feature, value).and_then(|raw_value| {
-                if !feature.allow_missing && feature.is_missing(raw_value) {
-                    Err(FieldProblem::NullNotAllowed)
-                } else {
-                    check_range(feature, raw_value).map(|()| raw_value)
-                }
-            });
+            let parsed =
+                parse_value(feature, value).and_then(|raw_value| admit(feature, raw_value));
             match parsed {
                 Ok(raw_value) => raw[feature_idx] = raw_value,
                 Err(problem) => errors.push(FieldError {

@@ -1,11 +1,12 @@
 //! Batch scoring of a CSV file in bounded memory: one row read, validated, predicted and written
 //! at a time, through the same `Artifact::predict_record` path as `POST /predict`.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use model::{Artifact, Schema, Value};
+use model::{Artifact, Schema};
 
 use crate::drift::Sample;
 
@@ -152,16 +153,130 @@ impl Layout {
     }
 }
 
-/// Feature names as one output cell, separated by `;` (empty when there are none).
-fn joined_names<'a>(features: impl Iterator<Item = &'a model::FeatureSpec>) -> String {
-    let mut cell = String::new();
+/// Feature names as one output cell in `cell`, separated by `;` (empty when there are none).
+fn joined_names<'a>(cell: &mut String, features: impl Iterator<Item = &'a model::FeatureSpec>) {
+    cell.clear();
     for feature in features {
         if !cell.is_empty() {
             cell.push(';');
         }
         cell.push_str(&feature.name);
     }
-    cell
+}
+
+/// Rows scored per chunk: enough that splitting a chunk's predictions across cores costs
+/// little, few enough that memory stays flat whatever the file's size.
+const CHUNK_ROWS: usize = 4096;
+
+/// Validated rows waiting for their predictions, then for the writer, kept in reused buffers.
+#[derive(Default)]
+struct Chunk {
+    /// Raw rows, one after another.
+    raws: Vec<f64>,
+    /// Row width.
+    n_features: usize,
+    /// Id cells, one after another, and where each ends (none without an id column).
+    ids: String,
+    id_ends: Vec<usize>,
+    /// Class probabilities, one row after another, and the decided class per row.
+    probabilities: Vec<f64>,
+    labels: Vec<usize>,
+    n_classes: usize,
+    rows: usize,
+}
+
+impl Chunk {
+    fn clear(&mut self) {
+        self.raws.clear();
+        self.ids.clear();
+        self.id_ends.clear();
+        self.rows = 0;
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn push(&mut self, raw: &[f64], id: Option<&str>) {
+        self.n_features = raw.len();
+        self.raws.extend_from_slice(raw);
+        if let Some(id) = id {
+            self.ids.push_str(id);
+            self.id_ends.push(self.ids.len());
+        }
+        self.rows += 1;
+    }
+
+    fn raw(&self, row: usize) -> &[f64] {
+        &self.raws[row * self.n_features..(row + 1) * self.n_features]
+    }
+
+    fn id(&self, row: usize) -> Option<&str> {
+        let end = *self.id_ends.get(row)?;
+        let start = if row == 0 { 0 } else { self.id_ends[row - 1] };
+        self.ids.get(start..end)
+    }
+
+    fn probabilities(&self, row: usize) -> &[f64] {
+        &self.probabilities[row * self.n_classes..(row + 1) * self.n_classes]
+    }
+
+    /// Predicts every row, the chunk split across the available cores; each row's answer is
+    /// what `Artifact::predict_raw` gives for it, wherever it was computed.
+    fn predict(&mut self, artifact: &Artifact) {
+        self.n_classes = artifact.schema.classes.len();
+        self.probabilities.clear();
+        self.probabilities.resize(self.rows * self.n_classes, 0.0);
+        self.labels.clear();
+        self.labels.resize(self.rows, 0);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let parts = cores.min(self.rows.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
+        let rows_per_part = self.rows.div_ceil(parts).max(1);
+        let (n_features, n_classes) = (self.n_features, self.n_classes);
+        let raws = self.raws.chunks(rows_per_part * n_features.max(1));
+        let probabilities = self.probabilities.chunks_mut(rows_per_part * n_classes);
+        let labels = self.labels.chunks_mut(rows_per_part);
+        std::thread::scope(|scope| {
+            let mut parts = raws.zip(probabilities).zip(labels);
+            // The calling thread takes the first part; helpers the rest.
+            let first = parts.next();
+            for ((raws, probabilities), labels) in parts {
+                scope.spawn(move || {
+                    predict_rows(artifact, n_features, raws, probabilities, labels);
+                });
+            }
+            if let Some(((raws, probabilities), labels)) = first {
+                predict_rows(artifact, n_features, raws, probabilities, labels);
+            }
+        });
+    }
+}
+
+/// Rows below which a chunk is not worth a helper thread.
+const MIN_ROWS_PER_THREAD: usize = 512;
+
+fn predict_rows(
+    artifact: &Artifact,
+    n_features: usize,
+    raws: &[f64],
+    probabilities: &mut [f64],
+    labels: &mut [usize],
+) {
+    let mut inputs = Vec::new();
+    let mut prediction = model::Prediction {
+        label_idx: 0,
+        probabilities: Vec::new(),
+    };
+    let n_classes = artifact.schema.classes.len();
+    for ((raw, out), label) in raws
+        .chunks(n_features.max(1))
+        .zip(probabilities.chunks_mut(n_classes))
+        .zip(labels.iter_mut())
+    {
+        artifact.predict_raw_into(raw, &mut inputs, &mut prediction);
+        out.copy_from_slice(&prediction.probabilities);
+        *label = prediction.label_idx;
+    }
 }
 
 /// Reads a CSV file row by row, validating and predicting each through the artifact: the one
@@ -173,8 +288,8 @@ pub struct RowReader<'a, R: Read> {
     reader: csv::Reader<BufReader<LineEndings<R>>>,
     layout: Layout,
     record: csv::StringRecord,
-    values: Vec<Value>,
     raw: Vec<f64>,
+    inputs: Vec<f64>,
     prediction: model::Prediction,
 }
 
@@ -213,8 +328,8 @@ impl<'a, R: Read> RowReader<'a, R> {
             reader,
             layout,
             record: csv::StringRecord::new(),
-            values: Vec::with_capacity(artifact.schema.features.len()),
-            raw: Vec::new(),
+            raw: Vec::with_capacity(artifact.schema.features.len()),
+            inputs: Vec::new(),
             prediction: model::Prediction {
                 label_idx: 0,
                 probabilities: Vec::new(),
@@ -232,6 +347,17 @@ impl<'a, R: Read> RowReader<'a, R> {
 
     /// Reads, validates and predicts the next row; `false` at the end of the file.
     pub fn advance(&mut self) -> Result<bool, ScoreError> {
+        if !self.validate_next()? {
+            return Ok(false);
+        }
+        self.artifact
+            .predict_raw_into(&self.raw, &mut self.inputs, &mut self.prediction);
+        Ok(true)
+    }
+
+    /// Reads and validates the next row without predicting it (the batch scorer predicts
+    /// rows in chunks, on every core); `false` at the end of the file.
+    pub fn validate_next(&mut self) -> Result<bool, ScoreError> {
         if !self
             .reader
             .read_record(&mut self.record)
@@ -250,29 +376,25 @@ impl<'a, R: Read> RowReader<'a, R> {
         }
         let schema = &self.artifact.schema;
         let record = &self.record;
-        self.values.clear();
-        self.values.extend(
-            self.layout
-                .feature_columns
-                .iter()
-                .map(|idx| Value::Text(record.get(*idx).unwrap_or("").to_owned())),
-        );
-        let fields = schema
-            .features
+        // Columns were mapped once per file: each cell is parsed where it sits, no name looked
+        // up and nothing allocated for a valid row.
+        let cells = self
+            .layout
+            .feature_columns
             .iter()
-            .map(|feature| feature.name.as_str())
-            .zip(self.values.iter());
-        self.raw = schema.encode_record(fields).map_err(|errors| {
-            bad_value(
-                schema,
-                &self.layout,
-                record,
-                self.path,
-                &errors,
-                self.show_values,
-            )
-        })?;
-        self.prediction = self.artifact.predict_raw(&self.raw);
+            .map(|idx| record.get(*idx).unwrap_or(""));
+        schema
+            .encode_text_row(cells, &mut self.raw)
+            .map_err(|errors| {
+                bad_value(
+                    schema,
+                    &self.layout,
+                    record,
+                    self.path,
+                    &errors,
+                    self.show_values,
+                )
+            })?;
         Ok(true)
     }
 
@@ -420,33 +542,55 @@ pub fn score(
             .map_err(write_error)?;
     }
     let wanted = options.rows.clone().unwrap_or(0..usize::MAX);
-    let mut row_out: Vec<String> = Vec::new();
+    let mut chunk = Chunk::default();
+    let mut cell = String::new();
     let mut n_rows = 0;
-    for row_idx in 0..wanted.end {
-        // Rows before the shard are read, not validated: they are another job's.
-        let more = if row_idx < wanted.start {
-            rows.skip()?
-        } else {
-            rows.advance()?
-        };
-        if !more {
-            break;
+    let mut row_idx = 0;
+    let mut more = true;
+    while more {
+        chunk.clear();
+        while chunk.len() < CHUNK_ROWS {
+            // Rows before the shard are read, not validated: they are another job's.
+            if row_idx >= wanted.end {
+                more = false;
+                break;
+            }
+            let read = if row_idx < wanted.start {
+                rows.skip()?
+            } else {
+                rows.validate_next()?
+            };
+            if !read {
+                more = false;
+                break;
+            }
+            if row_idx >= wanted.start {
+                chunk.push(rows.raw(), rows.id());
+            }
+            row_idx += 1;
         }
-        if row_idx < wanted.start {
-            continue;
+        chunk.predict(artifact);
+        for row in 0..chunk.len() {
+            if let Some(id) = chunk.id(row) {
+                writer.write_field(id).map_err(write_error)?;
+            }
+            for probability in chunk.probabilities(row) {
+                // `Display` for f64 is the shortest text that parses back to the same value.
+                cell.clear();
+                let _ = write!(cell, "{probability}");
+                writer.write_field(&cell).map_err(write_error)?;
+            }
+            writer
+                .write_field(&schema.classes[chunk.labels[row]])
+                .map_err(write_error)?;
+            let raw = chunk.raw(row);
+            joined_names(&mut cell, schema.imputed(raw));
+            writer.write_field(&cell).map_err(write_error)?;
+            joined_names(&mut cell, schema.beyond_training(raw));
+            writer.write_field(&cell).map_err(write_error)?;
+            writer.write_record(None::<&[u8]>).map_err(write_error)?;
         }
-        row_out.clear();
-        if let Some(id) = rows.id() {
-            row_out.push(id.to_owned());
-        }
-        let prediction = rows.prediction();
-        // `Display` for f64 is the shortest text that parses back to the same value.
-        row_out.extend(prediction.probabilities.iter().map(|p| p.to_string()));
-        row_out.push(schema.classes[prediction.label_idx].clone());
-        row_out.push(joined_names(schema.imputed(rows.raw())));
-        row_out.push(joined_names(schema.beyond_training(rows.raw())));
-        writer.write_record(&row_out).map_err(write_error)?;
-        n_rows += 1;
+        n_rows += chunk.len() as u64;
     }
     writer.flush().map_err(|source| ScoreError::Write {
         path: output_path.to_path_buf(),
