@@ -2,7 +2,8 @@
 # Load-tests the release server with wrk: server pinned to core 0, load generator to core 1,
 # concurrency 1, 16 and 64 for DURATION seconds each, against GET /health, POST /predict (one
 # record) and POST /predict/batch (100 records). Prints requests/s, p50, p99 and errors.
-# Targets: /predict at >= 80% of /health's requests/s; p99 <= 2 ms at concurrency 16.
+# Targets: /predict at >= 80% of /health's requests/s; p99 <= 2 ms at concurrency 16. Then a
+# bare actix-web server answering the same bytes (the floor), and vigil's share of it.
 # Then the cost of monitoring: /predict at concurrency 16 with metrics and info-level logging
 # on (the defaults) against both off (`--metrics false`, RUST_LOG=warn), alternating four times;
 # target: on within 5% of off.
@@ -106,6 +107,26 @@ for connections in 1 16 64; do
   printf 'concurrency %2s: /predict at %.0f%% of /health requests/s (target >= 80%%)\n' "$connections" "$(echo "$ratio * 100" | bc -l)"
 done
 printf 'p99 of /predict at concurrency 16: %s ms (target <= 2 ms)\n' "${p99[predict,16]}"
+# The floor: a bare actix-web server (crates/serve/examples/bare_floor.rs) answering the same
+# bytes as vigil's /health and /predict, pinned the same way; vigil's share of its requests/s.
+curl -sf "$base/health" > "$work/health-body.json"
+curl -sf "$base/predict" -H 'content-type: application/json' -d @"$work/one.json" > "$work/predict-body.json"
+stop_server
+cargo build --release --quiet -p serve --example bare_floor
+: > "$work/server.out"
+taskset -c 0 "$CARGO_TARGET_DIR/release/examples/bare_floor" "$work/health-body.json" "$work/predict-body.json" > "$work/server.out" 2> "$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
+base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
+[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+echo
+for connections in 16 64; do
+  read -r floor_get _ < <(run health "$connections")
+  read -r floor_post _ < <(run predict "$connections")
+  printf 'concurrency %2s: bare actix GET %s/s, POST %s/s; vigil /health at %.2f of the bare GET (target >= 0.9), /predict at %.2f of the bare POST (target >= 0.6)\n' \
+    "$connections" "$floor_get" "$floor_post" \
+    "$(echo "${rps[health,$connections]} / $floor_get" | bc -l)" "$(echo "${rps[predict,$connections]} / $floor_post" | bc -l)"
+done
 fi
 stop_server
 [[ "$part" == table ]] && exit 0
