@@ -490,6 +490,11 @@ pub fn read_artifact_file(path: &Path) -> Result<Vec<u8>, ArtifactError> {
     Ok(bytes)
 }
 
+/// Bytes a pipeline takes in an artifact's payload (what a candidate would add to `model.bin`).
+pub fn encoded_len(pipeline: &Pipeline) -> u64 {
+    codec().serialized_size(pipeline).unwrap_or(0)
+}
+
 /// CRC-32 of a whole artifact file: a short fingerprint for `model_version` strings.
 pub fn checksum(bytes: &[u8]) -> u32 {
     crc32fast::hash(bytes)

@@ -104,6 +104,11 @@ pub struct ModelResult {
     pub fold_metrics: Vec<Vec<f64>>,
     /// Wall-clock seconds of each fold's fit (timing, not a quality metric).
     pub fold_seconds: Vec<f64>,
+    /// Bytes each fold's fitted pipeline takes in an artifact.
+    pub fold_model_bytes: Vec<u64>,
+    /// Microseconds per record each fold's pipeline took to predict its validation rows
+    /// (timing, while other folds may be fitting on the other core).
+    pub fold_predict_us: Vec<f64>,
     /// Out-of-fold probabilities of the first repeat, one row per dataset row.
     pub oof: Array2<f64>,
     /// The balancing actually applied (class weights fall back for some families).
@@ -131,6 +136,21 @@ impl ModelResult {
                 }
             })
             .collect()
+    }
+
+    /// Mean size of a fitted pipeline in an artifact, in kilobytes (1,000 bytes).
+    pub fn model_kb(&self) -> f64 {
+        let kilobytes: Vec<f64> = self
+            .fold_model_bytes
+            .iter()
+            .map(|bytes| *bytes as f64 / 1000.0)
+            .collect();
+        mean_std(&kilobytes).0
+    }
+
+    /// Mean prediction time per record over the folds, in microseconds.
+    pub fn predict_us(&self) -> f64 {
+        mean_std(&self.fold_predict_us).0
     }
 
     /// Mean and standard deviation of the fold fit times, in milliseconds.

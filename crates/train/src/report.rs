@@ -208,6 +208,8 @@ pub fn leaderboard_json(
                     "model": result.kind.name(),
                     "metrics": MetricMap(&result.summaries(metrics)),
                     "fit_time_ms": {"mean": fit_mean, "std": fit_std},
+                    "model_kb": result.model_kb(),
+                    "predict_us_per_record": result.predict_us(),
                     "params": PairMap(&result.params_with_balance(options.balance)),
                 })
             })
@@ -229,7 +231,7 @@ fn leaderboard_csv(input: &ReportInput<'_>) -> String {
     for metric in input.metrics() {
         let _ = write!(csv, ",{metric}_mean,{metric}_std");
     }
-    csv.push_str(",fit_time_ms_mean,fit_time_ms_std,params\n");
+    csv.push_str(",fit_time_ms_mean,fit_time_ms_std,model_kb,predict_us_per_record,params\n");
     for result in input.results {
         let _ = write!(csv, "{}", result.kind.name());
         for summary in result.summaries(input.metrics()) {
@@ -238,7 +240,9 @@ fn leaderboard_csv(input: &ReportInput<'_>) -> String {
         let (fit_mean, fit_std) = result.fit_time_ms();
         let _ = writeln!(
             csv,
-            ",{fit_mean:.3},{fit_std:.3},\"{}\"",
+            ",{fit_mean:.3},{fit_std:.3},{:.1},{:.2},\"{}\"",
+            result.model_kb(),
+            result.predict_us(),
             params_text(result, input.options, " ")
         );
     }
@@ -248,7 +252,7 @@ fn leaderboard_csv(input: &ReportInput<'_>) -> String {
 fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     let options = input.options;
     let mut markdown = format!(
-        "# Leaderboard: {}\n\n{}, seed {}, ranked by `{}`, the shipped model first. Threshold-dependent metrics use 0.5.\n\n| model |",
+        "# Leaderboard: {}\n\n{}, seed {}, ranked by `{}`, the shipped model first. Threshold-dependent metrics use 0.5. Model KB: a fold's fitted pipeline in an artifact; µs/record: its prediction time per validation record (fold means).\n\n| model |",
         options.config.name,
         options.cv_scheme(),
         options.seed,
@@ -257,11 +261,11 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     for metric in input.metrics() {
         let _ = write!(markdown, " {metric} |");
     }
-    markdown.push_str(" fit ms | params |\n|---|");
+    markdown.push_str(" fit ms | model KB | µs/record | params |\n|---|");
     for _ in input.metrics() {
         markdown.push_str("---|");
     }
-    markdown.push_str("---|---|\n");
+    markdown.push_str("---|---|---|---|\n");
     for result in input.results {
         let _ = write!(markdown, "| {} |", result.kind.name());
         for summary in result.summaries(input.metrics()) {
@@ -270,7 +274,9 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
         let (fit_mean, _) = result.fit_time_ms();
         let _ = writeln!(
             markdown,
-            " {fit_mean:.1} | {} |",
+            " {fit_mean:.1} | {:.1} | {:.2} | {} |",
+            result.model_kb(),
+            result.predict_us(),
             params_text(result, options, ", ")
         );
     }

@@ -232,6 +232,8 @@ mod tests {
             params: kind.default_params(),
             fold_metrics,
             fold_seconds: vec![0.0; 5],
+            fold_model_bytes: vec![0; 5],
+            fold_predict_us: vec![0.0; 5],
             oof: ndarray::Array2::zeros((0, 2)),
             balance: preprocess::Balance::None,
         }

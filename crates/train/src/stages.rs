@@ -149,6 +149,10 @@ struct FoldOutput {
     seconds: f64,
     /// Probabilities of the validation rows, in their order.
     probabilities: Vec<Vec<f64>>,
+    /// Bytes the fitted pipeline takes in an artifact.
+    model_bytes: u64,
+    /// Microseconds per validation row to predict it.
+    predict_us: f64,
 }
 
 /// One model's cross-validation: per fold, (nested) parameter choice, fit, and scores.
@@ -183,7 +187,10 @@ fn evaluate(
                     source,
                 })?;
             let seconds = started.elapsed().as_secs_f64();
+            let predicting = Instant::now();
             let probabilities = trainer.predict_rows(&pipeline, &fold.validation);
+            let predict_us =
+                predicting.elapsed().as_secs_f64() * 1e6 / fold.validation.len().max(1) as f64;
             let scores = trainer.score(&probabilities, &fold.validation);
             sink.event(&RunEvent::FoldFinished {
                 kind,
@@ -194,11 +201,15 @@ fn evaluate(
                 scores,
                 seconds,
                 probabilities,
+                model_bytes: model::artifact::encoded_len(&pipeline),
+                predict_us,
             })
         })
         .collect();
     let mut fold_metrics = Vec::with_capacity(folds.len());
     let mut fold_seconds = Vec::with_capacity(folds.len());
+    let mut fold_model_bytes = Vec::with_capacity(folds.len());
+    let mut fold_predict_us = Vec::with_capacity(folds.len());
     let mut oof = Array2::from_elem((trainer.y.len(), trainer.n_classes), f64::NAN);
     for (fold, output) in folds.iter().zip(fold_outputs) {
         let output = output?;
@@ -209,6 +220,8 @@ fn evaluate(
         }
         fold_metrics.push(output.scores);
         fold_seconds.push(output.seconds);
+        fold_model_bytes.push(output.model_bytes);
+        fold_predict_us.push(output.predict_us);
     }
     let all_rows: Vec<usize> = (0..trainer.y.len()).collect();
     Ok(ModelResult {
@@ -216,6 +229,8 @@ fn evaluate(
         params: choose(&all_rows, seeds.final_selection()),
         fold_metrics,
         fold_seconds,
+        fold_model_bytes,
+        fold_predict_us,
         oof,
         balance: trainer.effective_balance(kind),
     })

@@ -124,8 +124,23 @@ fn artifact_and_reports_are_written_and_reproducible() {
         // Timing is reported beside the metrics, never among them.
         assert!(entry["metrics"].get("fit_time_ms").is_none());
         assert!(entry["fit_time_ms"]["mean"].as_f64().unwrap() >= 0.0);
+        assert!(entry["predict_us_per_record"].as_f64().unwrap() >= 0.0);
         assert!(entry["params"].is_object());
     }
+    // A model's size in an artifact: a forest of deep trees is far larger than a linear model.
+    let size_of = |name: &str| {
+        leaderboard
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["model"] == name)
+            .map(|entry| entry["model_kb"].as_f64().unwrap())
+    };
+    let (forest, linear) = (
+        size_of("random_forest").unwrap(),
+        size_of("logistic_regression").unwrap(),
+    );
+    assert!(forest > 20.0 * linear, "{forest} KB vs {linear} KB");
     let card: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(first.join("model.json")).unwrap()).unwrap();
     assert_eq!(card["dataset"]["sha256"].as_str().unwrap().len(), 64);
