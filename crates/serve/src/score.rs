@@ -221,15 +221,14 @@ impl Chunk {
         &self.probabilities[row * self.n_classes..(row + 1) * self.n_classes]
     }
 
-    /// Predicts every row, the chunk split across the available cores; each row's answer is
+    /// Predicts every row, the chunk split across up to `cores` threads; each row's answer is
     /// what `Artifact::predict_raw` gives for it, wherever it was computed.
-    fn predict(&mut self, artifact: &Artifact) {
+    fn predict(&mut self, artifact: &Artifact, cores: usize) {
         self.n_classes = artifact.schema.classes.len();
         self.probabilities.clear();
         self.probabilities.resize(self.rows * self.n_classes, 0.0);
         self.labels.clear();
         self.labels.resize(self.rows, 0);
-        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         let parts = cores.min(self.rows.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
         let rows_per_part = self.rows.div_ceil(parts).max(1);
         let (n_features, n_classes) = (self.n_features, self.n_classes);
@@ -542,6 +541,8 @@ pub fn score(
             .map_err(write_error)?;
     }
     let wanted = options.rows.clone().unwrap_or(0..usize::MAX);
+    // Asked once per file: on Linux it reads the process's cgroup limits.
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let mut chunk = Chunk::default();
     let mut cell = String::new();
     let mut n_rows = 0;
@@ -569,7 +570,7 @@ pub fn score(
             }
             row_idx += 1;
         }
-        chunk.predict(artifact);
+        chunk.predict(artifact, cores);
         for row in 0..chunk.len() {
             if let Some(id) = chunk.id(row) {
                 writer.write_field(id).map_err(write_error)?;

@@ -28,9 +28,8 @@ pub struct EvaluateOptions {
 }
 
 pub use model::Estimate;
-pub use model::evaluation::{
-    Figure, Scored, expected_calibration_error, precision_recall, recalibration,
-};
+pub use model::evaluation::Figure;
+use model::evaluation::{Scored, precision_recall};
 
 /// How the artifact's conformal prediction sets did on the file.
 #[derive(Debug, Clone, PartialEq, Serialize)]

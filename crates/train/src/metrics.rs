@@ -3,7 +3,7 @@
 
 use model::Metric;
 
-pub use model::evaluation::{average_precision, roc_auc, roc_curve};
+use model::evaluation::{average_precision, roc_auc};
 
 /// Counts at a threshold: (true positives, false positives, true negatives, false negatives).
 pub fn confusion_at(scores: &[f64], positive: &[bool], threshold: f64) -> (f64, f64, f64, f64) {

@@ -183,12 +183,12 @@ pub fn oof_calibration(input: &ReportInput<'_>) -> Option<Value> {
         return None;
     }
     let (scores, positive) = chosen_scores(input);
-    let (slope, intercept) = crate::evaluate::recalibration(&scores, &positive);
+    let (slope, intercept) = model::evaluation::recalibration(&scores, &positive);
     let finite = |value: f64| value.is_finite().then_some(value);
     Some(json!({
         "slope": finite(slope),
         "intercept": finite(intercept),
-        "expected_calibration_error": crate::evaluate::expected_calibration_error(&scores, &positive, 10),
+        "expected_calibration_error": model::evaluation::expected_calibration_error(&scores, &positive, 10),
     }))
 }
 

@@ -378,7 +378,7 @@ fn subgroups(
         .iter()
         .map(|row| model::decide(row, schema.positive_class, decided.decision.threshold))
         .collect();
-    let scored = crate::evaluate::Scored {
+    let scored = model::evaluation::Scored {
         task: schema.task,
         positive_class: schema.positive_class,
         n_classes: loaded.n_classes,

@@ -54,7 +54,7 @@ fn a_file_missing_a_category_is_scored_with_the_models_own_codes() {
         scores.push(prediction.probabilities[1]);
         truth.push(line.ends_with(",sick"));
     }
-    let auc = train::metrics::roc_auc(&scores, &truth);
+    let auc = model::evaluation::roc_auc(&scores, &truth);
     let brier = scores
         .iter()
         .zip(&truth)

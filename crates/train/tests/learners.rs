@@ -47,7 +47,7 @@ fn auc(classifier: &Classifier, x: &Array2<f64>, y: &[usize], positive_class: us
     let probabilities = predict_inputs(classifier, x.view(), 2, positive_class);
     let scores: Vec<f64> = probabilities.column(positive_class).to_vec();
     let positive: Vec<bool> = y.iter().map(|c| *c == positive_class).collect();
-    train::metrics::roc_auc(&scores, &positive)
+    model::evaluation::roc_auc(&scores, &positive)
 }
 
 #[test]
