@@ -20,6 +20,10 @@ pub struct FlatTree {
     /// Training weight that reached each node (same order as `nodes`): what TreeSHAP weighs
     /// unvisited branches by.
     pub covers: Vec<f64>,
+    /// Per node, whether a missing (NaN) input goes left. Trees that never saw a missing
+    /// input leave it empty: a NaN then goes right, as `NaN < threshold` is false. Histogram
+    /// boosting learns the direction at every split from the training rows that were missing.
+    pub missing_left: Vec<bool>,
 }
 
 /// One node of a [`FlatTree`].
@@ -53,11 +57,13 @@ impl FlatTree {
                 threshold,
                 left,
                 right,
-            } => Some(Step::Child(if goes_left(input, *feature, *threshold) {
-                *left
-            } else {
-                *right
-            } as usize)),
+            } => Some(Step::Child(
+                if self.goes_left(node_idx, input, *feature, *threshold) {
+                    *left
+                } else {
+                    *right
+                } as usize,
+            )),
             TreeNode::Leaf { offset } => Some(Step::Leaf(*offset as usize)),
         }
     }
@@ -101,8 +107,24 @@ impl FlatTree {
 
 /// The routing rule of every split: below the threshold goes left. A missing input index reads
 /// as 0, so a malformed tree cannot panic. Prediction, TreeSHAP and cover counting all use it.
-pub(crate) fn goes_left(input: &[f64], feature: u32, threshold: f64) -> bool {
-    input.get(feature as usize).copied().unwrap_or(0.0) < threshold
+impl FlatTree {
+    /// Whether `input` goes left at split node `node_idx`: below the threshold, or missing
+    /// when the node sends missing inputs left.
+    #[inline]
+    pub(crate) fn goes_left(
+        &self,
+        node_idx: usize,
+        input: &[f64],
+        feature: u32,
+        threshold: f64,
+    ) -> bool {
+        let value = input.get(feature as usize).copied().unwrap_or(0.0);
+        if value.is_nan() {
+            self.missing_left.get(node_idx).copied().unwrap_or(false)
+        } else {
+            value < threshold
+        }
+    }
 }
 
 /// Where one step of a tree walk leads.
@@ -519,6 +541,7 @@ mod tests {
             values: vec![0.9, 0.1, 0.2, 0.8],
             n_values: 2,
             covers: vec![4.0, 2.0, 2.0],
+            missing_left: Vec::new(),
         }
     }
 
@@ -542,6 +565,7 @@ mod tests {
             values: vec![],
             n_values: 2,
             covers: vec![1.0],
+            missing_left: Vec::new(),
         };
         assert!(tree.leaf(&[1.0]).is_empty());
     }

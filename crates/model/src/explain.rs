@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::classifier::{Boosting, Classifier, FlatTree, Linear, TreeNode, goes_left};
+use crate::classifier::{Boosting, Classifier, FlatTree, Linear, TreeNode};
 use crate::pipeline::Pipeline;
 
 /// How contributions are computed.
@@ -577,7 +577,9 @@ impl Walk<'_> {
                 right,
             }) => {
                 let feature = *feature as usize;
-                let goes_left = goes_left(self.inputs, feature as u32, *threshold);
+                let goes_left =
+                    self.tree
+                        .goes_left(node_idx, self.inputs, feature as u32, *threshold);
                 let (hot, cold) = if goes_left {
                     (*left, *right)
                 } else {
@@ -725,7 +727,7 @@ impl FlatTree {
                     left,
                     right,
                 } => {
-                    node_idx = if goes_left(input, feature, threshold) {
+                    node_idx = if self.goes_left(node_idx, input, feature, threshold) {
                         left
                     } else {
                         right

@@ -19,6 +19,9 @@ pub enum FillRule {
     MostFrequent,
     /// No value was observed in the training rows, so a constant 0 is used.
     NoObservedValue,
+    /// Not imputed: the fill is NaN and the model routes missing inputs itself (histogram
+    /// boosting learns a direction for them at every split).
+    LeftMissing,
 }
 
 impl FillRule {
@@ -29,6 +32,7 @@ impl FillRule {
             FillRule::Mean => "training mean",
             FillRule::MostFrequent => "most frequent in training",
             FillRule::NoObservedValue => "no value was observed in training",
+            FillRule::LeftMissing => "left missing: the model routes missing values itself",
         }
     }
 }

@@ -33,6 +33,7 @@ fn stump(n_values: usize) -> FlatTree {
             .collect(),
         n_values,
         covers: vec![4.0, 3.0, 1.0],
+        missing_left: Vec::new(),
     }
 }
 

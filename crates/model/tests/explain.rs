@@ -53,6 +53,7 @@ fn random_tree(rng: &mut Lcg, n_inputs: usize, depth: usize, n_values: usize) ->
         values: Vec::new(),
         n_values,
         covers: Vec::new(),
+        missing_left: Vec::new(),
     };
     grow(rng, &mut tree, n_inputs, depth, 100.0);
     tree

@@ -129,7 +129,12 @@ impl Default for PreprocessParams {
 
 /// Checked preprocessing hyperparameters, ready to fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ValidPreprocessParams(PreprocessParams);
+pub struct ValidPreprocessParams {
+    params: PreprocessParams,
+    /// Leave missing numeric, integer and binary values missing (NaN) for a model that routes
+    /// them itself, instead of imputing them.
+    leave_missing: bool,
+}
 
 impl PreprocessParams {
     /// Validates the combination.
@@ -141,14 +146,28 @@ impl PreprocessParams {
                 "robust scaling needs median or most-frequent imputation, not mean".into(),
             ));
         }
-        Ok(ValidPreprocessParams(self))
+        Ok(ValidPreprocessParams {
+            params: self,
+            leave_missing: false,
+        })
     }
 }
 
 impl ValidPreprocessParams {
     /// The checked parameters.
     pub fn params(&self) -> &PreprocessParams {
-        &self.0
+        &self.params
+    }
+
+    /// The same parameters, but missing numeric, integer and binary values stay missing (a NaN
+    /// fill, [`FillRule::LeftMissing`]) for a model that handles them natively; scaling
+    /// statistics then come from the observed values only. Categorical columns are still
+    /// filled with their most frequent category, as one-hot inputs cannot be missing.
+    pub fn leaving_missing(self) -> Self {
+        ValidPreprocessParams {
+            leave_missing: true,
+            ..self
+        }
     }
 
     /// Fits on training rows (`raw`: one row per sample, schema order, NaN = missing).
@@ -211,7 +230,7 @@ impl ValidPreprocessParams {
         present: &[f64],
         n_missing: usize,
     ) -> ColumnTransform {
-        let params = &self.0;
+        let params = &self.params;
         let imputation = match spec.kind {
             FeatureKind::Numeric => params.numeric_imputation,
             FeatureKind::Integer => Imputation::Median,
@@ -224,28 +243,37 @@ impl ValidPreprocessParams {
         };
         // A column with no observed value in this fold is imputed with 0 and not scaled.
         let (fill, fill_rule) = match fill {
+            _ if self.leave_missing => (f64::NAN, FillRule::LeftMissing),
             Some(fill) => (fill, imputation.fill_rule()),
             None => (0.0, FillRule::NoObservedValue),
         };
-        let n_rows = (present.len() + n_missing) as f64;
+        // Missing values left missing take no part in the scaling statistics.
+        let (stats_fill, stats_missing) = if self.leave_missing {
+            (0.0, 0)
+        } else {
+            (fill, n_missing)
+        };
+        let n_rows = (present.len() + stats_missing) as f64;
         let (center, scale) = match params.scaling {
             Scaling::None => (0.0, 1.0),
             Scaling::Standard => {
                 // Statistics of the imputed column, as scikit-learn's pipeline computes them.
-                let total = present.iter().sum::<f64>() + fill * n_missing as f64;
+                let total = present.iter().sum::<f64>() + stats_fill * stats_missing as f64;
                 let mean = total / n_rows;
                 let squares = present.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>()
-                    + (fill - mean) * (fill - mean) * n_missing as f64;
+                    + (stats_fill - mean) * (stats_fill - mean) * stats_missing as f64;
                 (mean, (squares / n_rows).sqrt())
             }
             Scaling::Robust => {
                 let mut imputed = present.to_vec();
-                imputed.extend(std::iter::repeat_n(fill, n_missing));
+                imputed.extend(std::iter::repeat_n(stats_fill, stats_missing));
                 imputed.sort_by(f64::total_cmp);
                 let median = quantile(&imputed, 0.5);
                 (median, quantile(&imputed, 0.75) - quantile(&imputed, 0.25))
             }
         };
+        // A column with nothing observed has no centre; keep its inputs as they are.
+        let center = if center.is_finite() { center } else { 0.0 };
         // A constant column would divide by zero; leave it unscaled instead.
         let scale = if scale.is_finite() && scale > 1e-12 {
             scale
@@ -372,6 +400,53 @@ mod tests {
         let out = transform(&fitted, raw.view());
         assert_eq!(out.row(2).to_vec(), vec![0.0, 0.0, 1.0]);
         assert_eq!(fitted.output_names, vec!["PL", "type=red", "type=white"]);
+    }
+
+    #[test]
+    fn leaving_missing_keeps_missing_values_missing_and_scales_on_observed_ones() {
+        let features = vec![
+            spec("PL", FeatureKind::Numeric, true),
+            spec("type", FeatureKind::Categorical, false),
+            spec("empty", FeatureKind::Numeric, false),
+        ];
+        let raw = array![
+            [0.0, 1.0, f64::NAN],
+            [2.0, 1.0, f64::NAN],
+            [4.0, f64::NAN, f64::NAN],
+            [6.0, 0.0, f64::NAN]
+        ];
+        let fitted = PreprocessParams::default()
+            .check()
+            .unwrap()
+            .leaving_missing()
+            .fit(&features, raw.view())
+            .unwrap();
+        let ColumnTransform::Numeric {
+            fill,
+            fill_rule,
+            center,
+            scale,
+            ..
+        } = fitted.columns[0]
+        else {
+            panic!("numeric expected")
+        };
+        assert!(fill.is_nan());
+        assert_eq!(fill_rule, FillRule::LeftMissing);
+        assert_eq!(center, 4.0, "mean of the observed 2, 4, 6");
+        assert!((scale - (8.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        let out = transform(&fitted, raw.view());
+        assert!(out[[0, 0]].is_nan(), "the configured zero stays missing");
+        assert_eq!(out[[1, 0]], (2.0 - 4.0) / scale);
+        assert_eq!(
+            (out[[2, 1]], out[[2, 2]]),
+            (0.0, 1.0),
+            "the type is still filled"
+        );
+        assert!(
+            out[[2, 3]].is_nan(),
+            "a column never observed stays missing"
+        );
     }
 
     #[test]

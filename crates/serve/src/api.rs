@@ -2,8 +2,10 @@
 
 use std::collections::BTreeMap;
 
+use model::reference::Distribution;
 use model::{
-    Artifact, ColumnTransform, FeatureKind, Metric, MetricMap, MetricSummary, PairMap, Task,
+    Artifact, ColumnTransform, FeatureKind, FillRule, Metric, MetricMap, MetricSummary, PairMap,
+    Task,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -161,9 +163,21 @@ fn imputation(artifact: &Artifact, feature_idx: usize) -> Value {
     }
 }
 
-/// A feature's fill value for missing inputs, from the fitted imputer.
+/// A feature's typical value: the fitted imputer's fill, or, for a model that leaves missing
+/// values to the model (a NaN fill), the training median from the drift reference.
 pub fn fill_value(artifact: &Artifact, feature_idx: usize) -> Option<f64> {
     match artifact.pipeline.preprocessor.columns.get(feature_idx)? {
+        ColumnTransform::Numeric { fill, .. } if fill.is_nan() => {
+            match &artifact.reference.features.get(feature_idx)?.distribution {
+                Distribution::Numeric(ecdf) => Some(ecdf.quantile(0.5)),
+                Distribution::Shares(shares) => shares
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+                    .map(|(code, _)| code as f64),
+                Distribution::Empty => None,
+            }
+        }
         ColumnTransform::Numeric { fill, .. } => Some(*fill),
         ColumnTransform::OneHot { fill, .. } => Some(*fill as f64),
     }
@@ -203,9 +217,16 @@ pub fn missing_rule(artifact: &Artifact, feature_idx: usize) -> String {
         }) => format!("{fill} ({})", fill_rule.describe()),
         None => "the training imputer's value".to_owned(),
     };
+    let handled = match artifact.pipeline.preprocessor.columns.get(feature_idx) {
+        Some(ColumnTransform::Numeric {
+            fill_rule: FillRule::LeftMissing,
+            ..
+        }) => "not imputed: the model routes missing values itself".to_owned(),
+        _ => format!("imputed with {filled_with}"),
+    };
     match (feature.allow_missing, feature.zero_is_missing) {
-        (true, true) => format!("`null` or `0` means not measured; imputed with {filled_with}"),
-        (true, false) => format!("`null` means not measured; imputed with {filled_with}"),
+        (true, true) => format!("`null` or `0` means not measured; {handled}"),
+        (true, false) => format!("`null` means not measured; {handled}"),
         (false, true) => "required; `0` means not measured and is refused like `null`".to_owned(),
         (false, false) => "required; may not be missing".to_owned(),
     }

@@ -90,7 +90,11 @@ async fn info_health_ready_model_and_metrics() {
     assert!(pl["training_range"]["min"].as_f64().unwrap() < min);
     assert!(pl["training_range"]["max"].as_f64().unwrap() > max);
     assert!(card["decision"]["threshold"].as_f64().is_some());
-    assert_eq!(card["leaderboard"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        card["leaderboard"].as_array().unwrap().len(),
+        8,
+        "the eight families of a default run"
+    );
     let info: Value =
         test::call_and_read_body_json(&app, test::TestRequest::get().uri("/").to_request()).await;
     assert_eq!(info["classes"], json!(["Negative", "Positive"]));

@@ -3,7 +3,10 @@
 //! one feature's values shuffled among them; the importance of a feature is how much the
 //! ranking metric worsens, averaged over folds, as mean ± standard deviation over seeded
 //! repeats. Scored on rows the pipeline never saw, so it measures what the model relies on
-//! for new patients, not what it memorised.
+//! for new patients, not what it memorised. A large fold is scored on a seeded sample of at
+//! most [`MAX_SCORED_ROWS`] of its validation rows (scikit-learn's `max_samples`): the
+//! estimate needs thousands of rows, not hundreds of thousands, and every shuffle of every
+//! feature re-predicts them all.
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -21,6 +24,10 @@ pub const REPEATS: usize = 5;
 
 /// Stream label of the shuffles.
 const SHUFFLES: u64 = 9;
+/// Stream label of the sample of validation rows scored in a large fold.
+const SCORED_SAMPLE: u64 = 10;
+/// Most validation rows per fold that the shuffles are scored on.
+pub const MAX_SCORED_ROWS: usize = 5_000;
 
 /// Permutation importance of every feature for the chosen model `best`, most important first.
 pub fn permutation_importance(
@@ -60,25 +67,19 @@ pub fn permutation_importance(
                     stage: format!("importance, fold {}", fold.fold + 1),
                     source,
                 })?;
-            let baseline = trainer.score(
-                &trainer.predict_rows(&pipeline, &fold.validation),
-                &fold.validation,
-            )[metric_idx];
+            let scored = scored_rows(&fold.validation, derive_seed(fold_seed, &[SCORED_SAMPLE]));
+            let baseline =
+                trainer.score(&trainer.predict_rows(&pipeline, &scored), &scored)[metric_idx];
             let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(fold_seed, &[SHUFFLES]));
             Ok((0..n_features)
                 .map(|feature_idx| {
                     (0..REPEATS)
                         .map(|_| {
-                            let mut order = fold.validation.clone();
+                            let mut order = scored.clone();
                             order.shuffle(&mut rng);
-                            let probabilities = trainer.predict_rows_with(
-                                &pipeline,
-                                &fold.validation,
-                                feature_idx,
-                                &order,
-                            );
-                            let permuted =
-                                trainer.score(&probabilities, &fold.validation)[metric_idx];
+                            let probabilities =
+                                trainer.predict_rows_with(&pipeline, &scored, feature_idx, &order);
+                            let permuted = trainer.score(&probabilities, &scored)[metric_idx];
                             sign * (baseline - permuted)
                         })
                         .collect()
@@ -122,4 +123,17 @@ pub fn permutation_importance(
         repeats: REPEATS,
         features: importances,
     })
+}
+
+/// The validation rows a fold's shuffles are scored on: all of them, or a seeded sample of
+/// [`MAX_SCORED_ROWS`] in their original order.
+fn scored_rows(validation: &[usize], seed: u64) -> Vec<usize> {
+    if validation.len() <= MAX_SCORED_ROWS {
+        return validation.to_vec();
+    }
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut picked =
+        rand::seq::index::sample(&mut rng, validation.len(), MAX_SCORED_ROWS).into_vec();
+    picked.sort_unstable();
+    picked.into_iter().map(|idx| validation[idx]).collect()
 }

@@ -77,6 +77,7 @@ pub fn render(input: &ReportInput<'_>) -> Vec<ReportFile> {
         ),
         file("leaderboard.csv", leaderboard_csv(input)),
         file("leaderboard.md", leaderboard_markdown(input)),
+        file("out_of_fold.csv", out_of_fold_csv(input)),
         file("model.json", json_text(&model_json(input))),
         file(crate::tripod::FILE_NAME, crate::tripod::render(input)),
         file("plots/confusion_matrix.svg", confusion_plot(input)),
@@ -224,6 +225,55 @@ fn params_text(result: &ModelResult, options: &TrainOptions, separator: &str) ->
         .map(|(name, value)| format!("{name}={value}"))
         .collect::<Vec<_>>()
         .join(separator)
+}
+
+/// The shipped model's out-of-fold probabilities, one line per training row (in the order the
+/// dataset was loaded) with its validation fold in the first repetition and its label: what
+/// scikit-learn's `cross_val_predict` gives, and the folds another tool needs to be compared
+/// on exactly the same splits.
+fn out_of_fold_csv(input: &ReportInput<'_>) -> String {
+    let classes = &input.options.config.classes;
+    let mut fold_of_row = vec![0usize; input.y.len()];
+    if let Ok(folds) = preprocess::stratified_folds(
+        input.y,
+        classes.len(),
+        input.options.folds,
+        1,
+        input.options.seed,
+    ) {
+        for fold in &folds {
+            for row in &fold.validation {
+                fold_of_row[*row] = fold.fold;
+            }
+        }
+    }
+    let mut csv = String::from("row,fold,label");
+    for class in classes {
+        let _ = write!(csv, ",probability_{}", csv_field(class));
+    }
+    csv.push('\n');
+    for (row, probabilities) in input.chosen_oof.rows().into_iter().enumerate() {
+        let label = input
+            .y
+            .get(row)
+            .and_then(|class_idx| classes.get(*class_idx))
+            .map_or_else(String::new, |class| csv_field(class));
+        let _ = write!(csv, "{row},{},{label}", fold_of_row[row]);
+        for probability in probabilities {
+            let _ = write!(csv, ",{probability}");
+        }
+        csv.push('\n');
+    }
+    csv
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
 }
 
 fn leaderboard_csv(input: &ReportInput<'_>) -> String {

@@ -49,8 +49,12 @@ impl Trainer<'_> {
     ) -> Result<Pipeline, FitError> {
         let kind = params.kind();
         let raw = self.dataset.raw.select(Axis(0), rows);
-        let preprocessor = self
-            .preprocess
+        let preprocess = if kind.info().native_missing {
+            self.preprocess.leaving_missing()
+        } else {
+            self.preprocess
+        };
+        let preprocessor = preprocess
             .fit(&self.dataset.features, raw.view())
             .map_err(|error| FitError::Library {
                 model: kind.name(),

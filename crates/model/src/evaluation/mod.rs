@@ -161,16 +161,30 @@ impl Scored<'_> {
         let point = prepared.figures(&weights, None);
         let start = recalibration_start(self.task, &point);
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); point.len()];
-        for _ in 0..resamples {
-            weights.iter_mut().for_each(|weight| *weight = 0.0);
-            // The draws are those of the resample as a list of rows (one uniform index per
-            // row), so a seed gives the same resamples however figures are computed.
-            for _ in 0..local_rows.len() {
-                weights[local_rows[rng.gen_range(0..local_rows.len())]] += 1.0;
+        // Resamples are drawn here in order, a batch at a time, and their figures computed on
+        // every core; each batch's figures are kept in draw order, so the intervals are the
+        // same whatever the number of cores.
+        let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let batch_len = (4 * n_threads).min(resamples.max(1));
+        let mut batch: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
+        let mut remaining = resamples;
+        while remaining > 0 {
+            let n_drawn = remaining.min(batch_len);
+            remaining -= n_drawn;
+            for weights in &mut batch[..n_drawn] {
+                weights.iter_mut().for_each(|weight| *weight = 0.0);
+                // The draws are those of the resample as a list of rows (one uniform index per
+                // row), so a seed gives the same resamples however figures are computed.
+                for _ in 0..local_rows.len() {
+                    weights[local_rows[rng.gen_range(0..local_rows.len())]] += 1.0;
+                }
             }
-            for (figure_idx, value) in prepared.figures(&weights, start).into_iter().enumerate() {
-                if value.is_finite() {
-                    samples[figure_idx].push(value);
+            let figures = figures_in_parallel(&prepared, &batch[..n_drawn], start, n_threads);
+            for resample_figures in figures {
+                for (figure_idx, value) in resample_figures.into_iter().enumerate() {
+                    if value.is_finite() {
+                        samples[figure_idx].push(value);
+                    }
                 }
             }
         }
@@ -357,6 +371,42 @@ pub fn confusion(truth: &[usize], decided: &[usize], n_classes: usize) -> Vec<Ve
 /// Most points kept of each curve in [`Evidence`] (an artifact or an answer must not grow
 /// with the data).
 pub const MAX_CURVE_POINTS: usize = 200;
+
+/// Each resample's figures, in the order of `batch`, computed on up to `n_threads` threads.
+fn figures_in_parallel(
+    prepared: &weighted::Prepared,
+    batch: &[Vec<f64>],
+    start: Option<(f64, f64)>,
+    n_threads: usize,
+) -> Vec<Vec<f64>> {
+    if n_threads <= 1 || batch.len() <= 1 {
+        return batch
+            .iter()
+            .map(|weights| prepared.figures(weights, start))
+            .collect();
+    }
+    let chunk_len = batch.len().div_ceil(n_threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = batch
+            .chunks(chunk_len)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|weights| prepared.figures(weights, start))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| match handle.join() {
+                Ok(figures) => figures,
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
 
 /// Summarises scored records as [`Evidence`]: every figure of the task with a bootstrap
 /// interval (`resamples` resamples seeded with `seed`), the confusion matrix at the decision

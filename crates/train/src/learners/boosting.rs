@@ -40,6 +40,7 @@ impl Learner for GradientBoosting {
             description: "gradient boosting (second-order trees on log-odds or softmax logits)",
             supports_weights: true,
             in_default_run: true,
+            native_missing: false,
         }
     }
 
@@ -114,21 +115,26 @@ impl Learner for GradientBoosting {
 }
 
 /// Row weights (class weights, or ones).
-fn row_weights(data: &FitData<'_>) -> Vec<f64> {
+pub(super) fn row_weights(data: &FitData<'_>) -> Vec<f64> {
     data.weights
         .map_or_else(|| vec![1.0; data.y.len()], <[f64]>::to_vec)
 }
 
 /// Starting scores: the log prior odds (binary) or log priors (multiclass). Absent classes get a
 /// very negative score rather than -inf, so that arithmetic stays finite.
-fn base_scores(data: &FitData<'_>, weights: &[f64]) -> Vec<f64> {
+pub(super) fn base_scores(
+    y: &[usize],
+    weights: &[f64],
+    n_classes: usize,
+    positive_class: usize,
+) -> Vec<f64> {
     let total_weight: f64 = weights.iter().sum();
-    let mut class_weight = vec![0.0; data.n_classes];
-    for (class_idx, weight) in data.y.iter().zip(weights) {
+    let mut class_weight = vec![0.0; n_classes];
+    for (class_idx, weight) in y.iter().zip(weights) {
         class_weight[*class_idx] += weight;
     }
-    if data.n_classes == 2 {
-        let p = (class_weight[data.positive_class] / total_weight).clamp(1e-6, 1.0 - 1e-6);
+    if n_classes == 2 {
+        let p = (class_weight[positive_class] / total_weight).clamp(1e-6, 1.0 - 1e-6);
         vec![(p / (1.0 - p)).ln()]
     } else {
         class_weight
@@ -143,7 +149,7 @@ fn boost(params: &BoostingParams, data: &FitData<'_>, seed: u64) -> Boosting {
     let binary = data.n_classes == 2;
     let n_outputs = if binary { 1 } else { data.n_classes };
     let weights = row_weights(data);
-    let base_scores = base_scores(data, &weights);
+    let base_scores = base_scores(data.y, &weights, data.n_classes, data.positive_class);
     let mut scores: Vec<Vec<f64>> = vec![base_scores.clone(); n_rows];
     let growth = Growth {
         max_depth: Some(params.max_depth),

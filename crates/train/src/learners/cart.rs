@@ -179,6 +179,7 @@ pub fn grow<R: Rng>(
         values: builder.values,
         n_values,
         covers: builder.covers,
+        missing_left: Vec::new(),
     }
 }
 

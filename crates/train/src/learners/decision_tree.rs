@@ -33,6 +33,7 @@ impl Learner for DecisionTree {
             description: "decision tree (linfa-trees, Gini; leaves keep class frequencies)",
             supports_weights: true,
             in_default_run: true,
+            native_missing: false,
         }
     }
 
@@ -130,6 +131,7 @@ impl Learner for DecisionTree {
             values: Vec::new(),
             n_values: data.n_classes,
             covers: Vec::new(),
+            missing_left: Vec::new(),
         };
         let mut counts = vec![0.0; n_leaves * data.n_classes];
         for (row_idx, (row, class_idx)) in data.x.rows().into_iter().zip(data.y).enumerate() {

@@ -14,6 +14,7 @@ pub static EXTRA_TREES: Ensemble = Ensemble {
         description: "extra trees (random split points, no bootstrap by default)",
         supports_weights: true,
         in_default_run: false,
+        native_missing: false,
     },
     defaults: ForestParams {
         n_trees: 300,

@@ -29,6 +29,7 @@ impl Learner for KNearestNeighbours {
             description: "k-nearest neighbours (exact search, inverse-distance weights)",
             supports_weights: false,
             in_default_run: true,
+            native_missing: false,
         }
     }
 

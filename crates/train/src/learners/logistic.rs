@@ -29,6 +29,7 @@ impl Learner for Logistic {
             description: "logistic regression (linfa-logistic, L2 penalty)",
             supports_weights: false,
             in_default_run: true,
+            native_missing: false,
         }
     }
 

@@ -39,6 +39,7 @@ registry! {
     svm::Svm,
     naive_bayes::NaiveBayes,
     extra_trees::EXTRA_TREES,
+    hist_boosting::HistGradientBoosting,
 }
 
 /// Errors from fitting a model.
@@ -134,6 +135,9 @@ pub struct FamilyInfo {
     pub supports_weights: bool,
     /// Whether a run without `--models` trains it.
     pub in_default_run: bool,
+    /// Whether it routes missing inputs itself, so preprocessing leaves them missing (NaN)
+    /// instead of imputing them.
+    pub native_missing: bool,
 }
 
 /// One model family, with its own typed hyperparameters.

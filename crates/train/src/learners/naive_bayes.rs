@@ -30,6 +30,7 @@ impl Learner for NaiveBayes {
             description: "Gaussian naive Bayes (linfa-bayes)",
             supports_weights: false,
             in_default_run: true,
+            native_missing: false,
         }
     }
 

@@ -13,6 +13,7 @@ pub static RANDOM_FOREST: Ensemble = Ensemble {
         description: "random forest (bootstrap, per-split feature sampling, best splits)",
         supports_weights: true,
         in_default_run: true,
+        native_missing: false,
     },
     defaults: ForestParams {
         n_trees: 200,

@@ -37,6 +37,7 @@ impl Learner for Svm {
             description: "RBF support vector machine (linfa-svm) with Platt scaling",
             supports_weights: true,
             in_default_run: true,
+            native_missing: false,
         }
     }
 

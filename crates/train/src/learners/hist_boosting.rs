@@ -1,0 +1,1028 @@
+//! Histogram gradient boosting in the manner of LightGBM: features binned once, trees grown
+//! leaf by leaf from per-leaf gradient histograms, missing values routed natively.
+//!
+//! Each feature's observed values are cut into at most `max_bins - 1` bins (one per distinct
+//! value when there are few, quantiles otherwise); one more bin holds the missing values.
+//! A leaf's histogram sums gradients and hessians per bin; of two siblings only the smaller
+//! is summed from its rows, the larger is its parent's histogram minus the smaller one. Every
+//! split tries the missing rows on both sides and keeps the better, so the direction is
+//! learned; the stored tree records it per node (`FlatTree::missing_left`). The family asks
+//! preprocessing to leave missing values missing (`native_missing`), as LightGBM and
+//! scikit-learn's `HistGradientBoostingClassifier` do.
+//!
+//! The trees predict from raw inputs: a split at bin `b` becomes the threshold between bin `b`
+//! and bin `b + 1`, the same rule the bin codes were computed with, so the stored model and the
+//! training-time scores agree exactly.
+
+use model::Classifier;
+use model::classifier::{Boosting, FlatTree, TreeNode, sigmoid, softmax_in_place};
+use ndarray::ArrayView2;
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use super::boosting::{base_scores, row_weights};
+use super::space::{ParamValue, Space};
+use super::{FamilyInfo, FitData, FitError, Learner};
+
+/// Histogram gradient boosting.
+pub struct HistGradientBoosting;
+
+/// Hyperparameters of [`HistGradientBoosting`]; the defaults are LightGBM's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistBoostingParams {
+    /// Boosting rounds (the most, with early stopping).
+    pub n_rounds: usize,
+    /// Shrinkage applied to every tree.
+    pub learning_rate: f64,
+    /// Leaves per tree (growth is leaf-wise: the leaf with the best gain splits next).
+    pub max_leaves: usize,
+    /// Depth limit (root = 0); `None` lets `max_leaves` alone bound the tree.
+    pub max_depth: Option<usize>,
+    /// Minimum rows per leaf.
+    pub min_samples_leaf: usize,
+    /// L2 penalty on leaf values.
+    pub lambda: f64,
+    /// Bins per feature, the missing-value bin included (at most 255).
+    pub max_bins: usize,
+    /// Row fraction per round (bagging).
+    pub subsample: f64,
+    /// Feature fraction per tree.
+    pub colsample: f64,
+    /// Stop when the validation loss has not improved for this many rounds and keep the best
+    /// round's trees; 0 boosts every round.
+    pub early_stopping_rounds: usize,
+    /// Share of the training rows held out (stratified) to decide early stopping.
+    pub validation_fraction: f64,
+}
+
+/// The smallest hessian sum a leaf may have (LightGBM's `min_sum_hessian_in_leaf`).
+const MIN_HESSIAN: f64 = 1e-3;
+/// Rows sampled (evenly spaced) to place the bin boundaries, as LightGBM's
+/// `bin_construct_sample_cnt`: quantiles of 200,000 rows are as good as of all of them.
+const BINNING_SAMPLE: usize = 200_000;
+
+impl Learner for HistGradientBoosting {
+    type Params = HistBoostingParams;
+
+    fn info(&self) -> FamilyInfo {
+        FamilyInfo {
+            short: "hgb",
+            name: "hist_gradient_boosting",
+            description: "histogram gradient boosting (binned features, leaf-wise trees, native missing values)",
+            supports_weights: true,
+            in_default_run: true,
+            native_missing: true,
+        }
+    }
+
+    fn default_params(&self) -> HistBoostingParams {
+        HistBoostingParams {
+            n_rounds: 100,
+            learning_rate: 0.1,
+            max_leaves: 31,
+            max_depth: None,
+            min_samples_leaf: 20,
+            lambda: 0.0,
+            max_bins: 255,
+            subsample: 1.0,
+            colsample: 1.0,
+            early_stopping_rounds: 0,
+            validation_fraction: 0.1,
+        }
+    }
+
+    fn search_space(&self) -> Space<HistBoostingParams> {
+        Space::<HistBoostingParams>::new()
+            .choice("n_rounds", &[100, 200, 500], |p| &mut p.n_rounds)
+            .log_uniform("learning_rate", 0.01, 0.3, |p| &mut p.learning_rate)
+            .choice("max_leaves", &[4, 8, 15, 31, 63], |p| &mut p.max_leaves)
+            .choice("min_samples_leaf", &[5, 10, 20, 40], |p| &mut p.min_samples_leaf)
+            .choice("lambda", &[0.0, 0.1, 1.0, 10.0], |p| &mut p.lambda)
+            .choice("subsample", &[0.7, 0.85, 1.0], |p| &mut p.subsample)
+            .choice("colsample", &[0.5, 0.75, 1.0], |p| &mut p.colsample)
+            .choice("early_stopping_rounds", &[0, 10, 20], |p| {
+                &mut p.early_stopping_rounds
+            })
+    }
+
+    fn check(&self, params: &HistBoostingParams) -> Result<(), String> {
+        if params.n_rounds == 0 {
+            return Err("`n_rounds` must be at least 1".into());
+        }
+        if !(params.learning_rate > 0.0 && params.learning_rate.is_finite()) {
+            return Err(format!(
+                "`learning_rate` must be a positive number, found {}",
+                params.learning_rate
+            ));
+        }
+        if params.max_leaves < 2 {
+            return Err(format!(
+                "`max_leaves` must be at least 2, found {}",
+                params.max_leaves
+            ));
+        }
+        if params.max_depth == Some(0) || params.min_samples_leaf == 0 {
+            return Err("`max_depth` and `min_samples_leaf` must be at least 1".into());
+        }
+        if !(params.lambda >= 0.0 && params.lambda.is_finite()) {
+            return Err(format!(
+                "`lambda` must be a finite number >= 0, found {}",
+                params.lambda
+            ));
+        }
+        if !(3..=255).contains(&params.max_bins) {
+            return Err(format!(
+                "`max_bins` must be from 3 to 255, found {}",
+                params.max_bins
+            ));
+        }
+        for (name, value) in [
+            ("subsample", params.subsample),
+            ("colsample", params.colsample),
+        ] {
+            if !(value > 0.0 && value <= 1.0) {
+                return Err(format!("`{name}` must be in (0, 1], found {value}"));
+            }
+        }
+        if !(params.validation_fraction > 0.0 && params.validation_fraction < 0.5) {
+            return Err(format!(
+                "`validation_fraction` must be in (0, 0.5), found {}",
+                params.validation_fraction
+            ));
+        }
+        Ok(())
+    }
+
+    fn describe(&self, params: &HistBoostingParams) -> Vec<(&'static str, String)> {
+        vec![
+            ("n_rounds", params.n_rounds.show()),
+            ("learning_rate", params.learning_rate.show()),
+            ("max_leaves", params.max_leaves.show()),
+            ("max_depth", params.max_depth.show()),
+            ("min_samples_leaf", params.min_samples_leaf.show()),
+            ("lambda", params.lambda.show()),
+            ("max_bins", params.max_bins.show()),
+            ("subsample", params.subsample.show()),
+            ("colsample", params.colsample.show()),
+            ("early_stopping_rounds", params.early_stopping_rounds.show()),
+            ("validation_fraction", params.validation_fraction.show()),
+        ]
+    }
+
+    fn fit(
+        &self,
+        params: &HistBoostingParams,
+        data: &FitData<'_>,
+        seed: u64,
+    ) -> Result<Classifier, FitError> {
+        data.require_two_classes(self.info().name)?;
+        Ok(Classifier::GradientBoosting(boost(params, data, seed)))
+    }
+}
+
+/// Every row's bin codes (row-major, so one pass over a leaf's rows fills all features'
+/// histograms) and each feature's thresholds between neighbouring finite bins.
+pub struct BinnedRows {
+    /// `codes[row * n_features + feature]`; a missing value's code is the feature's number
+    /// of finite bins (one past the last finite code).
+    codes: Vec<u8>,
+    n_features: usize,
+    /// `thresholds[feature][b]`: values below it fall in bin `b` or lower.
+    thresholds: Vec<Vec<f64>>,
+    /// Feature `f`'s histogram slots are `offsets[f]..offsets[f + 1]`: one per finite bin,
+    /// then the missing slot. Features with few values take few slots, so a histogram is only
+    /// as large (and as costly to clear) as the data needs.
+    offsets: Vec<usize>,
+}
+
+impl BinnedRows {
+    /// Places each feature's bin boundaries from the observed values of `fit_rows`, then codes
+    /// every row of `x`.
+    pub fn new(x: ArrayView2<'_, f64>, fit_rows: &[usize], max_bins: usize) -> Self {
+        let (n_rows, n_features) = x.dim();
+        let step = fit_rows.len().div_ceil(BINNING_SAMPLE).max(1);
+        let thresholds: Vec<Vec<f64>> = (0..n_features)
+            .map(|feature| {
+                let mut observed: Vec<f64> = fit_rows
+                    .iter()
+                    .step_by(step)
+                    .map(|row| x[[*row, feature]])
+                    .filter(|value| !value.is_nan())
+                    .collect();
+                observed.sort_by(f64::total_cmp);
+                bin_thresholds(&observed, max_bins - 1)
+            })
+            .collect();
+        let mut offsets = Vec::with_capacity(n_features + 1);
+        offsets.push(0);
+        for cuts in &thresholds {
+            offsets.push(offsets.last().copied().unwrap_or(0) + cuts.len() + 2);
+        }
+        let mut codes = vec![0u8; n_rows * n_features];
+        for (row, input) in x.rows().into_iter().enumerate() {
+            let row_codes = &mut codes[row * n_features..(row + 1) * n_features];
+            for ((code, value), cuts) in row_codes.iter_mut().zip(input).zip(&thresholds) {
+                *code = if value.is_nan() {
+                    (cuts.len() + 1) as u8
+                } else {
+                    // The number of thresholds at or below the value: the rule a stored split
+                    // applies to a raw input (`value < threshold` goes left).
+                    cuts.partition_point(|cut| *cut <= *value) as u8
+                };
+            }
+        }
+        BinnedRows {
+            codes,
+            n_features,
+            thresholds,
+            offsets,
+        }
+    }
+
+    /// Whether a row with bin `code` of `feature` goes left at a split after `bin`.
+    #[inline]
+    fn goes_left(&self, feature: usize, code: u8, bin: usize, missing_left: bool) -> bool {
+        let code = usize::from(code);
+        if code == self.n_finite(feature) {
+            missing_left
+        } else {
+            code <= bin
+        }
+    }
+
+    /// The histogram slots of `feature`.
+    fn slots(&self, feature: usize) -> std::ops::Range<usize> {
+        self.offsets[feature]..self.offsets[feature + 1]
+    }
+
+    /// Slots in a whole histogram.
+    fn n_slots(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+
+    fn row(&self, row: usize) -> &[u8] {
+        &self.codes[row * self.n_features..(row + 1) * self.n_features]
+    }
+
+    /// Finite bins of `feature`.
+    fn n_finite(&self, feature: usize) -> usize {
+        self.thresholds[feature].len() + 1
+    }
+}
+
+/// Thresholds cutting sorted observed values into at most `max_finite` bins: between every
+/// pair of neighbouring distinct values when there are few enough, else after the values at
+/// evenly spaced ranks. Each threshold lies above the largest value of the bin below it and
+/// at or below the smallest value of the bin above it.
+fn bin_thresholds(sorted: &[f64], max_finite: usize) -> Vec<f64> {
+    let mut distinct = sorted.to_vec();
+    distinct.dedup();
+    let uppers: Vec<f64> = if distinct.len() <= max_finite {
+        distinct.clone()
+    } else {
+        let n = sorted.len();
+        let mut uppers: Vec<f64> = (1..max_finite).map(|i| sorted[i * n / max_finite]).collect();
+        uppers.dedup();
+        uppers
+    };
+    uppers
+        .iter()
+        .filter_map(|upper| {
+            let next_idx = distinct.partition_point(|value| value <= upper);
+            let next = *distinct.get(next_idx)?;
+            let middle = upper + (next - upper) / 2.0;
+            Some(if middle > *upper { middle } else { next })
+        })
+        .collect()
+}
+
+/// Gradient, hessian and row count of a set of rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Totals {
+    gradient: f64,
+    hessian: f64,
+    n_rows: f64,
+}
+
+impl Totals {
+    fn add(&mut self, other: &Totals) {
+        self.gradient += other.gradient;
+        self.hessian += other.hessian;
+        self.n_rows += other.n_rows;
+    }
+
+    fn minus(&self, other: &Totals) -> Totals {
+        Totals {
+            gradient: self.gradient - other.gradient,
+            hessian: self.hessian - other.hessian,
+            n_rows: self.n_rows - other.n_rows,
+        }
+    }
+
+    /// The structure score `G^2 / (H + lambda)` (twice the loss reduction of the leaf's
+    /// Newton step).
+    fn score(&self, lambda: f64) -> f64 {
+        self.gradient * self.gradient / (self.hessian + lambda)
+    }
+
+    fn leaf_value(&self, lambda: f64) -> f64 {
+        let denominator = self.hessian + lambda;
+        if denominator > 0.0 {
+            -self.gradient / denominator
+        } else {
+            0.0
+        }
+    }
+}
+
+/// The best way to split a leaf: finite codes up to `bin` go left, missing ones go left when
+/// `missing_left`.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    gain: f64,
+    feature: usize,
+    bin: usize,
+    missing_left: bool,
+    left: Totals,
+}
+
+/// What a tree's growth needs besides the rows.
+struct Grower<'a> {
+    binned: &'a BinnedRows,
+    gradients: &'a [f64],
+    hessians: &'a [f64],
+    params: &'a HistBoostingParams,
+    /// Features this tree may split on, ascending.
+    features: Vec<usize>,
+}
+
+/// A leaf while the tree grows: its rows are `order[start..end]`.
+struct GrowingLeaf {
+    node: usize,
+    start: usize,
+    end: usize,
+    depth: usize,
+    totals: Totals,
+    histogram: Vec<Totals>,
+    split: Option<Split>,
+}
+
+/// A finished leaf's rows, `order[start..end]`, and its value.
+struct Segment {
+    start: usize,
+    end: usize,
+    value: f64,
+}
+
+/// A node of a growing tree, in bin terms.
+enum Node {
+    Split {
+        feature: usize,
+        bin: usize,
+        missing_left: bool,
+        left: usize,
+        right: usize,
+    },
+    Leaf {
+        value: f64,
+    },
+}
+
+/// A grown tree in bin terms (to update scores from codes) with each node's row count.
+struct BinTree {
+    nodes: Vec<Node>,
+    covers: Vec<f64>,
+}
+
+impl BinTree {
+    fn value(&self, binned: &BinnedRows, codes: &[u8]) -> f64 {
+        let mut node_idx = 0;
+        loop {
+            match self.nodes[node_idx] {
+                Node::Split {
+                    feature,
+                    bin,
+                    missing_left,
+                    left,
+                    right,
+                } => {
+                    let goes_left = binned.goes_left(feature, codes[feature], bin, missing_left);
+                    node_idx = if goes_left { left } else { right };
+                }
+                Node::Leaf { value } => return value,
+            }
+        }
+    }
+
+    /// The tree on raw inputs: bin `b` becomes the threshold above it; a split sending every
+    /// observed value left (missing alone to the right) gets the largest finite threshold.
+    fn to_flat(&self, binned: &BinnedRows) -> FlatTree {
+        let mut values = Vec::new();
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|node| match *node {
+                Node::Split {
+                    feature,
+                    bin,
+                    left,
+                    right,
+                    ..
+                } => TreeNode::Split {
+                    feature: feature as u32,
+                    threshold: binned.thresholds[feature]
+                        .get(bin)
+                        .copied()
+                        .unwrap_or(f64::MAX),
+                    left: left as u32,
+                    right: right as u32,
+                },
+                Node::Leaf { value } => {
+                    values.push(value);
+                    TreeNode::Leaf {
+                        offset: (values.len() - 1) as u32,
+                    }
+                }
+            })
+            .collect();
+        let missing_left = self
+            .nodes
+            .iter()
+            .map(|node| matches!(node, Node::Split { missing_left: true, .. }))
+            .collect();
+        FlatTree {
+            nodes,
+            values,
+            n_values: 1,
+            covers: self.covers.clone(),
+            missing_left,
+        }
+    }
+}
+
+impl Grower<'_> {
+    /// Grows one tree on `order` (the round's rows, reordered in place so that every leaf's
+    /// rows are contiguous).
+    fn grow(&self, order: &mut [u32], pool: &mut Vec<Vec<Totals>>) -> (BinTree, Vec<Segment>) {
+        let mut histogram = self.take_histogram(pool);
+        self.fill_histogram(&mut histogram, order);
+        let totals = self.leaf_totals(&histogram, order);
+        let mut tree = BinTree {
+            nodes: vec![Node::Leaf { value: 0.0 }],
+            covers: vec![totals.n_rows],
+        };
+        let mut root = GrowingLeaf {
+            node: 0,
+            start: 0,
+            end: order.len(),
+            depth: 0,
+            totals,
+            histogram,
+            split: None,
+        };
+        root.split = self.best_split(&root);
+        let mut leaves = vec![root];
+        while leaves.len() < self.params.max_leaves {
+            // The leaf whose split gains most; ties go to the earliest leaf.
+            let chosen = leaves
+                .iter()
+                .enumerate()
+                .filter_map(|(idx, leaf)| leaf.split.map(|split| (idx, split.gain)))
+                .fold(None, |best: Option<(usize, f64)>, (idx, gain)| match best {
+                    Some((_, best_gain)) if best_gain >= gain => best,
+                    _ => Some((idx, gain)),
+                });
+            let Some((leaf_idx, _)) = chosen else {
+                break;
+            };
+            let parent = leaves.swap_remove(leaf_idx);
+            let (left, right) = self.split_leaf(parent, order, &mut tree, pool);
+            leaves.push(left);
+            leaves.push(right);
+        }
+        let mut segments = Vec::with_capacity(leaves.len());
+        for leaf in leaves {
+            let value = leaf.totals.leaf_value(self.params.lambda);
+            tree.nodes[leaf.node] = Node::Leaf { value };
+            segments.push(Segment {
+                start: leaf.start,
+                end: leaf.end,
+                value,
+            });
+            pool.push(leaf.histogram);
+        }
+        (tree, segments)
+    }
+
+    /// A histogram from the pool (they are cleared before use), or a new one.
+    fn take_histogram(&self, pool: &mut Vec<Vec<Totals>>) -> Vec<Totals> {
+        pool.pop()
+            .unwrap_or_else(|| vec![Totals::default(); self.binned.n_slots()])
+    }
+
+    /// Splits a leaf: partitions its rows, sums the smaller child's histogram and takes the
+    /// larger's as the parent's minus it, and finds each child's best split.
+    fn split_leaf(
+        &self,
+        parent: GrowingLeaf,
+        order: &mut [u32],
+        tree: &mut BinTree,
+        pool: &mut Vec<Vec<Totals>>,
+    ) -> (GrowingLeaf, GrowingLeaf) {
+        let Some(split) = parent.split else {
+            unreachable!("only leaves with a split are chosen")
+        };
+        let rows = &mut order[parent.start..parent.end];
+        let mut n_left = 0;
+        for idx in 0..rows.len() {
+            let code = self.binned.row(rows[idx] as usize)[split.feature];
+            if self
+                .binned
+                .goes_left(split.feature, code, split.bin, split.missing_left)
+            {
+                rows.swap(idx, n_left);
+                n_left += 1;
+            }
+        }
+        let middle = parent.start + n_left;
+        let left_node = tree.nodes.len();
+        tree.nodes.push(Node::Leaf { value: 0.0 });
+        tree.nodes.push(Node::Leaf { value: 0.0 });
+        tree.covers.push(split.left.n_rows);
+        tree.covers
+            .push(parent.totals.n_rows - split.left.n_rows);
+        tree.nodes[parent.node] = Node::Split {
+            feature: split.feature,
+            bin: split.bin,
+            missing_left: split.missing_left,
+            left: left_node,
+            right: left_node + 1,
+        };
+        let left_is_smaller = n_left <= parent.end - middle;
+        let mut larger_histogram = parent.histogram;
+        let mut smaller_histogram = self.take_histogram(pool);
+        let smaller_rows = if left_is_smaller {
+            &order[parent.start..middle]
+        } else {
+            &order[middle..parent.end]
+        };
+        self.fill_histogram(&mut smaller_histogram, smaller_rows);
+        for &feature in &self.features {
+            let slots = self.binned.slots(feature);
+            for (larger, smaller) in larger_histogram[slots.clone()]
+                .iter_mut()
+                .zip(&smaller_histogram[slots])
+            {
+                *larger = larger.minus(smaller);
+            }
+        }
+        let (left_histogram, right_histogram) = if left_is_smaller {
+            (smaller_histogram, larger_histogram)
+        } else {
+            (larger_histogram, smaller_histogram)
+        };
+        let mut left = GrowingLeaf {
+            node: left_node,
+            start: parent.start,
+            end: middle,
+            depth: parent.depth + 1,
+            totals: split.left,
+            histogram: left_histogram,
+            split: None,
+        };
+        let mut right = GrowingLeaf {
+            node: left_node + 1,
+            start: middle,
+            end: parent.end,
+            depth: parent.depth + 1,
+            totals: parent.totals.minus(&split.left),
+            histogram: right_histogram,
+            split: None,
+        };
+        left.split = self.best_split(&left);
+        right.split = self.best_split(&right);
+        (left, right)
+    }
+
+    /// Sums gradients, hessians and rows per bin of every allowed feature.
+    fn fill_histogram(&self, histogram: &mut [Totals], rows: &[u32]) {
+        for &feature in &self.features {
+            histogram[self.binned.slots(feature)].fill(Totals::default());
+        }
+        let offsets = &self.binned.offsets;
+        let all_features = self.features.len() == self.binned.n_features;
+        for &row in rows {
+            let row = row as usize;
+            let codes = self.binned.row(row);
+            let (gradient, hessian) = (self.gradients[row], self.hessians[row]);
+            let mut count = |feature: usize, code: u8| {
+                let slot = &mut histogram[offsets[feature] + usize::from(code)];
+                slot.gradient += gradient;
+                slot.hessian += hessian;
+                slot.n_rows += 1.0;
+            };
+            if all_features {
+                for (feature, code) in codes.iter().enumerate() {
+                    count(feature, *code);
+                }
+            } else {
+                for &feature in &self.features {
+                    count(feature, codes[feature]);
+                }
+            }
+        }
+    }
+
+    /// A leaf's totals, from the first allowed feature's histogram (every row is in exactly
+    /// one of its bins), or from the rows when no feature is allowed.
+    fn leaf_totals(&self, histogram: &[Totals], rows: &[u32]) -> Totals {
+        match self.features.first() {
+            Some(feature) => histogram[self.binned.slots(*feature)].iter().fold(
+                Totals::default(),
+                |mut totals, slot| {
+                    totals.add(slot);
+                    totals
+                },
+            ),
+            None => rows.iter().fold(Totals::default(), |mut totals, row| {
+                totals.add(&Totals {
+                    gradient: self.gradients[*row as usize],
+                    hessian: self.hessians[*row as usize],
+                    n_rows: 1.0,
+                });
+                totals
+            }),
+        }
+    }
+
+    /// The split with the largest positive gain over every allowed feature and bin, missing
+    /// rows tried on both sides; `None` when the leaf may not or cannot split.
+    fn best_split(&self, leaf: &GrowingLeaf) -> Option<Split> {
+        let params = self.params;
+        let min_leaf = params.min_samples_leaf as f64;
+        if params.max_depth.is_some_and(|max| leaf.depth >= max)
+            || leaf.totals.n_rows < 2.0 * min_leaf
+        {
+            return None;
+        }
+        let parent_score = leaf.totals.score(params.lambda);
+        let mut best: Option<Split> = None;
+        let mut consider = |left: Totals, feature: usize, bin: usize, missing_left: bool| {
+            let right = leaf.totals.minus(&left);
+            if left.n_rows < min_leaf
+                || right.n_rows < min_leaf
+                || left.hessian < MIN_HESSIAN
+                || right.hessian < MIN_HESSIAN
+            {
+                return;
+            }
+            let gain = left.score(params.lambda) + right.score(params.lambda) - parent_score;
+            if gain > 1e-12 && best.is_none_or(|current| gain > current.gain) {
+                best = Some(Split {
+                    gain,
+                    feature,
+                    bin,
+                    missing_left,
+                    left,
+                });
+            }
+        };
+        for &feature in &self.features {
+            let slots = &leaf.histogram[self.binned.slots(feature)];
+            let n_finite = self.binned.n_finite(feature);
+            let missing = slots[n_finite];
+            let mut below = Totals::default();
+            for (bin, slot) in slots.iter().enumerate().take(n_finite) {
+                below.add(slot);
+                // The last finite bin leaves only the missing rows on the right.
+                if bin + 1 < n_finite || missing.n_rows > 0.0 {
+                    consider(below, feature, bin, false);
+                }
+                if missing.n_rows > 0.0 && bin + 1 < n_finite {
+                    let mut with_missing = below;
+                    with_missing.add(&missing);
+                    consider(with_missing, feature, bin, true);
+                }
+            }
+        }
+        best
+    }
+}
+
+/// Row indices split into boosting rows and early-stopping rows (stratified by class, a
+/// seeded shuffle within each class).
+fn validation_split(
+    params: &HistBoostingParams,
+    data: &FitData<'_>,
+    rng: &mut Xoshiro256PlusPlus,
+) -> (Vec<usize>, Vec<usize>) {
+    let n_rows = data.y.len();
+    if params.early_stopping_rounds == 0 {
+        return ((0..n_rows).collect(), Vec::new());
+    }
+    let mut train = Vec::with_capacity(n_rows);
+    let mut validation = Vec::new();
+    for class_idx in 0..data.n_classes {
+        let mut rows: Vec<usize> = (0..n_rows).filter(|row| data.y[*row] == class_idx).collect();
+        for idx in (1..rows.len()).rev() {
+            rows.swap(idx, rng.gen_range(0..=idx));
+        }
+        let n_validation = (rows.len() as f64 * params.validation_fraction).round() as usize;
+        // A class too small to spare a row keeps them all for boosting.
+        let n_validation = if rows.len() - n_validation >= 1 {
+            n_validation
+        } else {
+            0
+        };
+        validation.extend_from_slice(&rows[..n_validation]);
+        train.extend_from_slice(&rows[n_validation..]);
+    }
+    train.sort_unstable();
+    validation.sort_unstable();
+    (train, validation)
+}
+
+/// Raw scores (`n_outputs` per row) to class probabilities, written into `probabilities`.
+fn probabilities_of(scores: &[f64], binary: bool, probabilities: &mut [f64]) {
+    if binary {
+        probabilities[0] = sigmoid(scores[0]);
+    } else {
+        probabilities.copy_from_slice(scores);
+        softmax_in_place(probabilities);
+    }
+}
+
+/// Mean log loss of `rows` at the current scores.
+fn log_loss(rows: &[usize], scores: &[f64], data: &FitData<'_>, n_outputs: usize) -> f64 {
+    let binary = n_outputs == 1;
+    let mut probabilities = vec![0.0; n_outputs];
+    let total: f64 = rows
+        .iter()
+        .map(|row| {
+            probabilities_of(
+                &scores[row * n_outputs..(row + 1) * n_outputs],
+                binary,
+                &mut probabilities,
+            );
+            let p = if binary {
+                if data.y[*row] == data.positive_class {
+                    probabilities[0]
+                } else {
+                    1.0 - probabilities[0]
+                }
+            } else {
+                probabilities[data.y[*row]]
+            };
+            -p.clamp(1e-15, 1.0).ln()
+        })
+        .sum();
+    total / rows.len().max(1) as f64
+}
+
+fn boost(params: &HistBoostingParams, data: &FitData<'_>, seed: u64) -> Boosting {
+    boost_scored(params, data, seed).0
+}
+
+/// The boosted model and every row's raw scores as training computed them (from bin codes).
+fn boost_scored(
+    params: &HistBoostingParams,
+    data: &FitData<'_>,
+    seed: u64,
+) -> (Boosting, Vec<f64>) {
+    let n_rows = data.y.len();
+    let binary = data.n_classes == 2;
+    let n_outputs = if binary { 1 } else { data.n_classes };
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let (train_rows, validation_rows) = validation_split(params, data, &mut rng);
+    let weights = row_weights(data);
+    let train_y: Vec<usize> = train_rows.iter().map(|row| data.y[*row]).collect();
+    let train_weights: Vec<f64> = train_rows.iter().map(|row| weights[*row]).collect();
+    let base_scores = base_scores(
+        &train_y,
+        &train_weights,
+        data.n_classes,
+        data.positive_class,
+    );
+    let binned = BinnedRows::new(data.x, &train_rows, params.max_bins);
+    let n_features = binned.n_features;
+    let n_sampled_features = ((params.colsample * n_features as f64).ceil() as usize).clamp(1, n_features.max(1));
+    let mut scores: Vec<f64> = base_scores.iter().copied().cycle().take(n_rows * n_outputs).collect();
+    let mut gradients = vec![0.0; n_rows];
+    let mut hessians = vec![0.0; n_rows];
+    let mut probabilities = vec![0.0; n_rows * n_outputs];
+    let mut rounds: Vec<Vec<FlatTree>> = Vec::with_capacity(params.n_rounds);
+    let mut in_round = vec![false; n_rows];
+    let mut pool: Vec<Vec<Totals>> = Vec::new();
+    let mut best = (f64::INFINITY, 0usize);
+    for round_idx in 0..params.n_rounds {
+        let mut order: Vec<u32> = if params.subsample < 1.0 {
+            train_rows
+                .iter()
+                .filter(|_| rng.gen_bool(params.subsample))
+                .map(|row| *row as u32)
+                .collect()
+        } else {
+            train_rows.iter().map(|row| *row as u32).collect()
+        };
+        if order.len() < n_rows {
+            in_round.fill(false);
+            for row in &order {
+                in_round[*row as usize] = true;
+            }
+        }
+        // Every class's tree in a round uses the probabilities from before the round.
+        for row in &train_rows {
+            let range = row * n_outputs..(row + 1) * n_outputs;
+            probabilities_of(&scores[range.clone()], binary, &mut probabilities[range]);
+        }
+        let mut round = Vec::with_capacity(n_outputs);
+        for output in 0..n_outputs {
+            for row in &train_rows {
+                let p = probabilities[row * n_outputs + output];
+                let target = if binary {
+                    data.y[*row] == data.positive_class
+                } else {
+                    data.y[*row] == output
+                };
+                gradients[*row] = weights[*row] * (p - f64::from(u8::from(target)));
+                hessians[*row] = weights[*row] * (p * (1.0 - p)).max(1e-16);
+            }
+            let mut features: Vec<usize> = if n_sampled_features < n_features {
+                sample(&mut rng, n_features, n_sampled_features).into_vec()
+            } else {
+                (0..n_features).collect()
+            };
+            features.sort_unstable();
+            let grower = Grower {
+                binned: &binned,
+                gradients: &gradients,
+                hessians: &hessians,
+                params,
+                features,
+            };
+            let (tree, segments) = grower.grow(&mut order, &mut pool);
+            // The round's rows get their leaf's value from the partition; the others (held
+            // out for early stopping, or left out of the bag) walk the tree.
+            for segment in &segments {
+                for row in &order[segment.start..segment.end] {
+                    scores[*row as usize * n_outputs + output] +=
+                        params.learning_rate * segment.value;
+                }
+            }
+            if order.len() < n_rows {
+                for row in (0..n_rows).filter(|row| !in_round[*row]) {
+                    scores[row * n_outputs + output] +=
+                        params.learning_rate * tree.value(&binned, binned.row(row));
+                }
+            }
+            round.push(tree.to_flat(&binned));
+        }
+        rounds.push(round);
+        if !validation_rows.is_empty() {
+            let loss = log_loss(&validation_rows, &scores, data, n_outputs);
+            if loss < best.0 - 1e-12 {
+                best = (loss, round_idx);
+            } else if round_idx - best.1 >= params.early_stopping_rounds {
+                break;
+            }
+        }
+    }
+    if !validation_rows.is_empty() {
+        rounds.truncate(best.1 + 1);
+    }
+    let model = Boosting {
+        base_scores,
+        learning_rate: params.learning_rate,
+        trees: rounds,
+    };
+    (model, scores)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn params() -> HistBoostingParams {
+        HistGradientBoosting.default_params()
+    }
+
+    /// Rows where `x0` decides the class and `x1` is missing exactly for the positives.
+    fn planted(n_rows: usize) -> (Array2<f64>, Vec<usize>) {
+        let mut x = Array2::zeros((n_rows, 3));
+        let mut y = Vec::with_capacity(n_rows);
+        let mut state = 7u64;
+        for row in 0..n_rows {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            let noise = (state >> 11) as f64 / (1u64 << 53) as f64;
+            let positive = row % 3 == 0;
+            x[[row, 0]] = noise + if positive { 0.6 } else { 0.0 };
+            x[[row, 1]] = if positive { f64::NAN } else { noise * 10.0 };
+            x[[row, 2]] = (row % 7) as f64;
+            y.push(usize::from(positive));
+        }
+        (x, y)
+    }
+
+    fn fit(params: &HistBoostingParams, x: &Array2<f64>, y: &[usize], n_classes: usize) -> Boosting {
+        let data = FitData {
+            x: x.view(),
+            y,
+            weights: None,
+            n_classes,
+            positive_class: 1,
+        };
+        boost(params, &data, 11)
+    }
+
+    #[test]
+    fn thresholds_separate_bins_and_codes_follow_them() {
+        assert_eq!(bin_thresholds(&[1.0, 1.0, 2.0, 4.0], 10), vec![1.5, 3.0]);
+        let many: Vec<f64> = (0..1000).map(f64::from).collect();
+        let cuts = bin_thresholds(&many, 254);
+        assert!(cuts.len() <= 253 && cuts.len() > 200, "{}", cuts.len());
+        assert!(cuts.windows(2).all(|pair| pair[0] < pair[1]));
+        let x = ndarray::array![[1.0], [2.0], [f64::NAN], [4.0], [1.5]];
+        let binned = BinnedRows::new(x.view(), &[0, 1, 2, 3], 255);
+        let codes: Vec<u8> = (0..5).map(|row| binned.row(row)[0]).collect();
+        assert_eq!(codes, vec![0, 1, 3, 2, 1], "missing: one past the three finite bins");
+    }
+
+    #[test]
+    fn stored_trees_predict_what_training_scored() {
+        let (x, y) = planted(600);
+        let mut params = params();
+        params.n_rounds = 20;
+        params.subsample = 0.8;
+        params.colsample = 0.67;
+        let data = FitData {
+            x: x.view(),
+            y: &y,
+            weights: None,
+            n_classes: 2,
+            positive_class: 1,
+        };
+        let (model, scores) = boost_scored(&params, &data, 3);
+        // The flat trees on raw inputs (NaN included) give what training computed from codes.
+        for (row, input) in x.rows().into_iter().enumerate() {
+            let input = input.to_vec();
+            let raw = model.base_scores[0]
+                + model
+                    .trees
+                    .iter()
+                    .map(|round| params.learning_rate * round[0].leaf(&input)[0])
+                    .sum::<f64>();
+            assert!((raw - scores[row]).abs() < 1e-9, "row {row}: {raw} vs {}", scores[row]);
+        }
+        let first = &model.trees[0][0];
+        assert_eq!(first.missing_left.len(), first.nodes.len());
+        assert_eq!(first.covers[0], first.covers[1] + first.covers[2]);
+    }
+
+    #[test]
+    fn missing_values_are_routed_to_the_side_they_predict() {
+        let (x, y) = planted(900);
+        let mut params = params();
+        params.n_rounds = 1;
+        params.max_leaves = 2;
+        let model = fit(&params, &x, &y, 2);
+        let tree = &model.trees[0][0];
+        // One split: on `x1`, missing (= positive) one way, every observed value the other.
+        let TreeNode::Split { feature, .. } = tree.nodes[0] else {
+            panic!("a split expected")
+        };
+        assert_eq!(feature, 1);
+        let missing = tree.leaf(&[0.1, f64::NAN, 0.0])[0];
+        let observed = tree.leaf(&[0.1, 5.0, 0.0])[0];
+        assert!(missing > 0.0 && observed < 0.0, "{missing} {observed}");
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_round_and_same_seed_same_model() {
+        let (x, y) = planted(900);
+        let mut params = params();
+        params.n_rounds = 300;
+        params.learning_rate = 0.3;
+        params.early_stopping_rounds = 5;
+        let model = fit(&params, &x, &y, 2);
+        assert!(model.trees.len() < 300, "{} rounds", model.trees.len());
+        assert_eq!(model, fit(&params, &x, &y, 2));
+    }
+
+    #[test]
+    fn multiclass_grows_one_tree_per_class_per_round() {
+        let (x, mut y) = planted(600);
+        for (row, class_idx) in y.iter_mut().enumerate() {
+            if *class_idx == 0 && x[[row, 2]] > 3.0 {
+                *class_idx = 2;
+            }
+        }
+        let mut params = params();
+        params.n_rounds = 10;
+        let model = fit(&params, &x, &y, 3);
+        assert_eq!(model.trees.len(), 10);
+        assert!(model.trees.iter().all(|round| round.len() == 3));
+        assert_eq!(model.base_scores.len(), 3);
+    }
+}
