@@ -640,7 +640,10 @@ fn the_registry_names_every_family_once() {
         assert_eq!(distinct.len(), names.len(), "{names:?}");
     }
     let default: Vec<&str> = ModelKind::default_run().iter().map(|k| k.short()).collect();
-    assert_eq!(default, ["lr", "dt", "rf", "gbm", "knn", "svm", "nb", "hgb"]);
+    assert_eq!(
+        default,
+        ["lr", "dt", "rf", "gbm", "knn", "svm", "nb", "hgb"]
+    );
     assert_eq!(kind("extra_trees"), kind("et"));
     assert!("xgb".parse::<ModelKind>().unwrap_err().contains("`et`"));
 }
