@@ -32,8 +32,9 @@ pub const MAGIC: [u8; 8] = *b"VIGILMDL";
 /// training population's reference distributions. Version 3 adds the schema's input aliases;
 /// version 4, conformal prediction sets, subgroup figures and permutation importance; version 5,
 /// node covers in every tree, what per-record explanations need, and the model card's purpose
-/// and evidence; version 6, the direction of missing inputs at each tree split and fill values
-/// left missing for models that route missing inputs themselves.
+/// and evidence; version 6, the direction of missing inputs at each tree split, fill values
+/// left missing for models that route missing inputs themselves, and ensembles (soft voting,
+/// stacking) as classifiers.
 pub const FORMAT_VERSION: u32 = 6;
 const HEADER_LEN: usize = 8 + 4 + 8;
 const TRAILER_LEN: usize = 4;

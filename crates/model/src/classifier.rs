@@ -249,6 +249,41 @@ pub enum Classifier {
     Svm(Vec<SvmBinary>),
     /// Gaussian naive Bayes.
     NaiveBayes(GaussianNb),
+    /// Soft voting: the mean of the members' class probabilities.
+    SoftVote(Vec<Classifier>),
+    /// Stacking: a logistic regression over the members' probabilities.
+    Stacked(Stacking),
+}
+
+/// A stacked ensemble: members fitted on the same inputs, and a logistic regression (the
+/// meta-learner) fitted on their out-of-fold probabilities ([`stacking_inputs`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stacking {
+    /// The base models.
+    pub members: Vec<Classifier>,
+    /// The meta-learner over the members' probabilities.
+    pub meta: Linear,
+}
+
+/// What a stacking meta-learner reads: each member's probability of the positive class (binary)
+/// or of every class (multiclass), member after member, written into `out`.
+pub fn stacking_inputs(
+    members: &[Classifier],
+    input: &[f64],
+    n_classes: usize,
+    positive_class: usize,
+    out: &mut Vec<f64>,
+) {
+    out.clear();
+    let mut probabilities = vec![0.0; n_classes];
+    for member in members {
+        member.predict_proba(input, n_classes, positive_class, &mut probabilities);
+        if n_classes == 2 {
+            out.push(probabilities[positive_class.min(1)]);
+        } else {
+            out.extend_from_slice(&probabilities);
+        }
+    }
 }
 
 /// Logistic function, safe for large magnitudes.
@@ -289,6 +324,8 @@ impl Classifier {
             Classifier::Knn(_) => "knn",
             Classifier::Svm(_) => "svm",
             Classifier::NaiveBayes(_) => "naive_bayes",
+            Classifier::SoftVote(_) => "soft_vote",
+            Classifier::Stacked(_) => "stacking",
         }
     }
 
@@ -298,6 +335,9 @@ impl Classifier {
             Classifier::Logistic(linear) => Some(linear.n_inputs),
             Classifier::Knn(knn) => Some(knn.n_inputs),
             Classifier::NaiveBayes(naive_bayes) => Some(naive_bayes.n_inputs),
+            Classifier::SoftVote(members) | Classifier::Stacked(Stacking { members, .. }) => {
+                members.iter().find_map(Classifier::stated_inputs)
+            }
             Classifier::Svm(machines) => machines.first().map(|machine| machine.n_inputs),
             Classifier::DecisionTree(_)
             | Classifier::Forest(_)
@@ -322,28 +362,29 @@ impl Classifier {
             probabilities[positive_class] = p_positive;
             probabilities[negative_class] = 1.0 - p_positive;
         };
-        match self {
-            Classifier::Logistic(linear) => {
-                let n_outputs = linear.intercepts.len();
-                if binary && n_outputs == 1 {
-                    let z = dot(&linear.weights, input) + linear.intercepts[0];
-                    set_binary(probabilities, sigmoid(z));
-                } else {
-                    for (class_idx, probability) in probabilities.iter_mut().enumerate() {
-                        let row = linear
-                            .weights
-                            .get(class_idx * linear.n_inputs..(class_idx + 1) * linear.n_inputs)
-                            .unwrap_or(&[]);
-                        let intercept = linear
-                            .intercepts
-                            .get(class_idx)
-                            .copied()
-                            .unwrap_or(f64::NEG_INFINITY);
-                        *probability = dot(row, input) + intercept;
-                    }
-                    softmax_in_place(probabilities);
+        let linear_proba = |linear: &Linear, input: &[f64], probabilities: &mut [f64]| {
+            let n_outputs = linear.intercepts.len();
+            if binary && n_outputs == 1 {
+                let z = dot(&linear.weights, input) + linear.intercepts[0];
+                set_binary(probabilities, sigmoid(z));
+            } else {
+                for (class_idx, probability) in probabilities.iter_mut().enumerate() {
+                    let row = linear
+                        .weights
+                        .get(class_idx * linear.n_inputs..(class_idx + 1) * linear.n_inputs)
+                        .unwrap_or(&[]);
+                    let intercept = linear
+                        .intercepts
+                        .get(class_idx)
+                        .copied()
+                        .unwrap_or(f64::NEG_INFINITY);
+                    *probability = dot(row, input) + intercept;
                 }
+                softmax_in_place(probabilities);
             }
+        };
+        match self {
+            Classifier::Logistic(linear) => linear_proba(linear, input, probabilities),
             Classifier::DecisionTree(tree) => copy_distribution(tree.leaf(input), probabilities),
             Classifier::Forest(trees) => {
                 probabilities.iter_mut().for_each(|value| *value = 0.0);
@@ -383,6 +424,33 @@ impl Classifier {
                 }
             }
             Classifier::NaiveBayes(naive_bayes) => naive_bayes.predict_proba(input, probabilities),
+            Classifier::SoftVote(members) => {
+                let mut member_probabilities = vec![0.0; probabilities.len()];
+                probabilities.iter_mut().for_each(|value| *value = 0.0);
+                for member in members {
+                    member.predict_proba(
+                        input,
+                        n_classes,
+                        positive_class,
+                        &mut member_probabilities,
+                    );
+                    for (total, value) in probabilities.iter_mut().zip(&member_probabilities) {
+                        *total += value;
+                    }
+                }
+                normalise(probabilities);
+            }
+            Classifier::Stacked(stacking) => {
+                let mut meta_inputs = Vec::new();
+                stacking_inputs(
+                    &stacking.members,
+                    input,
+                    n_classes,
+                    positive_class,
+                    &mut meta_inputs,
+                );
+                linear_proba(&stacking.meta, &meta_inputs, probabilities);
+            }
         }
     }
 }

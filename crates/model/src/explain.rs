@@ -58,9 +58,11 @@ impl Method {
             Classifier::DecisionTree(_)
             | Classifier::Forest(_)
             | Classifier::GradientBoosting(_) => Method::TreeShap,
-            Classifier::Knn(_) | Classifier::Svm(_) | Classifier::NaiveBayes(_) => {
-                Method::SampledShapley
-            }
+            Classifier::Knn(_)
+            | Classifier::Svm(_)
+            | Classifier::NaiveBayes(_)
+            | Classifier::SoftVote(_)
+            | Classifier::Stacked(_) => Method::SampledShapley,
         }
     }
 
@@ -185,7 +187,11 @@ impl Explainer {
                 let (base, contributions) = boosting_contributions(boosting, &inputs, output.row)?;
                 (base, contributions, None)
             }
-            Classifier::Knn(_) | Classifier::Svm(_) | Classifier::NaiveBayes(_) => {
+            Classifier::Knn(_)
+            | Classifier::Svm(_)
+            | Classifier::NaiveBayes(_)
+            | Classifier::SoftVote(_)
+            | Classifier::Stacked(_) => {
                 let background = self
                     .background
                     .as_ref()

@@ -1,6 +1,8 @@
 //! Cost of one prediction, split into its stages, for each committed artifact: JSON parsing,
 //! validation, the model itself, and what monitoring adds per request (metrics, the drift
-//! window, the log summary). Run with `cargo bench -p serve`.
+//! window, the log summary). Run with `cargo bench -p serve`; `VIGIL_BENCH_ARTIFACTS` adds
+//! more artifacts (comma-separated paths, e.g. an ensemble from `train --selection
+//! model:soft_voting`), labelled by their folder's name.
 
 mod common;
 
@@ -18,12 +20,25 @@ fn main() {
         "{:<14} {:>14} {:>14} {:>14} {:>14} {:>14}",
         "artifact", "parse µs", "validate µs", "model µs", "handler µs", "monitoring µs"
     );
-    for dataset in ["sepsis", "heart_failure", "wine_quality"] {
-        let state = ServedModel::load(
-            &root.join(dataset).join("model.bin"),
-            &serve::Settings::default(),
-        )
-        .unwrap();
+    let mut artifacts: Vec<(String, PathBuf)> = ["sepsis", "heart_failure", "wine_quality"]
+        .iter()
+        .map(|dataset| (dataset.to_string(), root.join(dataset).join("model.bin")))
+        .collect();
+    if let Ok(extra) = std::env::var("VIGIL_BENCH_ARTIFACTS") {
+        for path in extra.split(',').filter(|path| !path.is_empty()) {
+            let path = PathBuf::from(path);
+            let label = path
+                .parent()
+                .and_then(|folder| folder.file_name())
+                .map_or_else(
+                    || path.display().to_string(),
+                    |name| name.to_string_lossy().into_owned(),
+                );
+            artifacts.push((label, path));
+        }
+    }
+    for (dataset, path) in &artifacts {
+        let state = ServedModel::load(path, &serve::Settings::default()).unwrap();
         let example = serde_json::Value::Object(serve::api::example_record(&state.artifact));
         let body = example.to_string();
         let values: Vec<(String, model::Value)> = example

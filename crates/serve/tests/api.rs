@@ -92,8 +92,8 @@ async fn info_health_ready_model_and_metrics() {
     assert!(card["decision"]["threshold"].as_f64().is_some());
     assert_eq!(
         card["leaderboard"].as_array().unwrap().len(),
-        8,
-        "the eight families of a default run"
+        10,
+        "the eight families of a default run and the two ensembles of its best"
     );
     let info: Value =
         test::call_and_read_body_json(&app, test::TestRequest::get().uri("/").to_request()).await;
@@ -965,6 +965,11 @@ async fn explanations_add_up_to_the_output_on_every_committed_artifact() {
             .iter()
             .find(|feature| feature.allow_missing)
             .map(|feature| feature.name.clone());
+        // Trees are explained exactly; the committed ensembles by sampled Shapley values.
+        let expected_method = match state.model().artifact.pipeline.classifier {
+            model::Classifier::SoftVote(_) | model::Classifier::Stacked(_) => "sampled_shapley",
+            _ => "tree_shap",
+        };
         let app = app!(state);
         let plain = example!(&app);
         let mut records = vec![plain.clone()];
@@ -977,7 +982,7 @@ async fn explanations_add_up_to_the_output_on_every_committed_artifact() {
             let (status, body) = post_json!(&app, "/predict?explain=true", record);
             assert_eq!(status, StatusCode::OK, "{dataset}: {body}");
             let explanation = &body["explanation"];
-            assert_eq!(explanation["method"], "tree_shap", "{dataset}");
+            assert_eq!(explanation["method"], expected_method, "{dataset}");
             let contributions = explanation["contributions"].as_array().unwrap();
             assert_eq!(contributions.len(), record.as_object().unwrap().len());
             let total: f64 = explanation["base_value"].as_f64().unwrap()

@@ -48,7 +48,12 @@ pub fn permutation_importance(
         1.0
     };
     let seeds = FamilySeeds::new(options.seed, best.kind);
-    let candidates = tuning::candidates(best.kind, options.tune.max(1), seeds.candidates());
+    // An ensemble's members come from the run, so its one candidate is the one it shipped with.
+    let candidates = if best.kind.info().combines_others {
+        vec![best.params.clone()]
+    } else {
+        tuning::candidates(best.kind, options.tune.max(1), seeds.candidates())
+    };
     let n_features = trainer.dataset.raw.ncols();
     // losses[fold][feature][repeat]: how much the metric worsened.
     let losses: Vec<Vec<Vec<f64>>> = folds

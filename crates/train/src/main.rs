@@ -135,6 +135,10 @@ pub(crate) struct ModelingArgs {
     /// fold see all three), so the leaderboard stays honest. 0 trains default hyperparameters.
     #[arg(long, default_value_t = 0)]
     tune: usize,
+    /// Members of the soft-voting and stacking candidates: the best this many single families
+    /// of the run by `--metric`, each cross-validated like any family (0 or 1: no ensembles).
+    #[arg(long, default_value_t = 3)]
+    ensemble_size: usize,
     /// Decision-threshold rule for binary tasks: `sensitivity>=0.80`, `max_f1`, `youden` or
     /// `fixed:0.5` [default: the config's, else youden].
     #[arg(long)]
@@ -145,8 +149,8 @@ pub(crate) struct ModelingArgs {
     #[arg(long, default_value = "auto")]
     calibration: CalibrationKind,
     /// Which candidate ships: one-se (among those within one standard error of the best by
-    /// `--metric`, the best Brier score, or log loss for multiclass) or best (the best by
-    /// `--metric`).
+    /// `--metric`, the best Brier score, or log loss for multiclass), best (the best by
+    /// `--metric`) or model:<family> (that family, e.g. `model:stacking`, to ship and compare it).
     #[arg(long, default_value = "one-se")]
     selection: train::selection::SelectionRule,
     /// Keep this share of the rows (stratified, seeded) out of everything — tuning, model
@@ -272,6 +276,7 @@ pub(crate) fn parse_options(args: &ModelingArgs) -> Result<TrainOptions> {
         }
     }
     options.tune = args.tune;
+    options.ensemble_size = args.ensemble_size;
     options.threshold = args.threshold.unwrap_or(options.threshold);
     options.calibration = args.calibration;
     options.selection = args.selection;

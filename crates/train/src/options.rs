@@ -39,6 +39,9 @@ pub struct TrainOptions {
     pub models: Vec<ModelKind>,
     /// Random-search candidates per model (0 = defaults only).
     pub tune: usize,
+    /// Members of the soft-voting and stacking candidates: the best this many single families
+    /// by `metric` (fewer than 2 builds no ensembles).
+    pub ensemble_size: usize,
     /// Threshold rule (binary tasks).
     pub threshold: ThresholdRule,
     /// Calibration of the chosen model.
@@ -92,6 +95,7 @@ impl TrainOptions {
             balance,
             models: ModelKind::default_run(),
             tune: 0,
+            ensemble_size: 3,
             threshold,
             calibration: CalibrationKind::Auto,
             selection: crate::selection::SelectionRule::OneStandardError,
@@ -124,6 +128,23 @@ impl TrainOptions {
         }
         if self.models.is_empty() {
             return Err(TrainError::Options("no models selected".into()));
+        }
+        if let Some(ensemble) = self.models.iter().find(|kind| kind.info().combines_others) {
+            return Err(TrainError::Options(format!(
+                "`{}` is built from the run's best families, not listed in `models`: set `ensemble_size` (the number of members, 0 for none)",
+                ensemble.name()
+            )));
+        }
+        if let crate::selection::SelectionRule::Model(kind) = self.selection {
+            let ensembles_built = self.ensemble_size >= 2 && self.models.len() >= 2;
+            let in_run =
+                self.models.contains(&kind) || (kind.info().combines_others && ensembles_built);
+            if !in_run {
+                return Err(TrainError::Options(format!(
+                    "`selection` asks for `{}`, which this run does not train",
+                    kind.name()
+                )));
+            }
         }
         if self.repeats == 0 {
             return Err(TrainError::Options("`repeats` must be at least 1".into()));

@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use model::{Metric, Task};
 
 use crate::ModelResult;
+use crate::learners::ModelKind;
 
 /// How the shipped candidate is picked from the ranked leaderboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,29 +18,35 @@ pub enum SelectionRule {
     Best,
     /// The best proper score among candidates within one standard error of the best.
     OneStandardError,
+    /// This family, whatever the ranking (to ship and compare a particular model).
+    Model(ModelKind),
 }
 
 impl std::str::FromStr for SelectionRule {
     type Err = String;
 
-    /// Parses `best` or `one-se`.
+    /// Parses `best`, `one-se` or `model:<family>` (`model:stacking`, `model:rf`).
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text.trim() {
             "best" => Ok(SelectionRule::Best),
             "one-se" => Ok(SelectionRule::OneStandardError),
-            other => Err(format!(
-                "unknown selection `{other}`, expected `best` or `one-se`"
-            )),
+            other => match other.strip_prefix("model:") {
+                Some(name) => Ok(SelectionRule::Model(name.parse()?)),
+                None => Err(format!(
+                    "unknown selection `{other}`, expected `best`, `one-se` or `model:<family>`"
+                )),
+            },
         }
     }
 }
 
 impl SelectionRule {
     /// The command-line spelling.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> String {
         match self {
-            SelectionRule::Best => "best",
-            SelectionRule::OneStandardError => "one-se",
+            SelectionRule::Best => "best".to_owned(),
+            SelectionRule::OneStandardError => "one-se".to_owned(),
+            SelectionRule::Model(kind) => format!("model:{}", kind.name()),
         }
     }
 }
@@ -82,9 +89,21 @@ impl Selection {
             "best `{}`: {best} ({mean:.3} ± {std:.3}, standard error {:.3})",
             self.metric, self.standard_error
         );
-        if self.rule == SelectionRule::Best {
-            let _ = write!(text, "; chosen: {} (rule `best`)", self.chosen);
-            return text;
+        match self.rule {
+            SelectionRule::Best => {
+                let _ = write!(text, "; chosen: {} (rule `best`)", self.chosen);
+                return text;
+            }
+            SelectionRule::Model(kind) => {
+                let _ = write!(
+                    text,
+                    "; chosen: {}, as asked (rule `model:{}`)",
+                    self.chosen,
+                    kind.name()
+                );
+                return text;
+            }
+            SelectionRule::OneStandardError => {}
         }
         let close: Vec<String> = self
             .within
@@ -160,7 +179,7 @@ pub fn select(
         })
         .collect();
     let chosen_idx = match rule {
-        SelectionRule::Best => 0,
+        SelectionRule::Best | SelectionRule::Model(_) => 0,
         // The first (best-ranked) of those with the lowest proper score; NaN never wins.
         SelectionRule::OneStandardError => {
             within
@@ -175,9 +194,14 @@ pub fn select(
                 })
         }
     };
-    let chosen = within
-        .get(chosen_idx)
-        .map_or_else(|| first.kind.name().to_owned(), |c| c.model.clone());
+    let chosen = match rule {
+        SelectionRule::Model(kind) if ranked.iter().any(|result| result.kind == kind) => {
+            kind.name().to_owned()
+        }
+        _ => within
+            .get(chosen_idx)
+            .map_or_else(|| first.kind.name().to_owned(), |c| c.model.clone()),
+    };
     let selection = Selection {
         rule,
         metric,

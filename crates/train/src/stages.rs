@@ -14,7 +14,7 @@ use model::{
     Provenance, Reference, Task,
 };
 
-use crate::learners::ModelKind;
+use crate::learners::{ModelKind, ModelParams};
 use crate::report::{self, ReportInput};
 use crate::seeds::FamilySeeds;
 use crate::sink::{RunEvent, RunSink};
@@ -113,7 +113,8 @@ pub fn profile(options: &TrainOptions, loaded: &Loaded) -> Vec<String> {
     warnings
 }
 
-/// Cross-validates every requested model on the same stratified folds.
+/// Cross-validates every requested model on the same stratified folds, then the ensembles of
+/// the best of them (soft voting and stacking, `--ensemble-size` members) on the same folds.
 pub fn cross_validate(
     trainer: &Trainer<'_>,
     options: &TrainOptions,
@@ -126,18 +127,65 @@ pub fn cross_validate(
         options.repeats,
         options.seed,
     )?;
+    let ensembles: Vec<ModelKind> = if options.ensemble_size >= 2 && options.models.len() >= 2 {
+        ModelKind::all()
+            .filter(|kind| kind.info().combines_others)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let planned: Vec<ModelKind> = options.models.iter().chain(&ensembles).copied().collect();
     sink.event(&RunEvent::Planned {
-        models: &options.models,
-        fits: options.models.len() * folds.len(),
+        models: &planned,
+        fits: planned.len() * folds.len(),
     });
-    options
+    let mut results = options
         .models
         .iter()
         .map(|kind| {
-            let result = evaluate(trainer, &folds, *kind, options, sink)?;
+            let seeds = FamilySeeds::new(options.seed, *kind);
+            let candidates = tuning::candidates(*kind, options.tune.max(1), seeds.candidates());
+            let result = evaluate(trainer, &folds, *kind, &candidates, options, sink)?;
             sink.event(&RunEvent::ModelFinished(&result));
             Ok(result)
         })
+        .collect::<Result<Vec<_>, TrainError>>()?;
+    let members = ensemble_members(&results, options);
+    if members.len() >= 2 {
+        for kind in ensembles {
+            let params = crate::learners::voting::ensemble_params(kind, members.clone());
+            let result = evaluate(trainer, &folds, kind, &[params], options, sink)?;
+            sink.event(&RunEvent::ModelFinished(&result));
+            results.push(result);
+        }
+    }
+    Ok(results)
+}
+
+/// The best `ensemble_size` single families by the ranking metric (ties: registry order), each
+/// with the parameters it would ship with.
+fn ensemble_members(results: &[ModelResult], options: &TrainOptions) -> Vec<ModelParams> {
+    let metrics = Metric::for_task(options.config.task);
+    let Some(metric_idx) = metrics.iter().position(|metric| *metric == options.metric) else {
+        return Vec::new();
+    };
+    let mut ranked: Vec<(f64, &ModelResult)> = results
+        .iter()
+        .filter_map(|result| {
+            let mean = result.summaries(metrics).get(metric_idx)?.mean;
+            mean.is_finite().then_some((mean, result))
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        options
+            .metric
+            .best_first(a.0, b.0)
+            .then(a.1.kind.cmp(&b.1.kind))
+    });
+    ranked
+        .into_iter()
+        .take(options.ensemble_size)
+        .map(|(_, result)| result.params.clone())
         .collect()
 }
 
@@ -160,14 +208,14 @@ fn evaluate(
     trainer: &Trainer<'_>,
     folds: &[preprocess::Fold],
     kind: ModelKind,
+    candidates: &[ModelParams],
     options: &TrainOptions,
     sink: &dyn RunSink,
 ) -> Result<ModelResult, TrainError> {
     let seeds = FamilySeeds::new(options.seed, kind);
-    let candidates = tuning::candidates(kind, options.tune.max(1), seeds.candidates());
     let choose = |rows: &[usize], seed: u64| {
         if candidates.len() > 1 {
-            trainer.select_params(&candidates, rows, options.metric, seed)
+            trainer.select_params(candidates, rows, options.metric, seed)
         } else {
             candidates[0].clone()
         }

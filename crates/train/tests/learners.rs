@@ -53,10 +53,20 @@ fn auc(classifier: &Classifier, x: &Array2<f64>, y: &[usize], positive_class: us
 #[test]
 fn every_model_ranks_the_positive_class_first_whichever_class_it_is() {
     let (x, y) = blobs(300, 1);
+    // Ensembles get three members, as a run would give them.
+    let members: Vec<_> = ["lr", "nb", "dt"]
+        .iter()
+        .map(|short| kind(short).default_params())
+        .collect();
     for kind in ModelKind::all() {
+        let params = if kind.info().combines_others {
+            train::learners::voting::ensemble_params(kind, members.clone())
+        } else {
+            kind.default_params()
+        };
         for positive_class in [0, 1] {
             let data = binary(&x, &y, positive_class);
-            let classifier = kind.fit(&kind.default_params(), &data, 3).unwrap();
+            let classifier = kind.fit(&params, &data, 3).unwrap();
             let score = auc(&classifier, &x, &y, positive_class);
             // On training data every sensible model is far above 0.5; a flipped one is far below.
             assert!(
@@ -182,4 +192,90 @@ fn decision_tree_leaves_hold_class_frequencies() {
     for leaf in flat.values.chunks(2) {
         assert!((leaf.iter().sum::<f64>() - 1.0).abs() < 1e-9 || leaf.iter().sum::<f64>() == 0.0);
     }
+}
+
+#[test]
+fn soft_voting_is_the_mean_of_its_members_and_ensembles_check_their_members() {
+    let (x, y) = blobs(200, 4);
+    let data = binary(&x, &y, 1);
+    let members: Vec<_> = ["lr", "nb", "knn"]
+        .iter()
+        .map(|short| kind(short).default_params())
+        .collect();
+    let vote = kind("vote");
+    let ensemble = vote
+        .fit(
+            &train::learners::voting::ensemble_params(vote, members.clone()),
+            &data,
+            5,
+        )
+        .unwrap();
+    let Classifier::SoftVote(fitted) = &ensemble else {
+        panic!("a soft vote expected")
+    };
+    assert_eq!(fitted.len(), 3);
+    let mean = members
+        .iter()
+        .map(|member| {
+            let alone = member.kind().fit(member, &data, 0).unwrap();
+            predict_inputs(&alone, x.view(), 2, 1)
+        })
+        .fold(Array2::<f64>::zeros((x.nrows(), 2)), |total, p| total + p)
+        / 3.0;
+    let voted = predict_inputs(&ensemble, x.view(), 2, 1);
+    assert!((voted - mean).iter().all(|d| d.abs() < 1e-12));
+
+    let one = train::learners::voting::ensemble_params(vote, members[..1].to_vec());
+    let error = vote.fit(&one, &data, 5).unwrap_err().to_string();
+    assert!(error.contains("at least two families, found 1"), "{error}");
+    let nested = train::learners::voting::ensemble_params(
+        vote,
+        vec![members[0].clone(), kind("stack").default_params()],
+    );
+    let error = vote.fit(&nested, &data, 5).unwrap_err().to_string();
+    assert!(error.contains("another ensemble (`stacking`)"), "{error}");
+}
+
+#[test]
+fn stacking_learns_its_weights_from_out_of_fold_member_probabilities() {
+    // Noisy labels: distance-weighted k-NN reproduces every training label, so a meta-learner
+    // fitted on in-sample member probabilities would trust it blindly. Out of fold it is
+    // only as good as it is on new rows, and the smooth linear model keeps most of the weight.
+    let (x, mut y) = blobs(400, 6);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(8);
+    for class_idx in y.iter_mut() {
+        if rng.gen_bool(0.25) {
+            *class_idx = 1 - *class_idx;
+        }
+    }
+    let data = binary(&x, &y, 1);
+    let stack = kind("stack");
+    let members = vec![kind("knn").default_params(), kind("lr").default_params()];
+    let fitted = stack
+        .fit(
+            &train::learners::voting::ensemble_params(stack, members),
+            &data,
+            3,
+        )
+        .unwrap();
+    let Classifier::Stacked(stacked) = &fitted else {
+        panic!("a stacked model expected")
+    };
+    assert_eq!(stacked.meta.n_inputs, 2, "one probability per member");
+    let (knn_weight, lr_weight) = (stacked.meta.weights[0], stacked.meta.weights[1]);
+    assert!(
+        lr_weight > knn_weight,
+        "k-NN {knn_weight:.3}, logistic regression {lr_weight:.3}"
+    );
+    // In sample, k-NN is perfect: a meta-learner fitted there would have favoured it.
+    let knn_alone = kind("knn")
+        .fit(&kind("knn").default_params(), &data, 0)
+        .unwrap();
+    let in_sample = predict_inputs(&knn_alone, x.view(), 2, 1);
+    let perfect = in_sample
+        .rows()
+        .into_iter()
+        .zip(&y)
+        .all(|(p, class_idx)| (p[1] > 0.5) == (*class_idx == 1));
+    assert!(perfect, "the premise: k-NN reproduces its training labels");
 }

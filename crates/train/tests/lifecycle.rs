@@ -108,7 +108,11 @@ fn every_run_is_recorded_and_the_runs_commands_read_it_back() {
     let (newest, oldest) = (&runs[0], &runs[1]);
     let detail = store.get(&newest.run_id).unwrap();
     assert_eq!(detail.provenance.seed, 2);
-    assert_eq!(detail.models.len(), 2);
+    assert_eq!(
+        detail.models.len(),
+        4,
+        "two families and the two ensembles of them"
+    );
     assert_eq!(
         detail.models[0].fold_metrics[0].1.len(),
         3,
@@ -215,7 +219,8 @@ fn two_train_processes_write_one_store_at_once() {
     assert_eq!(runs.len(), 2);
     for run in &runs {
         assert_eq!(run.status, RunStatus::Finished);
-        assert_eq!(store.get(&run.run_id).unwrap().models.len(), 3);
+        // Three families and the two ensembles of them.
+        assert_eq!(store.get(&run.run_id).unwrap().models.len(), 5);
     }
     assert_eq!(store.integrity_check().unwrap(), "ok");
 }

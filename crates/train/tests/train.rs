@@ -60,7 +60,11 @@ fn every_model_learns_with_probabilities_pointing_at_the_positive_class() {
         let dir = tempfile::tempdir().unwrap();
         let (config, data) = write_binary(dir.path(), 400, share, seed);
         let outcome = train_into(&options(&config, &data), &dir.path().join("out")).unwrap();
-        assert_eq!(outcome.results.len(), 8);
+        assert_eq!(
+            outcome.results.len(),
+            10,
+            "eight families and two ensembles"
+        );
         assert_every_model_above(&outcome, Metric::RocAuc, 0.75, &format!("share {share}"));
         let decision = &outcome.artifact.decision;
         assert!(decision.oof_sensitivity.unwrap() >= 0.8, "{decision:?}");
@@ -125,7 +129,7 @@ fn artifact_and_reports_are_written_and_reproducible() {
         serde_json::from_str(&std::fs::read_to_string(first.join("leaderboard.json")).unwrap())
             .unwrap();
     let entries = leaderboard.as_array().unwrap();
-    assert_eq!(entries.len(), 8);
+    assert_eq!(entries.len(), 10, "eight families and two ensembles");
     for entry in entries {
         assert!(entry["model"].is_string());
         for metric in [
@@ -181,7 +185,7 @@ fn every_fitted_model_round_trips_through_the_artifact() {
     let (config_path, data) = write_binary(dir.path(), 150, 0.4, 9);
     let config = DatasetConfig::load(&config_path).unwrap();
     let dataset = data::load(&config, &data, Labels::Required).unwrap();
-    for kind in ModelKind::all() {
+    for kind in ModelKind::singles() {
         let mut opts = options(&config_path, &data);
         opts.models = vec![kind];
         let out = dir.path().join(kind.short());
@@ -284,7 +288,7 @@ fn multiclass_copes_with_a_tiny_class_and_more_folds_than_its_rows() {
         opts.folds = folds;
         let out = dir.path().join(format!("out{folds}"));
         let outcome = train_into(&opts, &out).unwrap();
-        assert_eq!(outcome.results.len(), 8, "folds {folds}");
+        assert_eq!(outcome.results.len(), 10, "folds {folds}");
         assert_every_model_above(&outcome, Metric::Accuracy, 0.6, &format!("folds {folds}"));
         assert_eq!(
             outcome
@@ -305,7 +309,7 @@ fn multiclass_probabilities_sum_to_one_and_every_class_is_recalled_above_chance(
     // Separable: centres 6 apart with noise of half-width 1.5, 100 rows per grade.
     let (config, data) = write_grades(dir.path(), 300, false, 6.0, 11);
     let mut opts = options(&config, &data);
-    opts.models = ModelKind::all().collect();
+    opts.models = ModelKind::singles().collect();
     let outcome = run(&opts, &MemorySink::default()).unwrap();
     let loaded = train::stages::load(&opts).unwrap();
     let n_classes = 3;
@@ -540,14 +544,19 @@ fn a_run_reports_to_its_sink_and_writes_nothing_without_a_file_sink() {
         ]
     );
     assert!(events.contains(&Recorded::Planned(
-        vec!["logistic_regression", "gaussian_naive_bayes"],
-        10
+        vec![
+            "logistic_regression",
+            "gaussian_naive_bayes",
+            "soft_voting",
+            "stacking"
+        ],
+        20
     )));
     let folds = events
         .iter()
         .filter(|event| matches!(event, Recorded::Fold(..)))
         .count();
-    assert_eq!(folds, 10, "one event per model and fold");
+    assert_eq!(folds, 20, "one event per model and fold");
     assert_eq!(
         events.last(),
         Some(&Recorded::Finished(
@@ -820,7 +829,7 @@ fn every_family_explains_its_predictions_additively() {
         Labels::Required,
     )
     .unwrap();
-    for kind in ModelKind::all() {
+    for kind in ModelKind::singles() {
         let mut opts = options(&config_path, &data);
         opts.models = vec![kind];
         let outcome = run(&opts, &MemorySink::default()).unwrap();
@@ -894,7 +903,8 @@ fn the_terminal_leaderboard_fits_a_hundred_columns() {
             .mean;
         let shown: f64 = row.split_whitespace().nth(4).unwrap().parse().unwrap();
         assert_eq!(shown, (expected * 1000.0).round() / 1000.0, "{table}");
-        assert_eq!(table.lines().count(), 1 + 3 + 1, "{table}");
+        // Header, three families and their two ensembles, footnote.
+        assert_eq!(table.lines().count(), 1 + 5 + 1, "{table}");
     }
 }
 
@@ -927,4 +937,61 @@ fn a_margin_threshold_makes_the_card_interval_start_at_the_target() {
     // The same model and calibration either way: only the threshold moved.
     assert_eq!(plain.artifact.model_name, margin.artifact.model_name);
     assert_eq!(plain.selection, margin.selection);
+}
+
+#[test]
+fn ensembles_of_the_best_families_are_candidates_and_ship_through_the_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_binary(dir.path(), 300, 0.35, 12);
+    let mut opts = options(&config, &data);
+    opts.models = ["lr", "nb", "dt", "knn"].iter().map(|s| kind(s)).collect();
+    opts.ensemble_size = 3;
+    opts.selection = train::selection::SelectionRule::Model(kind("stack"));
+    let outcome = train_into(&opts, &dir.path().join("out")).unwrap();
+    let names: Vec<&str> = outcome.results.iter().map(|r| r.kind.name()).collect();
+    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(names[0], "stacking", "shipped as asked: {names:?}");
+    assert!(names.contains(&"soft_voting"));
+    // The members are the three best single families by the ranking metric.
+    let mut singles: Vec<(f64, &str)> = outcome
+        .results
+        .iter()
+        .filter(|r| !r.kind.info().combines_others)
+        .map(|r| {
+            let summaries = r.summaries(Metric::for_task(model::Task::Binary));
+            (summaries[0].mean, r.kind.name())
+        })
+        .collect();
+    singles.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let expected: Vec<&str> = singles.iter().take(3).map(|(_, name)| *name).collect();
+    let stacking = &outcome.results[0];
+    let members = stacking
+        .params
+        .pairs()
+        .into_iter()
+        .find(|(name, _)| name == "members")
+        .unwrap()
+        .1;
+    assert_eq!(members, expected.join("+"));
+    // The artifact holds the members and predicts, after a round trip, as the run did.
+    let loaded = Artifact::load(&dir.path().join("out/model.bin")).unwrap();
+    assert_eq!(loaded.model_name, "stacking");
+    assert!(matches!(
+        &loaded.pipeline.classifier,
+        model::Classifier::Stacked(stacked) if stacked.members.len() == 3
+    ));
+    assert_eq!(
+        loaded.to_bytes().unwrap(),
+        outcome.artifact.to_bytes().unwrap()
+    );
+    // Ensembles are built from the run, never listed.
+    let mut listed = options(&config, &data);
+    listed.models = vec![kind("lr"), kind("vote")];
+    let error = train_into(&listed, &dir.path().join("listed"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("`soft_voting` is built from the run's best families"),
+        "{error}"
+    );
 }

@@ -41,6 +41,7 @@ impl Learner for GradientBoosting {
             supports_weights: true,
             in_default_run: true,
             native_missing: false,
+            combines_others: false,
         }
     }
 

@@ -34,6 +34,7 @@ impl Learner for DecisionTree {
             supports_weights: true,
             in_default_run: true,
             native_missing: false,
+            combines_others: false,
         }
     }
 

@@ -15,6 +15,7 @@ pub static EXTRA_TREES: Ensemble = Ensemble {
         supports_weights: true,
         in_default_run: false,
         native_missing: false,
+        combines_others: false,
     },
     defaults: ForestParams {
         n_trees: 300,

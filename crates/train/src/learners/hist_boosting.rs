@@ -73,6 +73,7 @@ impl Learner for HistGradientBoosting {
             supports_weights: true,
             in_default_run: true,
             native_missing: true,
+            combines_others: false,
         }
     }
 

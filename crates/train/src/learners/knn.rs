@@ -30,6 +30,7 @@ impl Learner for KNearestNeighbours {
             supports_weights: false,
             in_default_run: true,
             native_missing: false,
+            combines_others: false,
         }
     }
 

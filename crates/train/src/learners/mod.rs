@@ -40,6 +40,8 @@ registry! {
     naive_bayes::NaiveBayes,
     extra_trees::EXTRA_TREES,
     hist_boosting::HistGradientBoosting,
+    voting::SoftVoting,
+    stacking::Stacking,
 }
 
 /// Errors from fitting a model.
@@ -138,6 +140,9 @@ pub struct FamilyInfo {
     /// Whether it routes missing inputs itself, so preprocessing leaves them missing (NaN)
     /// instead of imputing them.
     pub native_missing: bool,
+    /// Whether it is an ensemble of other families, built from a run's best ones rather than
+    /// listed in `--models`.
+    pub combines_others: bool,
 }
 
 /// One model family, with its own typed hyperparameters.
@@ -245,6 +250,11 @@ impl ModelKind {
     /// Every registered family, in registry order.
     pub fn all() -> impl Iterator<Item = ModelKind> {
         (0..REGISTRY.len()).map(ModelKind)
+    }
+
+    /// The families that fit on their own: every family but the ensembles of others.
+    pub fn singles() -> impl Iterator<Item = ModelKind> {
+        ModelKind::all().filter(|kind| !kind.info().combines_others)
     }
 
     /// The families a run trains when `--models` is not given.

@@ -31,6 +31,7 @@ impl Learner for NaiveBayes {
             supports_weights: false,
             in_default_run: true,
             native_missing: false,
+            combines_others: false,
         }
     }
 

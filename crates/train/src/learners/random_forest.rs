@@ -14,6 +14,7 @@ pub static RANDOM_FOREST: Ensemble = Ensemble {
         supports_weights: true,
         in_default_run: true,
         native_missing: false,
+        combines_others: false,
     },
     defaults: ForestParams {
         n_trees: 200,

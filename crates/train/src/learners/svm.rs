@@ -38,6 +38,7 @@ impl Learner for Svm {
             supports_weights: true,
             in_default_run: true,
             native_missing: false,
+            combines_others: false,
         }
     }
 
