@@ -606,6 +606,23 @@ fn the_artifact_records_the_imputation_each_column_used() {
 }
 
 #[test]
+fn forest_leaves_grow_with_the_training_rows() {
+    use train::learners::Learner;
+    use train::learners::ensemble::Ensemble;
+    let defaults = train::learners::random_forest::RANDOM_FOREST.default_params();
+    let _: &Ensemble = &train::learners::random_forest::RANDOM_FOREST;
+    assert_eq!(
+        defaults.min_leaf(599),
+        1,
+        "small tables keep one-row leaves"
+    );
+    assert_eq!(defaults.min_leaf(5_000), 1);
+    assert_eq!(defaults.min_leaf(5_001), 2);
+    assert_eq!(defaults.min_leaf(100_000), 20);
+    assert_eq!(defaults.min_leaf(1_000_000), 200);
+}
+
+#[test]
 fn invalid_hyperparameters_are_refused_naming_the_parameter() {
     use train::learners::ensemble::{Ensemble, ForestParams, MaxFeatures};
     let rf = kind("rf");
@@ -615,6 +632,7 @@ fn invalid_hyperparameters_are_refused_naming_the_parameter() {
             n_trees: 0,
             max_depth: None,
             min_samples_leaf: 1,
+            min_leaf_fraction: 0.0,
             max_features: MaxFeatures::Sqrt,
             bootstrap: true,
         },

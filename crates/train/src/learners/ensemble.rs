@@ -50,6 +50,11 @@ pub struct ForestParams {
     pub max_depth: Option<usize>,
     /// Minimum rows per leaf.
     pub min_samples_leaf: usize,
+    /// The minimum leaf also grows with the training rows: at least this share of them
+    /// (rounded up). With the default 1/5000 a 599-row table keeps one-row leaves, while
+    /// 100,000 rows get 20 and a million 200, so trees, artifacts and prediction time stop
+    /// growing with the data where the extra leaves only fit noise.
+    pub min_leaf_fraction: f64,
     /// Features examined per split.
     pub max_features: MaxFeatures,
     /// Grow each tree on a bootstrap sample (otherwise on all rows).
@@ -92,6 +97,12 @@ impl ForestParams {
         if self.min_samples_leaf == 0 {
             return Err("`min_samples_leaf` must be at least 1".into());
         }
+        if !(0.0..0.5).contains(&self.min_leaf_fraction) {
+            return Err(format!(
+                "`min_leaf_fraction` must be at least 0 and below 0.5, found {}",
+                self.min_leaf_fraction
+            ));
+        }
         if let MaxFeatures::Fraction(fraction) = self.max_features
             && !(fraction > 0.0 && fraction <= 1.0)
         {
@@ -102,12 +113,19 @@ impl ForestParams {
         Ok(())
     }
 
+    /// The minimum rows per leaf for `n_rows` training rows.
+    pub fn min_leaf(&self, n_rows: usize) -> usize {
+        let scaled = (self.min_leaf_fraction * n_rows as f64).ceil() as usize;
+        self.min_samples_leaf.max(scaled).max(1)
+    }
+
     /// Name/value pairs for the leaderboard.
     pub fn describe(&self) -> Vec<(&'static str, String)> {
         vec![
             ("n_trees", self.n_trees.show()),
             ("max_depth", self.max_depth.show()),
             ("min_samples_leaf", self.min_samples_leaf.show()),
+            ("min_leaf_fraction", self.min_leaf_fraction.show()),
             ("max_features", self.max_features.show()),
             ("bootstrap", self.bootstrap.show()),
         ]
@@ -182,7 +200,7 @@ pub fn grow_forest(
     let growth = Growth {
         max_depth: params.max_depth,
         min_samples_split: 2,
-        min_samples_leaf: params.min_samples_leaf,
+        min_samples_leaf: params.min_leaf(data.y.len()),
         max_features: Some(params.max_features.resolve(data.x.ncols())),
         splitter,
     };

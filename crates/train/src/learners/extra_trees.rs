@@ -21,6 +21,7 @@ pub static EXTRA_TREES: Ensemble = Ensemble {
         n_trees: 300,
         max_depth: None,
         min_samples_leaf: 1,
+        min_leaf_fraction: 1.0 / 5000.0,
         max_features: MaxFeatures::Sqrt,
         bootstrap: false,
     },

@@ -20,6 +20,7 @@ pub static RANDOM_FOREST: Ensemble = Ensemble {
         n_trees: 200,
         max_depth: None,
         min_samples_leaf: 1,
+        min_leaf_fraction: 1.0 / 5000.0,
         max_features: MaxFeatures::Sqrt,
         bootstrap: true,
     },
