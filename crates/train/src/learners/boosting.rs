@@ -67,31 +67,11 @@ impl Learner for GradientBoosting {
     }
 
     fn check(&self, params: &BoostingParams) -> Result<(), String> {
-        if params.n_rounds == 0 {
-            return Err("`n_rounds` must be at least 1".into());
-        }
-        if !(params.learning_rate > 0.0 && params.learning_rate.is_finite()) {
-            return Err(format!(
-                "`learning_rate` must be a positive number, found {}",
-                params.learning_rate
-            ));
-        }
+        check_boosting(params.n_rounds, params.learning_rate, params.lambda)?;
         if params.max_depth == 0 || params.min_samples_leaf == 0 {
             return Err("`max_depth` and `min_samples_leaf` must be at least 1".into());
         }
-        if !(params.lambda >= 0.0 && params.lambda.is_finite()) {
-            return Err(format!(
-                "`lambda` must be a finite number >= 0, found {}",
-                params.lambda
-            ));
-        }
-        if !(params.subsample > 0.0 && params.subsample <= 1.0) {
-            return Err(format!(
-                "`subsample` must be in (0, 1], found {}",
-                params.subsample
-            ));
-        }
-        Ok(())
+        check_fraction("subsample", params.subsample)
     }
 
     fn describe(&self, params: &BoostingParams) -> Vec<(&'static str, String)> {
@@ -112,6 +92,33 @@ impl Learner for GradientBoosting {
         seed: u64,
     ) -> Result<Classifier, FitError> {
         Ok(Classifier::GradientBoosting(boost(params, data, seed)))
+    }
+}
+
+/// The checks every boosting family shares: rounds, shrinkage and the L2 penalty.
+pub(super) fn check_boosting(n_rounds: usize, learning_rate: f64, lambda: f64) -> Result<(), String> {
+    if n_rounds == 0 {
+        return Err("`n_rounds` must be at least 1".into());
+    }
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        return Err(format!(
+            "`learning_rate` must be a positive number, found {learning_rate}"
+        ));
+    }
+    if !(lambda >= 0.0 && lambda.is_finite()) {
+        return Err(format!(
+            "`lambda` must be a finite number >= 0, found {lambda}"
+        ));
+    }
+    Ok(())
+}
+
+/// A sampling fraction `name` must lie in (0, 1].
+pub(super) fn check_fraction(name: &str, value: f64) -> Result<(), String> {
+    if value > 0.0 && value <= 1.0 {
+        Ok(())
+    } else {
+        Err(format!("`{name}` must be in (0, 1], found {value}"))
     }
 }
 

@@ -21,7 +21,7 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::boosting::{base_scores, row_weights};
+use super::boosting::{base_scores, check_boosting, check_fraction, row_weights};
 use super::space::{ParamValue, Space};
 use super::{FamilyInfo, FitData, FitError, Learner};
 
@@ -108,15 +108,7 @@ impl Learner for HistGradientBoosting {
     }
 
     fn check(&self, params: &HistBoostingParams) -> Result<(), String> {
-        if params.n_rounds == 0 {
-            return Err("`n_rounds` must be at least 1".into());
-        }
-        if !(params.learning_rate > 0.0 && params.learning_rate.is_finite()) {
-            return Err(format!(
-                "`learning_rate` must be a positive number, found {}",
-                params.learning_rate
-            ));
-        }
+        check_boosting(params.n_rounds, params.learning_rate, params.lambda)?;
         if params.max_leaves < 2 {
             return Err(format!(
                 "`max_leaves` must be at least 2, found {}",
@@ -126,26 +118,14 @@ impl Learner for HistGradientBoosting {
         if params.max_depth == Some(0) || params.min_samples_leaf == 0 {
             return Err("`max_depth` and `min_samples_leaf` must be at least 1".into());
         }
-        if !(params.lambda >= 0.0 && params.lambda.is_finite()) {
-            return Err(format!(
-                "`lambda` must be a finite number >= 0, found {}",
-                params.lambda
-            ));
-        }
         if !(3..=255).contains(&params.max_bins) {
             return Err(format!(
                 "`max_bins` must be from 3 to 255, found {}",
                 params.max_bins
             ));
         }
-        for (name, value) in [
-            ("subsample", params.subsample),
-            ("colsample", params.colsample),
-        ] {
-            if !(value > 0.0 && value <= 1.0) {
-                return Err(format!("`{name}` must be in (0, 1], found {value}"));
-            }
-        }
+        check_fraction("subsample", params.subsample)?;
+        check_fraction("colsample", params.colsample)?;
         if !(params.validation_fraction > 0.0 && params.validation_fraction < 0.5) {
             return Err(format!(
                 "`validation_fraction` must be in (0, 0.5), found {}",
@@ -935,6 +915,21 @@ mod tests {
             positive_class: 1,
         };
         boost(params, &data, 11)
+    }
+
+    #[test]
+    fn invalid_parameters_are_refused_naming_them() {
+        let check = |change: fn(&mut HistBoostingParams)| {
+            let mut params = params();
+            change(&mut params);
+            HistGradientBoosting.check(&params).unwrap_err()
+        };
+        assert!(check(|p| p.learning_rate = 0.0).contains("`learning_rate`"));
+        assert!(check(|p| p.lambda = -1.0).contains("`lambda`"));
+        assert!(check(|p| p.colsample = 1.5).contains("`colsample`"));
+        assert!(check(|p| p.max_bins = 256).contains("`max_bins`"));
+        assert!(check(|p| p.max_leaves = 1).contains("`max_leaves`"));
+        assert!(HistGradientBoosting.check(&params()).is_ok());
     }
 
     #[test]
