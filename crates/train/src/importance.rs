@@ -17,7 +17,7 @@ use model::{FeatureImportance, Metric, PermutationImportance};
 
 use crate::seeds::{FamilySeeds, derive_seed};
 use crate::trainer::Trainer;
-use crate::{ModelResult, TrainError, TrainOptions, tuning};
+use crate::{ModelResult, TrainError, TrainOptions};
 
 /// Shuffles of each feature per fold.
 pub const REPEATS: usize = 5;
@@ -48,12 +48,7 @@ pub fn permutation_importance(
         1.0
     };
     let seeds = FamilySeeds::new(options.seed, best.kind);
-    // An ensemble's members come from the run, so its one candidate is the one it shipped with.
-    let candidates = if best.kind.info().combines_others {
-        vec![best.params.clone()]
-    } else {
-        tuning::candidates(best.kind, options.tune.max(1), seeds.candidates())
-    };
+    let candidates = &best.candidates;
     let n_features = trainer.dataset.raw.ncols();
     // losses[fold][feature][repeat]: how much the metric worsened.
     let losses: Vec<Vec<Vec<f64>>> = folds
@@ -61,7 +56,7 @@ pub fn permutation_importance(
         .map(|fold| {
             let fold_seed = seeds.fold(fold.repeat, fold.fold);
             let params = if candidates.len() > 1 {
-                trainer.select_params(&candidates, &fold.train, options.metric, fold_seed)
+                trainer.select_params(candidates, &fold.train, options.metric, fold_seed)
             } else {
                 candidates[0].clone()
             };

@@ -100,6 +100,9 @@ pub struct ModelResult {
     pub kind: ModelKind,
     /// Parameters used for the final fit (defaults, or the tuned choice).
     pub params: ModelParams,
+    /// The candidates each fold chose among (one when not tuning), so that refits of the
+    /// folds (permutation importance) choose exactly as cross-validation did.
+    pub candidates: Vec<ModelParams>,
     /// Per-fold metric values, `fold_metrics[fold][metric]`, aligned with `Metric::for_task`.
     pub fold_metrics: Vec<Vec<f64>>,
     /// Wall-clock seconds of each fold's fit (timing, not a quality metric).

@@ -254,6 +254,7 @@ mod tests {
         ModelResult {
             kind,
             params: kind.default_params(),
+            candidates: vec![kind.default_params()],
             fold_metrics,
             fold_seconds: vec![0.0; 5],
             fold_model_bytes: vec![0; 5],

@@ -275,6 +275,7 @@ fn evaluate(
     Ok(ModelResult {
         kind,
         params: choose(&all_rows, seeds.final_selection()),
+        candidates: candidates.to_vec(),
         fold_metrics,
         fold_seconds,
         fold_model_bytes,
