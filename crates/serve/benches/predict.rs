@@ -91,5 +91,31 @@ fn main() {
             "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2} {monitoring:>14.2}",
             handler - model
         );
+        print_members(&state.artifact.pipeline, &raw);
+    }
+}
+
+/// For an ensemble, the model time of each member on the same record, so that a slow ensemble
+/// points at the member to speed up.
+fn print_members(pipeline: &model::Pipeline, raw: &[f64]) {
+    let members = match &pipeline.classifier {
+        model::Classifier::SoftVote(members)
+        | model::Classifier::Stacked(model::classifier::Stacking { members, .. }) => members,
+        _ => return,
+    };
+    let mut inputs = Vec::new();
+    pipeline.preprocessor.transform_into(raw, &mut inputs);
+    let mut probabilities = vec![0.0; pipeline.n_classes];
+    for member in members {
+        let member_time = time_per_call(|| {
+            member.predict_proba(
+                black_box(&inputs),
+                pipeline.n_classes,
+                pipeline.positive_class,
+                &mut probabilities,
+            );
+            black_box(&probabilities);
+        });
+        println!("  member {:<20} {member_time:>14.2}", member.type_name());
     }
 }

@@ -1,11 +1,12 @@
-//! Logistic regression (linfa-logistic, L2-penalised), binary or multinomial.
+//! Logistic regression, L2-penalised: binary by Newton's method ([`super::newton`]),
+//! multinomial by linfa-logistic.
 
 use linfa::prelude::*;
 use model::Classifier;
 use model::classifier::Linear;
 
 use super::space::{ParamValue, Space};
-use super::{FamilyInfo, FitData, FitError, Learner, library};
+use super::{FamilyInfo, FitData, FitError, Learner, library, newton};
 
 const NAME: &str = "logistic_regression";
 
@@ -15,7 +16,7 @@ pub struct Logistic;
 /// Hyperparameters of [`Logistic`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogisticParams {
-    /// L2 penalty (linfa's `alpha`; larger = stronger).
+    /// L2 penalty on the weights (linfa's `alpha`, scikit-learn's `1/C`; larger = stronger).
     pub alpha: f64,
 }
 
@@ -26,7 +27,7 @@ impl Learner for Logistic {
         FamilyInfo {
             short: "lr",
             name: NAME,
-            description: "logistic regression (linfa-logistic, L2 penalty)",
+            description: "logistic regression (L2 penalty; Newton's method, linfa-logistic for multiclass)",
             supports_weights: false,
             in_default_run: true,
             native_missing: false,
@@ -65,25 +66,21 @@ impl Learner for Logistic {
     ) -> Result<Classifier, FitError> {
         data.require_two_classes(NAME)?;
         let n_inputs = data.x.ncols();
-        let dataset = data.linfa_dataset();
         if data.n_classes == 2 {
-            let fitted = linfa_logistic::LogisticRegression::default()
-                .alpha(params.alpha)
-                .max_iterations(200)
-                .fit(&dataset)
-                .map_err(|error| library(NAME)(error.to_string()))?;
-            // linfa calls the majority class "positive"; map it onto ours explicitly.
-            let sign = if fitted.labels().pos.class == data.positive_class {
-                1.0
-            } else {
-                -1.0
-            };
+            let positive: Vec<bool> = data
+                .y
+                .iter()
+                .map(|class_idx| *class_idx == data.positive_class)
+                .collect();
+            let fitted = newton::fit_binary(data.x, &positive, params.alpha, 100)
+                .map_err(library(NAME))?;
             return Ok(Classifier::Logistic(Linear {
-                weights: fitted.params().iter().map(|w| sign * w).collect(),
-                intercepts: vec![sign * fitted.intercept()],
+                weights: fitted.weights,
+                intercepts: vec![fitted.intercept],
                 n_inputs,
             }));
         }
+        let dataset = data.linfa_dataset();
         let fitted = linfa_logistic::MultiLogisticRegression::default()
             .alpha(params.alpha)
             .max_iterations(200)

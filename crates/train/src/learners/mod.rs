@@ -8,6 +8,7 @@
 
 pub mod cart;
 pub mod ensemble;
+pub mod newton;
 pub mod space;
 
 use std::any::Any;
