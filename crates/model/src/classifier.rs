@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compact::for_each_leaf_rows;
+
 /// A binary tree stored as a flat node array; leaves hold a value vector.
 ///
 /// Classification trees store class frequencies in their leaves (already normalised to sum to
@@ -84,7 +86,7 @@ impl FlatTree {
     }
 
     /// The leaf values at a value offset (empty if out of bounds).
-    fn values_at(&self, offset: usize) -> &[f64] {
+    pub(crate) fn values_at(&self, offset: usize) -> &[f64] {
         self.values
             .get(offset..offset + self.n_values)
             .unwrap_or(&[])
@@ -278,11 +280,27 @@ pub fn stacking_inputs(
     let mut probabilities = vec![0.0; n_classes];
     for member in members {
         member.predict_proba(input, n_classes, positive_class, &mut probabilities);
-        if n_classes == 2 {
-            out.push(probabilities[positive_class.min(1)]);
-        } else {
-            out.extend_from_slice(&probabilities);
-        }
+        push_stacking_input(&probabilities, n_classes, positive_class, out);
+    }
+}
+
+/// What one member adds to a stacking meta-learner's inputs: its probability of the positive
+/// class (binary) or of every class (multiclass).
+fn push_stacking_input(
+    probabilities: &[f64],
+    n_classes: usize,
+    positive_class: usize,
+    out: &mut Vec<f64>,
+) {
+    if n_classes == 2 {
+        out.push(
+            probabilities
+                .get(positive_class.min(1))
+                .copied()
+                .unwrap_or(0.0),
+        );
+    } else {
+        out.extend_from_slice(probabilities);
     }
 }
 
@@ -356,66 +374,33 @@ impl Classifier {
         probabilities: &mut [f64],
     ) {
         let binary = n_classes == 2;
-        let negative_class = 1 - positive_class.min(1);
-        let set_binary = |probabilities: &mut [f64], p_positive: f64| {
-            let p_positive = p_positive.clamp(0.0, 1.0);
-            probabilities[positive_class] = p_positive;
-            probabilities[negative_class] = 1.0 - p_positive;
-        };
-        let linear_proba = |linear: &Linear, input: &[f64], probabilities: &mut [f64]| {
-            let n_outputs = linear.intercepts.len();
-            if binary && n_outputs == 1 {
-                let z = dot(&linear.weights, input) + linear.intercepts[0];
-                set_binary(probabilities, sigmoid(z));
-            } else {
-                for (class_idx, probability) in probabilities.iter_mut().enumerate() {
-                    let row = linear
-                        .weights
-                        .get(class_idx * linear.n_inputs..(class_idx + 1) * linear.n_inputs)
-                        .unwrap_or(&[]);
-                    let intercept = linear
-                        .intercepts
-                        .get(class_idx)
-                        .copied()
-                        .unwrap_or(f64::NEG_INFINITY);
-                    *probability = dot(row, input) + intercept;
-                }
-                softmax_in_place(probabilities);
-            }
-        };
         match self {
-            Classifier::Logistic(linear) => linear_proba(linear, input, probabilities),
+            Classifier::Logistic(linear) => {
+                linear.predict_proba(input, positive_class, probabilities)
+            }
             Classifier::DecisionTree(tree) => copy_distribution(tree.leaf(input), probabilities),
             Classifier::Forest(trees) => {
                 probabilities.iter_mut().for_each(|value| *value = 0.0);
-                for_each_leaf(trees, input, |leaf| {
-                    for (total, value) in probabilities.iter_mut().zip(leaf) {
-                        *total += value;
-                    }
-                });
+                for_each_leaf(trees, input, |leaf| add_leaf(probabilities, leaf));
                 normalise(probabilities);
             }
             Classifier::GradientBoosting(boosting) => {
-                let n_outputs = boosting.base_scores.len();
                 let mut scores = boosting.base_scores.clone();
                 for round in &boosting.trees {
                     for (score, tree) in scores.iter_mut().zip(round) {
                         *score += boosting.learning_rate * tree.leaf(input).first().unwrap_or(&0.0);
                     }
                 }
-                if binary && n_outputs == 1 {
-                    set_binary(probabilities, sigmoid(scores[0]));
-                } else {
-                    for (probability, score) in probabilities.iter_mut().zip(&scores) {
-                        *probability = *score;
-                    }
-                    softmax_in_place(probabilities);
-                }
+                boosting.finish(&scores, positive_class, probabilities);
             }
             Classifier::Knn(knn) => knn.predict_proba(input, probabilities),
             Classifier::Svm(machines) => {
                 if binary && machines.len() == 1 {
-                    set_binary(probabilities, machines[0].probability(input));
+                    set_binary(
+                        probabilities,
+                        positive_class,
+                        machines[0].probability(input),
+                    );
                 } else {
                     for (probability, machine) in probabilities.iter_mut().zip(machines) {
                         *probability = machine.probability(input);
@@ -434,9 +419,7 @@ impl Classifier {
                         positive_class,
                         &mut member_probabilities,
                     );
-                    for (total, value) in probabilities.iter_mut().zip(&member_probabilities) {
-                        *total += value;
-                    }
+                    add_leaf(probabilities, &member_probabilities);
                 }
                 normalise(probabilities);
             }
@@ -449,8 +432,194 @@ impl Classifier {
                     positive_class,
                     &mut meta_inputs,
                 );
-                linear_proba(&stacking.meta, &meta_inputs, probabilities);
+                stacking
+                    .meta
+                    .predict_proba(&meta_inputs, positive_class, probabilities);
             }
+        }
+    }
+
+    /// Class probabilities of many rows (`inputs` row-major, `n_inputs` per row) into
+    /// `probabilities` (`n_classes` per row, one row per input row): exactly the values
+    /// [`Classifier::predict_proba`] gives row by row. Tree ensembles walk their trees a block
+    /// of rows at a time ([`crate::compact`]), several times faster than row by row.
+    pub fn predict_proba_rows(
+        &self,
+        inputs: &[f64],
+        n_inputs: usize,
+        n_classes: usize,
+        positive_class: usize,
+        probabilities: &mut [f64],
+    ) {
+        let n_rows = probabilities.len() / n_classes.max(1);
+        let rows = inputs.chunks(n_inputs.max(1)).take(n_rows);
+        match self {
+            Classifier::Forest(trees) if n_rows >= MIN_BATCH_ROWS => {
+                probabilities.iter_mut().for_each(|value| *value = 0.0);
+                let trees = trees.iter().map(|tree| ((), tree));
+                for_each_leaf_rows(trees, inputs, n_inputs, |(), row_idx, leaf| {
+                    let start = row_idx * n_classes;
+                    if let Some(row) = probabilities.get_mut(start..start + n_classes) {
+                        add_leaf(row, leaf);
+                    }
+                });
+                probabilities
+                    .chunks_mut(n_classes.max(1))
+                    .for_each(normalise);
+            }
+            Classifier::GradientBoosting(boosting) if n_rows >= MIN_BATCH_ROWS => {
+                let n_outputs = boosting.base_scores.len();
+                let mut scores = boosting.base_scores.repeat(n_rows);
+                // Round by round, each output's tree adds to that output's score.
+                let trees = boosting
+                    .trees
+                    .iter()
+                    .flat_map(|round| round.iter().take(n_outputs).enumerate());
+                for_each_leaf_rows(trees, inputs, n_inputs, |output, row_idx, leaf| {
+                    if let Some(score) = scores.get_mut(row_idx * n_outputs + output) {
+                        *score += boosting.learning_rate * leaf.first().unwrap_or(&0.0);
+                    }
+                });
+                for (row_scores, row_probabilities) in scores
+                    .chunks(n_outputs.max(1))
+                    .zip(probabilities.chunks_mut(n_classes.max(1)))
+                {
+                    boosting.finish(row_scores, positive_class, row_probabilities);
+                }
+            }
+            Classifier::SoftVote(members) => {
+                let mut member_probabilities = vec![0.0; probabilities.len()];
+                probabilities.iter_mut().for_each(|value| *value = 0.0);
+                for member in members {
+                    member.predict_proba_rows(
+                        inputs,
+                        n_inputs,
+                        n_classes,
+                        positive_class,
+                        &mut member_probabilities,
+                    );
+                    for (row, member_row) in probabilities
+                        .chunks_mut(n_classes.max(1))
+                        .zip(member_probabilities.chunks(n_classes.max(1)))
+                    {
+                        add_leaf(row, member_row);
+                    }
+                }
+                probabilities
+                    .chunks_mut(n_classes.max(1))
+                    .for_each(normalise);
+            }
+            Classifier::Stacked(stacking) => {
+                // Each member's probabilities for every row, then each row's meta inputs in
+                // the order `stacking_inputs` gives them.
+                let member_probabilities: Vec<Vec<f64>> = stacking
+                    .members
+                    .iter()
+                    .map(|member| {
+                        let mut member_rows = vec![0.0; probabilities.len()];
+                        member.predict_proba_rows(
+                            inputs,
+                            n_inputs,
+                            n_classes,
+                            positive_class,
+                            &mut member_rows,
+                        );
+                        member_rows
+                    })
+                    .collect();
+                let mut meta_inputs = Vec::new();
+                for (row_idx, row_probabilities) in
+                    probabilities.chunks_mut(n_classes.max(1)).enumerate()
+                {
+                    meta_inputs.clear();
+                    for member_rows in &member_probabilities {
+                        let start = row_idx * n_classes;
+                        let member_row = member_rows.get(start..start + n_classes).unwrap_or(&[]);
+                        push_stacking_input(
+                            member_row,
+                            n_classes,
+                            positive_class,
+                            &mut meta_inputs,
+                        );
+                    }
+                    stacking
+                        .meta
+                        .predict_proba(&meta_inputs, positive_class, row_probabilities);
+                }
+            }
+            _ => {
+                for (input, row_probabilities) in
+                    rows.zip(probabilities.chunks_mut(n_classes.max(1)))
+                {
+                    self.predict_proba(input, n_classes, positive_class, row_probabilities);
+                }
+            }
+        }
+    }
+}
+
+/// Below this many rows a tree ensemble predicts row by row: laying its trees out for the
+/// block walk costs about as much as walking a few dozen rows.
+const MIN_BATCH_ROWS: usize = 32;
+
+/// Sets a binary task's two probabilities from the positive class's (clamped to [0, 1]).
+fn set_binary(probabilities: &mut [f64], positive_class: usize, p_positive: f64) {
+    let p_positive = p_positive.clamp(0.0, 1.0);
+    let positive = positive_class.min(1);
+    if let [first, second] = probabilities {
+        let (positive_slot, negative_slot) = if positive == 0 {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        *positive_slot = p_positive;
+        *negative_slot = 1.0 - p_positive;
+    }
+}
+
+/// Adds a leaf's (or a member's) values to a row's running totals.
+fn add_leaf(totals: &mut [f64], values: &[f64]) {
+    for (total, value) in totals.iter_mut().zip(values) {
+        *total += value;
+    }
+}
+
+impl Linear {
+    /// Class probabilities: the sigmoid of the one output (binary), else the softmax.
+    pub fn predict_proba(&self, input: &[f64], positive_class: usize, probabilities: &mut [f64]) {
+        let n_outputs = self.intercepts.len();
+        if probabilities.len() == 2 && n_outputs == 1 {
+            let z = dot(&self.weights, input) + self.intercepts[0];
+            set_binary(probabilities, positive_class, sigmoid(z));
+        } else {
+            for (class_idx, probability) in probabilities.iter_mut().enumerate() {
+                let row = self
+                    .weights
+                    .get(class_idx * self.n_inputs..(class_idx + 1) * self.n_inputs)
+                    .unwrap_or(&[]);
+                let intercept = self
+                    .intercepts
+                    .get(class_idx)
+                    .copied()
+                    .unwrap_or(f64::NEG_INFINITY);
+                *probability = dot(row, input) + intercept;
+            }
+            softmax_in_place(probabilities);
+        }
+    }
+}
+
+impl Boosting {
+    /// Class probabilities from a row's summed scores: the sigmoid of the one output
+    /// (binary), else the softmax.
+    fn finish(&self, scores: &[f64], positive_class: usize, probabilities: &mut [f64]) {
+        if probabilities.len() == 2 && scores.len() == 1 {
+            set_binary(probabilities, positive_class, sigmoid(scores[0]));
+        } else {
+            for (probability, score) in probabilities.iter_mut().zip(scores) {
+                *probability = *score;
+            }
+            softmax_in_place(probabilities);
         }
     }
 }

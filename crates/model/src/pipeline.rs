@@ -98,6 +98,31 @@ impl Pipeline {
         self.calibrate(probabilities);
     }
 
+    /// [`Pipeline::predict_raw_into`] for many rows: `raws` row-major with `n_features` per
+    /// row, one row of `n_classes` probabilities each into `probabilities`. The values are
+    /// exactly those of row-by-row prediction; tree ensembles compute them several times
+    /// faster ([`Classifier::predict_proba_rows`]).
+    pub fn predict_raw_rows(&self, raws: &[f64], n_features: usize, probabilities: &mut [f64]) {
+        let n_rows = probabilities.len() / self.n_classes.max(1);
+        let mut inputs = Vec::with_capacity(n_rows * self.preprocessor.n_outputs());
+        let mut row_inputs = Vec::new();
+        for raw in raws.chunks(n_features.max(1)).take(n_rows) {
+            self.preprocessor.transform_into(raw, &mut row_inputs);
+            inputs.extend_from_slice(&row_inputs);
+        }
+        // Every row has as many inputs as the preprocessor's columns produce.
+        self.classifier.predict_proba_rows(
+            &inputs,
+            row_inputs.len(),
+            self.n_classes,
+            self.positive_class,
+            probabilities,
+        );
+        for row in probabilities.chunks_mut(self.n_classes.max(1)) {
+            self.calibrate(row);
+        }
+    }
+
     /// The calibration's name, or `none`.
     pub fn calibration_name(&self) -> &'static str {
         self.calibration.as_ref().map_or("none", Calibration::name)

@@ -1,5 +1,8 @@
-//! Batch scoring of a CSV file in bounded memory: one row read, validated, predicted and written
-//! at a time, through the same `Artifact::predict_record` path as `POST /predict`.
+//! Batch scoring of a CSV file in bounded memory: rows are read and validated as `POST
+//! /predict` validates a record, and predicted in chunks of [`CHUNK_ROWS`] (the block walk of
+//! `Artifact::predict_rows`, the same probabilities as one-row prediction). While the other
+//! cores predict one chunk, the reading thread writes the chunk before it and reads the one
+//! after it, so output leaves in file order and memory holds three chunks whatever the size.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -221,60 +224,48 @@ impl Chunk {
         &self.probabilities[row * self.n_classes..(row + 1) * self.n_classes]
     }
 
-    /// Predicts every row, the chunk split across up to `cores` threads; each row's answer is
-    /// what `Artifact::predict_raw` gives for it, wherever it was computed.
-    fn predict(&mut self, artifact: &Artifact, cores: usize) {
-        self.n_classes = artifact.schema.classes.len();
+    /// The chunk's rows as parts of at most [`PART_ROWS`] rows, each with its own slices of
+    /// the output, for threads to take from a queue: each row's answer is what
+    /// `Artifact::predict_raw` gives for it, whichever thread computed it.
+    fn parts(&mut self, n_classes: usize) -> Vec<Part<'_>> {
+        self.n_classes = n_classes;
         self.probabilities.clear();
-        self.probabilities.resize(self.rows * self.n_classes, 0.0);
+        self.probabilities.resize(self.rows * n_classes, 0.0);
         self.labels.clear();
         self.labels.resize(self.rows, 0);
-        let parts = cores.min(self.rows.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
-        let rows_per_part = self.rows.div_ceil(parts).max(1);
-        let (n_features, n_classes) = (self.n_features, self.n_classes);
-        let raws = self.raws.chunks(rows_per_part * n_features.max(1));
-        let probabilities = self.probabilities.chunks_mut(rows_per_part * n_classes);
-        let labels = self.labels.chunks_mut(rows_per_part);
-        std::thread::scope(|scope| {
-            let mut parts = raws.zip(probabilities).zip(labels);
-            // The calling thread takes the first part; helpers the rest.
-            let first = parts.next();
-            for ((raws, probabilities), labels) in parts {
-                scope.spawn(move || {
-                    predict_rows(artifact, n_features, raws, probabilities, labels);
-                });
-            }
-            if let Some(((raws, probabilities), labels)) = first {
-                predict_rows(artifact, n_features, raws, probabilities, labels);
-            }
-        });
+        let raws = self.raws.chunks(PART_ROWS * self.n_features.max(1));
+        let probabilities = self.probabilities.chunks_mut(PART_ROWS * n_classes.max(1));
+        let labels = self.labels.chunks_mut(PART_ROWS);
+        raws.zip(probabilities)
+            .zip(labels)
+            .map(|((raws, probabilities), labels)| Part {
+                raws,
+                probabilities,
+                labels,
+            })
+            .collect()
     }
 }
 
-/// Rows below which a chunk is not worth a helper thread.
-const MIN_ROWS_PER_THREAD: usize = 512;
+/// Rows predicted by one thread at a time: enough for the block walk of tree ensembles, few
+/// enough that every core gets several parts of a chunk.
+const PART_ROWS: usize = 512;
 
-fn predict_rows(
-    artifact: &Artifact,
-    n_features: usize,
-    raws: &[f64],
-    probabilities: &mut [f64],
-    labels: &mut [usize],
-) {
-    let mut inputs = Vec::new();
-    let mut prediction = model::Prediction {
-        label_idx: 0,
-        probabilities: Vec::new(),
-    };
-    let n_classes = artifact.schema.classes.len();
-    for ((raw, out), label) in raws
-        .chunks(n_features.max(1))
-        .zip(probabilities.chunks_mut(n_classes))
-        .zip(labels.iter_mut())
-    {
-        artifact.predict_raw_into(raw, &mut inputs, &mut prediction);
-        out.copy_from_slice(&prediction.probabilities);
-        *label = prediction.label_idx;
+/// A slice of a chunk's rows and of its outputs.
+struct Part<'a> {
+    raws: &'a [f64],
+    probabilities: &'a mut [f64],
+    labels: &'a mut [usize],
+}
+
+/// Predicts parts from `queue` until it is empty.
+fn drain(artifact: &Artifact, queue: &std::sync::Mutex<Vec<Part<'_>>>) {
+    loop {
+        // A poisoned lock means another thread panicked; the scope passes that panic on.
+        let Some(part) = queue.lock().ok().and_then(|mut parts| parts.pop()) else {
+            return;
+        };
+        artifact.predict_rows(part.raws, part.probabilities, part.labels);
     }
 }
 
@@ -540,58 +531,39 @@ pub fn score(
             .write_record(rows.layout.output_header(schema))
             .map_err(write_error)?;
     }
-    let wanted = options.rows.clone().unwrap_or(0..usize::MAX);
+    let mut cursor = RowCursor {
+        wanted: options.rows.clone().unwrap_or(0..usize::MAX),
+        row_idx: 0,
+        more: true,
+    };
     // Asked once per file: on Linux it reads the process's cgroup limits.
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let mut chunk = Chunk::default();
+    // Three chunks in turn: while the other cores predict one, this thread writes the one
+    // predicted before it and reads and validates the one after it, then helps predict.
+    // Rows leave in file order.
+    let mut to_write = Chunk::default();
+    let mut to_predict = Chunk::default();
+    let mut to_read = Chunk::default();
+    cursor.fill(&mut rows, &mut to_predict)?;
     let mut cell = String::new();
     let mut n_rows = 0;
-    let mut row_idx = 0;
-    let mut more = true;
-    while more {
-        chunk.clear();
-        while chunk.len() < CHUNK_ROWS {
-            // Rows before the shard are read, not validated: they are another job's.
-            if row_idx >= wanted.end {
-                more = false;
-                break;
+    while to_predict.len() > 0 || to_write.len() > 0 {
+        let queue = std::sync::Mutex::new(to_predict.parts(schema.classes.len()));
+        std::thread::scope(|scope| {
+            for _ in 1..cores.max(2) {
+                scope.spawn(|| drain(artifact, &queue));
             }
-            let read = if row_idx < wanted.start {
-                rows.skip()?
-            } else {
-                rows.validate_next()?
-            };
-            if !read {
-                more = false;
-                break;
-            }
-            if row_idx >= wanted.start {
-                chunk.push(rows.raw(), rows.id());
-            }
-            row_idx += 1;
-        }
-        chunk.predict(artifact, cores);
-        for row in 0..chunk.len() {
-            if let Some(id) = chunk.id(row) {
-                writer.write_field(id).map_err(write_error)?;
-            }
-            for probability in chunk.probabilities(row) {
-                // `Display` for f64 is the shortest text that parses back to the same value.
-                cell.clear();
-                let _ = write!(cell, "{probability}");
-                writer.write_field(&cell).map_err(write_error)?;
-            }
-            writer
-                .write_field(&schema.classes[chunk.labels[row]])
-                .map_err(write_error)?;
-            let raw = chunk.raw(row);
-            joined_names(&mut cell, schema.imputed(raw));
-            writer.write_field(&cell).map_err(write_error)?;
-            joined_names(&mut cell, schema.beyond_training(raw));
-            writer.write_field(&cell).map_err(write_error)?;
-            writer.write_record(None::<&[u8]>).map_err(write_error)?;
-        }
-        n_rows += chunk.len() as u64;
+            let done = write_chunk(&mut writer, schema, &to_write, &mut cell)
+                .map_err(write_error)
+                .and_then(|()| cursor.fill(&mut rows, &mut to_read));
+            // Then this thread helps predict what is left.
+            drain(artifact, &queue);
+            done
+        })?;
+        n_rows += to_write.len() as u64;
+        // The predicted chunk is written next; the read one predicted; the written one reused.
+        std::mem::swap(&mut to_write, &mut to_predict);
+        std::mem::swap(&mut to_predict, &mut to_read);
     }
     writer.flush().map_err(|source| ScoreError::Write {
         path: output_path.to_path_buf(),
@@ -601,6 +573,76 @@ pub fn score(
         n_rows,
         ignored_columns: rows.ignored_columns().to_vec(),
     })
+}
+
+/// Which rows of the file a run scores, and how far the reading has got.
+struct RowCursor {
+    /// The rows to score (0-based, header excluded).
+    wanted: std::ops::Range<usize>,
+    /// The next row's index.
+    row_idx: usize,
+    /// Whether rows may remain.
+    more: bool,
+}
+
+impl RowCursor {
+    /// Reads and validates the next [`CHUNK_ROWS`] wanted rows into `chunk` (fewer at the end).
+    fn fill<R: Read>(
+        &mut self,
+        rows: &mut RowReader<'_, R>,
+        chunk: &mut Chunk,
+    ) -> Result<(), ScoreError> {
+        chunk.clear();
+        while self.more && chunk.len() < CHUNK_ROWS {
+            // Rows before the shard are read, not validated: they are another job's.
+            if self.row_idx >= self.wanted.end {
+                self.more = false;
+                break;
+            }
+            let read = if self.row_idx < self.wanted.start {
+                rows.skip()?
+            } else {
+                rows.validate_next()?
+            };
+            if !read {
+                self.more = false;
+                break;
+            }
+            if self.row_idx >= self.wanted.start {
+                chunk.push(rows.raw(), rows.id());
+            }
+            self.row_idx += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Writes a predicted chunk's rows: id, probabilities, label, imputed and out-of-range names.
+fn write_chunk<W: Write>(
+    writer: &mut csv::Writer<W>,
+    schema: &Schema,
+    chunk: &Chunk,
+    cell: &mut String,
+) -> Result<(), csv::Error> {
+    for row in 0..chunk.len() {
+        if let Some(id) = chunk.id(row) {
+            writer.write_field(id)?;
+        }
+        for probability in chunk.probabilities(row) {
+            // `Display` for f64 is the shortest text that parses back to the same value.
+            cell.clear();
+            let _ = write!(cell, "{probability}");
+            writer.write_field(&*cell)?;
+        }
+        writer.write_field(&schema.classes[chunk.labels[row]])?;
+        let raw = chunk.raw(row);
+        joined_names(cell, schema.imputed(raw));
+        writer.write_field(&*cell)?;
+        joined_names(cell, schema.beyond_training(raw));
+        writer.write_field(&*cell)?;
+        writer.write_record(None::<&[u8]>)?;
+    }
+    Ok(())
 }
 
 /// The error for a row that fails validation: its line, the first bad column and its cell.

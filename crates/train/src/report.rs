@@ -302,7 +302,7 @@ fn leaderboard_csv(input: &ReportInput<'_>) -> String {
 fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
     let options = input.options;
     let mut markdown = format!(
-        "# Leaderboard: {}\n\n{}, seed {}, ranked by `{}`, the shipped model first. Threshold-dependent metrics use 0.5. Model KB: a fold's fitted pipeline in an artifact; µs/record: its prediction time per validation record (fold means).\n\n| model |",
+        "# Leaderboard: {}\n\n{}, seed {}, ranked by `{}`, the shipped model first. Threshold-dependent metrics use 0.5. Model KB: a fold's fitted pipeline in an artifact; µs/record: its prediction time per validation record, the fold's rows predicted together as batch scoring does (fold means; `cargo bench -p serve` times one record at a time).\n\n| model |",
         options.config.name,
         options.cv_scheme(),
         options.seed,

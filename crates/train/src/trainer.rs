@@ -107,20 +107,15 @@ impl Trainer<'_> {
         }
     }
 
-    /// Probabilities of `rows` through the pipeline, row by row, as the server computes them.
+    /// Probabilities of `rows` through the pipeline, as the server computes them (many rows
+    /// at once: the same values as one at a time, faster for tree ensembles).
     pub fn predict_rows(&self, pipeline: &Pipeline, rows: &[usize]) -> Vec<Vec<f64>> {
         let raw = self.dataset.raw.view();
-        let mut inputs = Vec::new();
-        let mut row_values = Vec::with_capacity(raw.ncols());
-        rows.iter()
-            .map(|row| {
-                row_values.clear();
-                row_values.extend(raw.row(*row).iter().copied());
-                let mut probabilities = vec![0.0; self.n_classes];
-                pipeline.predict_raw_into(&row_values, &mut inputs, &mut probabilities);
-                probabilities
-            })
-            .collect()
+        let mut raws = Vec::with_capacity(rows.len() * raw.ncols());
+        for row in rows {
+            raws.extend(raw.row(*row).iter().copied());
+        }
+        self.predict_raws(pipeline, &raws, rows.len())
     }
 
     /// Probabilities of `rows` with feature `feature_idx` of each row taken from the row at the
@@ -133,18 +128,23 @@ impl Trainer<'_> {
         donors: &[usize],
     ) -> Vec<Vec<f64>> {
         let raw = self.dataset.raw.view();
-        let mut inputs = Vec::new();
-        let mut row_values = Vec::with_capacity(raw.ncols());
-        rows.iter()
-            .zip(donors)
-            .map(|(row, donor)| {
-                row_values.clear();
-                row_values.extend(raw.row(*row).iter().copied());
-                row_values[feature_idx] = raw[[*donor, feature_idx]];
-                let mut probabilities = vec![0.0; self.n_classes];
-                pipeline.predict_raw_into(&row_values, &mut inputs, &mut probabilities);
-                probabilities
-            })
+        let n_features = raw.ncols();
+        let mut raws = Vec::with_capacity(rows.len() * n_features);
+        for (row, donor) in rows.iter().zip(donors) {
+            let start = raws.len();
+            raws.extend(raw.row(*row).iter().copied());
+            raws[start + feature_idx] = raw[[*donor, feature_idx]];
+        }
+        self.predict_raws(pipeline, &raws, rows.len())
+    }
+
+    /// Probabilities of `n_rows` raw rows laid out one after another, one vector per row.
+    fn predict_raws(&self, pipeline: &Pipeline, raws: &[f64], n_rows: usize) -> Vec<Vec<f64>> {
+        let mut probabilities = vec![0.0; n_rows * self.n_classes];
+        pipeline.predict_raw_rows(raws, self.dataset.raw.ncols(), &mut probabilities);
+        probabilities
+            .chunks(self.n_classes.max(1))
+            .map(<[f64]>::to_vec)
             .collect()
     }
 

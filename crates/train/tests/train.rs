@@ -200,6 +200,7 @@ fn every_fitted_model_round_trips_through_the_artifact() {
             kind.name()
         );
         assert_eq!(loaded.model_name, kind.name());
+        assert_rows_predict_as_each_row(&loaded, &dataset, kind.name());
         for row in dataset.raw.rows() {
             let raw = row.to_vec();
             assert_eq!(
@@ -209,6 +210,58 @@ fn every_fitted_model_round_trips_through_the_artifact() {
                 kind.name()
             );
         }
+    }
+}
+
+/// Many rows predicted at once (as batch scoring does) give each row's one-row prediction, bit
+/// for bit: the block walk of tree ensembles changes the speed, never a probability.
+fn assert_rows_predict_as_each_row(artifact: &Artifact, dataset: &data::Dataset, context: &str) {
+    let n_classes = artifact.schema.classes.len();
+    let n_rows = dataset.raw.nrows();
+    let raws: Vec<f64> = dataset.raw.iter().copied().collect();
+    let mut probabilities = vec![0.0; n_rows * n_classes];
+    let mut labels = vec![0; n_rows];
+    artifact.predict_rows(&raws, &mut probabilities, &mut labels);
+    for (row_idx, row) in dataset.raw.rows().into_iter().enumerate() {
+        let one = artifact.predict_raw(&row.to_vec());
+        let batch = &probabilities[row_idx * n_classes..(row_idx + 1) * n_classes];
+        let same_bits = one
+            .probabilities
+            .iter()
+            .zip(batch)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same_bits,
+            "{context} row {row_idx}: {batch:?} against {:?}",
+            one.probabilities
+        );
+        assert_eq!(labels[row_idx], one.label_idx, "{context} row {row_idx}");
+    }
+}
+
+#[test]
+fn tree_ensembles_and_their_ensembles_predict_blocks_of_rows_as_single_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config_path, data) = write_binary(dir.path(), 200, 0.4, 5);
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let dataset = data::load(&config, &data, Labels::Required).unwrap();
+    for shipped in ["vote", "stack"] {
+        let mut opts = options(&config_path, &data);
+        opts.models = ["rf", "gbm", "hgb", "et"].iter().map(|s| kind(s)).collect();
+        opts.ensemble_size = 3;
+        opts.selection = train::selection::SelectionRule::Model(kind(shipped));
+        let outcome = train_into(&opts, &dir.path().join(shipped)).unwrap();
+        assert_rows_predict_as_each_row(&outcome.artifact, &dataset, shipped);
+    }
+    // Multiclass: boosting grows one tree per class per round.
+    let (config_path, data) = write_grades(dir.path(), 150, false, 3.0, 2);
+    let config = DatasetConfig::load(&config_path).unwrap();
+    let dataset = data::load(&config, &data, Labels::Required).unwrap();
+    for family in ["gbm", "hgb", "rf"] {
+        let mut opts = options(&config_path, &data);
+        opts.models = vec![kind(family)];
+        let outcome = train_into(&opts, &dir.path().join(format!("grades-{family}"))).unwrap();
+        assert_rows_predict_as_each_row(&outcome.artifact, &dataset, family);
     }
 }
 
