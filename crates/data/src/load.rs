@@ -238,6 +238,8 @@ pub fn load(
         .map(|byte| format!("{byte:02x}"))
         .collect::<String>();
     let records = split_records(&bytes, path)?;
+    // The records hold the text from here on; at a million rows every copy is 100 MB or more.
+    drop(bytes);
     let Some((header, rows)) = records.split_first() else {
         return Err(DataError::Empty {
             path: path.to_path_buf(),
@@ -262,10 +264,14 @@ pub fn load(
     }
     let mut warnings = unused_columns(config, path, &columns_found);
     let frame = parse_frame(path, &records, &columns_found)?;
+    let n_rows_read = rows.len();
+    let lines = rows.iter().map(|record| record.line).collect();
+    // Only the lines are needed from the records now; the frame holds the cells.
+    drop(records);
     let cells = Cells {
         frame: &frame,
         path,
-        lines: rows.iter().map(|record| record.line).collect(),
+        lines,
     };
     let (features, raw) = convert_features(config, &cells, options.show_values, &mut warnings)?;
     let target = if columns_found.contains(&config.target) {
@@ -291,7 +297,7 @@ pub fn load(
         target,
         ids,
         lines: cells.lines,
-        n_rows_read: rows.len(),
+        n_rows_read,
         n_duplicates: 0,
         duplicates_dropped: false,
         columns_found,

@@ -379,9 +379,11 @@ fn leaderboard_markdown(input: &ReportInput<'_>) -> String {
         markdown.push_str(&importance_markdown(importance));
     }
     if !artifact.subgroups.is_empty() {
-        markdown.push_str(
-            "\n## Subgroups\n\nThe chosen model's out-of-fold predictions at the shipped decision rule, per group, with 95% bootstrap intervals (1000 resamples):\n\n",
-        );
+        // The subgroups take as many resamples as the card's evidence (one rule for both).
+        markdown.push_str(&format!(
+            "\n## Subgroups\n\nThe chosen model's out-of-fold predictions at the shipped decision rule, per group, with 95% bootstrap intervals ({} resamples):\n\n",
+            artifact.evidence.resamples
+        ));
         markdown.push_str(&crate::evaluate::subgroup_markdown(&artifact.subgroups));
     }
     markdown

@@ -371,7 +371,7 @@ pub fn decide(
         let scores = chosen_oof.column(loaded.positive_class).to_vec();
         // A margin rule's bound is the model card's interval: the same resamples.
         let bootstrap = crate::threshold::Bootstrap {
-            resamples: crate::evidence::RESAMPLES,
+            resamples: crate::evidence::resamples(scores.len()),
             seed: crate::evidence::bootstrap_seed(options.seed),
         };
         let (threshold, sensitivity, specificity) =
@@ -441,7 +441,7 @@ fn subgroups(
         schema,
         &options.config.subgroups,
         &|row, feature_idx| loaded.dataset.raw[[row, feature_idx]],
-        1000,
+        crate::evidence::resamples(loaded.y.len()),
         &mut rng,
     )
 }
