@@ -98,6 +98,44 @@ impl ServedModel {
         record: &Record,
         index: Option<usize>,
     ) -> Result<Scored, Vec<ValidationItem>> {
+        let (id, raw) = self.validate(record, index)?;
+        let prediction = self.artifact.predict_raw(&raw);
+        Ok(self.scored(id, raw, &prediction))
+    }
+
+    /// Predicts records already validated by [`ServedModel::validate`] (id and raw row each),
+    /// all at once: exactly what [`ServedModel::predict`] gives for each, faster for tree
+    /// ensembles (`Artifact::predict_rows`).
+    pub fn predict_validated(&self, validated: Vec<(Option<String>, Vec<f64>)>) -> Vec<Scored> {
+        let n_classes = self.artifact.schema.classes.len();
+        let raws: Vec<f64> = validated
+            .iter()
+            .flat_map(|(_, raw)| raw.iter().copied())
+            .collect();
+        let mut probabilities = vec![0.0; validated.len() * n_classes];
+        let mut labels = vec![0; validated.len()];
+        self.artifact
+            .predict_rows(&raws, &mut probabilities, &mut labels);
+        validated
+            .into_iter()
+            .zip(probabilities.chunks(n_classes.max(1)).zip(labels))
+            .map(|((id, raw), (row, label_idx))| {
+                let prediction = model::Prediction {
+                    label_idx,
+                    probabilities: row.to_vec(),
+                };
+                self.scored(id, raw, &prediction)
+            })
+            .collect()
+    }
+
+    /// Validates one record: its id and raw row (schema order), or every problem found,
+    /// located under `["body", index?, field]`.
+    pub fn validate(
+        &self,
+        record: &Record,
+        index: Option<usize>,
+    ) -> Result<(Option<String>, Vec<f64>), Vec<ValidationItem>> {
         let schema = &self.artifact.schema;
         let mut errors: Vec<ValidationItem> = record
             .duplicates
@@ -110,14 +148,7 @@ impl ServedModel {
             .collect();
         let (id, values) = self.read_fields(record, index, &mut errors);
         match schema.encode_record(values.iter().map(|(name, value)| (*name, value))) {
-            Ok(raw) if errors.is_empty() => {
-                let prediction = self.artifact.predict_raw(&raw);
-                Ok(Scored {
-                    response: self.response(id, &raw, &prediction),
-                    raw,
-                    label_idx: prediction.label_idx,
-                })
-            }
+            Ok(raw) if errors.is_empty() => Ok((id, raw)),
             Ok(_) => Err(errors),
             Err(field_errors) => {
                 errors.extend(field_errors.into_iter().map(|error| ValidationItem {
@@ -127,6 +158,15 @@ impl ServedModel {
                 }));
                 Err(errors)
             }
+        }
+    }
+
+    /// The answer for a predicted record.
+    fn scored(&self, id: Option<String>, raw: Vec<f64>, prediction: &model::Prediction) -> Scored {
+        Scored {
+            response: self.response(id, &raw, prediction),
+            raw,
+            label_idx: prediction.label_idx,
         }
     }
 

@@ -756,12 +756,12 @@ fn predict_items(
     model: &ServedModel,
     items: &[Item],
 ) -> Result<Vec<crate::Scored>, Vec<ValidationItem>> {
-    let mut predictions = Vec::with_capacity(items.len());
+    let mut validated = Vec::with_capacity(items.len());
     let mut errors = ErrorList::default();
     for (index, item) in items.iter().enumerate() {
         match item {
-            Item::Record(record) => match model.predict(record, Some(index)) {
-                Ok(scored) if errors.is_empty() => predictions.push(scored),
+            Item::Record(record) => match model.validate(record, Some(index)) {
+                Ok(valid) if errors.is_empty() => validated.push(valid),
                 Ok(_) => {}
                 Err(items) => errors.extend(items),
             },
@@ -773,7 +773,8 @@ fn predict_items(
         }
     }
     if errors.is_empty() {
-        Ok(predictions)
+        // Validated first, predicted together: tree ensembles walk a block of rows at once.
+        Ok(model.predict_validated(validated))
     } else {
         Err(errors.finish())
     }

@@ -383,6 +383,36 @@ async fn batch_keeps_order_and_locates_bad_records_by_index() {
 }
 
 #[actix_web::test]
+async fn a_long_batch_answers_each_record_as_a_single_prediction_does() {
+    // Enough records for the block walk of the soft vote's forest and boosting members.
+    for dataset in ["sepsis", "heart_failure", "wine_quality"] {
+        let state = state(dataset, Limits::default());
+        let example = Value::Object(serve::api::example_record(&state.model().artifact));
+        let app = app!(state);
+        let records: Vec<Value> = (0..70)
+            .map(|idx| {
+                let mut record = example.clone();
+                // Vary the example's decimal fields by up to 1%, inside the accepted ranges.
+                for (offset, value) in record.as_object_mut().unwrap().values_mut().enumerate() {
+                    if let Some(number) = value.as_f64().filter(|_| value.is_f64()) {
+                        let factor = 0.99 + ((idx * 7 + offset * 3) % 21) as f64 / 1000.0;
+                        *value = json!(number * factor);
+                    }
+                }
+                record
+            })
+            .collect();
+        let (status, batch) = post_json!(&app, "/predict/batch", &json!(records));
+        assert_eq!(status, StatusCode::OK, "{dataset}: {batch}");
+        for (idx, record) in records.iter().enumerate() {
+            let (status, single) = post_json!(&app, "/predict", record);
+            assert_eq!(status, StatusCode::OK, "{dataset} record {idx}: {single}");
+            assert_eq!(batch[idx], single, "{dataset} record {idx}");
+        }
+    }
+}
+
+#[actix_web::test]
 async fn ids_are_echoed_as_sent_by_the_api_and_by_score_alike() {
     let app = app!(state("sepsis", Limits::default()));
     let patient_text = serde_json::to_string(&patient()).unwrap();
