@@ -4,6 +4,10 @@
 
 mod commands;
 
+/// See `mimalloc` in the workspace manifest: freed memory goes back to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
