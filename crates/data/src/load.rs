@@ -15,7 +15,7 @@ use polars::prelude::{CsvReadOptions, DataFrame, SerReader};
 use sha2::{Digest, Sha256};
 
 use model::missing::is_missing_text;
-use model::record::{FieldProblem, Value, check_range, parse_value};
+use model::record::{FieldProblem, check_range, parse_text};
 use model::{FeatureKind, FeatureSpec, Schema};
 
 use crate::DataError;
@@ -419,8 +419,8 @@ struct Cells<'a> {
     lines: Vec<usize>,
 }
 
-impl Cells<'_> {
-    fn column(&self, name: &str) -> Result<Vec<Option<String>>, DataError> {
+impl<'a> Cells<'a> {
+    fn column(&self, name: &str) -> Result<Vec<Option<&'a str>>, DataError> {
         string_column(self.frame, name, self.path)
     }
 }
@@ -440,10 +440,6 @@ fn convert_features(
         let column = cells.column(&feature_config.name)?;
         let mut spec = feature_spec(feature_config, &column);
         for (row_idx, cell) in column.iter().enumerate() {
-            let value = match cell {
-                None => Value::Missing,
-                Some(text) => Value::Text(text.clone()),
-            };
             let describe = |problem: &FieldProblem| {
                 if show_values {
                     problem.to_string()
@@ -455,10 +451,13 @@ fn convert_features(
                 path: cells.path.to_path_buf(),
                 line: cells.lines[row_idx],
                 column: spec.name.clone(),
-                value: show_values.then(|| cell.clone().unwrap_or_default()),
+                value: show_values.then(|| cell.unwrap_or_default().to_owned()),
                 problem: describe(&problem),
             };
-            let parsed = parse_value(&spec, &value).map_err(bad_value)?;
+            // As `parse_value` reads a text value, without copying the cell into one.
+            let parsed = cell
+                .map_or(Ok(f64::NAN), |text| parse_text(&spec, text))
+                .map_err(bad_value)?;
             if let Err(problem) = check_range(&spec, parsed) {
                 match config.on_out_of_range {
                     RangePolicy::Error => return Err(bad_value(problem)),
@@ -486,7 +485,7 @@ fn convert_features(
 
 /// A feature's spec from its config, with categories discovered from the column when the
 /// config does not list them.
-fn feature_spec(feature_config: &FeatureConfig, column: &[Option<String>]) -> FeatureSpec {
+fn feature_spec(feature_config: &FeatureConfig, column: &[Option<&str>]) -> FeatureSpec {
     let categories = match (&feature_config.categories, feature_config.kind) {
         (Some(categories), _) => categories.clone(),
         (None, FeatureKind::Categorical) => {
@@ -555,18 +554,20 @@ fn convert_target(
 }
 
 /// A column's cells as optional strings (None = null).
-fn string_column(
-    frame: &DataFrame,
+fn string_column<'a>(
+    frame: &'a DataFrame,
     name: &str,
     path: &Path,
-) -> Result<Vec<Option<String>>, DataError> {
+) -> Result<Vec<Option<&'a str>>, DataError> {
     let csv_error = |error: polars::prelude::PolarsError| DataError::Csv {
         path: path.to_path_buf(),
         reason: format!("column `{name}`: {error}"),
     };
     let column = frame.column(name).map_err(csv_error)?;
     let strings = column.str().map_err(csv_error)?;
-    Ok(strings.iter().map(|cell| cell.map(str::to_owned)).collect())
+    // Borrowed from the frame: a million-row file has tens of millions of cells, and a copy
+    // of each would be as many allocations.
+    Ok(strings.iter().collect())
 }
 
 /// Smallest and largest non-missing value (configured zeros excluded).
