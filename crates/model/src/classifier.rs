@@ -409,33 +409,15 @@ impl Classifier {
                 }
             }
             Classifier::NaiveBayes(naive_bayes) => naive_bayes.predict_proba(input, probabilities),
-            Classifier::SoftVote(members) => {
-                let mut member_probabilities = vec![0.0; probabilities.len()];
-                probabilities.iter_mut().for_each(|value| *value = 0.0);
-                for member in members {
-                    member.predict_proba(
-                        input,
-                        n_classes,
-                        positive_class,
-                        &mut member_probabilities,
-                    );
-                    add_leaf(probabilities, &member_probabilities);
-                }
-                normalise(probabilities);
-            }
-            Classifier::Stacked(stacking) => {
-                let mut meta_inputs = Vec::new();
-                stacking_inputs(
-                    &stacking.members,
-                    input,
-                    n_classes,
-                    positive_class,
-                    &mut meta_inputs,
-                );
-                stacking
-                    .meta
-                    .predict_proba(&meta_inputs, positive_class, probabilities);
-            }
+            // An ensemble of one row is the many-row rule applied to one row (its members then
+            // predict that row one at a time): one home for how members are combined.
+            Classifier::SoftVote(_) | Classifier::Stacked(_) => self.predict_proba_rows(
+                input,
+                input.len(),
+                n_classes,
+                positive_class,
+                probabilities,
+            ),
         }
     }
 
@@ -452,9 +434,15 @@ impl Classifier {
         probabilities: &mut [f64],
     ) {
         let n_rows = probabilities.len() / n_classes.max(1);
-        let rows = inputs.chunks(n_inputs.max(1)).take(n_rows);
+        // Rows without inputs are empty slices, as one-row prediction sees them.
+        let rows = (0..n_rows).map(|row_idx| {
+            inputs
+                .get(row_idx * n_inputs..(row_idx + 1) * n_inputs)
+                .unwrap_or(&[])
+        });
+        let batch = n_rows >= MIN_BATCH_ROWS && n_inputs > 0;
         match self {
-            Classifier::Forest(trees) if n_rows >= MIN_BATCH_ROWS => {
+            Classifier::Forest(trees) if batch => {
                 probabilities.iter_mut().for_each(|value| *value = 0.0);
                 let trees = trees.iter().map(|tree| ((), tree));
                 for_each_leaf_rows(trees, inputs, n_inputs, |(), row_idx, leaf| {
@@ -467,7 +455,7 @@ impl Classifier {
                     .chunks_mut(n_classes.max(1))
                     .for_each(normalise);
             }
-            Classifier::GradientBoosting(boosting) if n_rows >= MIN_BATCH_ROWS => {
+            Classifier::GradientBoosting(boosting) if batch => {
                 let n_outputs = boosting.base_scores.len();
                 let mut scores = boosting.base_scores.repeat(n_rows);
                 // Round by round, each output's tree adds to that output's score.
