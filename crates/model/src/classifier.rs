@@ -267,21 +267,42 @@ pub struct Stacking {
     pub meta: Linear,
 }
 
-/// What a stacking meta-learner reads: each member's probability of the positive class (binary)
-/// or of every class (multiclass), member after member, written into `out`.
+/// What a stacking meta-learner reads for `n_rows` rows of `inputs` (row-major, `n_inputs` per
+/// row): per row, each member's probability of the positive class (binary) or of every class
+/// (multiclass), member after member. Row-major, `members.len()` values per row (binary) or
+/// `members.len() × n_classes` (multiclass). Training builds the meta-learner's rows with it and
+/// prediction feeds it the same way, so the two cannot disagree.
 pub fn stacking_inputs(
     members: &[Classifier],
-    input: &[f64],
+    inputs: &[f64],
+    n_inputs: usize,
+    n_rows: usize,
     n_classes: usize,
     positive_class: usize,
-    out: &mut Vec<f64>,
-) {
-    out.clear();
-    let mut probabilities = vec![0.0; n_classes];
-    for member in members {
-        member.predict_proba(input, n_classes, positive_class, &mut probabilities);
-        push_stacking_input(&probabilities, n_classes, positive_class, out);
+) -> Vec<f64> {
+    let member_rows: Vec<Vec<f64>> = members
+        .iter()
+        .map(|member| {
+            let mut rows = vec![0.0; n_rows * n_classes];
+            member.predict_proba_rows(inputs, n_inputs, n_classes, positive_class, &mut rows);
+            rows
+        })
+        .collect();
+    let mut meta = Vec::new();
+    for row_idx in 0..n_rows {
+        for rows in &member_rows {
+            let probabilities = row_slice(rows, n_classes, row_idx);
+            push_stacking_input(probabilities, n_classes, positive_class, &mut meta);
+        }
     }
+    meta
+}
+
+/// Row `row_idx` of a row-major matrix `width` wide (empty when out of bounds or zero-wide).
+fn row_slice(values: &[f64], width: usize, row_idx: usize) -> &[f64] {
+    values
+        .get(row_idx * width..(row_idx + 1) * width)
+        .unwrap_or(&[])
 }
 
 /// What one member adds to a stacking meta-learner's inputs: its probability of the positive
@@ -435,11 +456,7 @@ impl Classifier {
     ) {
         let n_rows = probabilities.len() / n_classes.max(1);
         // Rows without inputs are empty slices, as one-row prediction sees them.
-        let rows = (0..n_rows).map(|row_idx| {
-            inputs
-                .get(row_idx * n_inputs..(row_idx + 1) * n_inputs)
-                .unwrap_or(&[])
-        });
+        let rows = (0..n_rows).map(|row_idx| row_slice(inputs, n_inputs, row_idx));
         let batch = n_rows >= MIN_BATCH_ROWS && n_inputs > 0;
         match self {
             Classifier::Forest(trees) if batch => {
@@ -498,41 +515,22 @@ impl Classifier {
                     .for_each(normalise);
             }
             Classifier::Stacked(stacking) => {
-                // Each member's probabilities for every row, then each row's meta inputs in
-                // the order `stacking_inputs` gives them.
-                let member_probabilities: Vec<Vec<f64>> = stacking
-                    .members
-                    .iter()
-                    .map(|member| {
-                        let mut member_rows = vec![0.0; probabilities.len()];
-                        member.predict_proba_rows(
-                            inputs,
-                            n_inputs,
-                            n_classes,
-                            positive_class,
-                            &mut member_rows,
-                        );
-                        member_rows
-                    })
-                    .collect();
-                let mut meta_inputs = Vec::new();
+                let meta_inputs = stacking_inputs(
+                    &stacking.members,
+                    inputs,
+                    n_inputs,
+                    n_rows,
+                    n_classes,
+                    positive_class,
+                );
+                let width = meta_inputs.len() / n_rows.max(1);
                 for (row_idx, row_probabilities) in
                     probabilities.chunks_mut(n_classes.max(1)).enumerate()
                 {
-                    meta_inputs.clear();
-                    for member_rows in &member_probabilities {
-                        let start = row_idx * n_classes;
-                        let member_row = member_rows.get(start..start + n_classes).unwrap_or(&[]);
-                        push_stacking_input(
-                            member_row,
-                            n_classes,
-                            positive_class,
-                            &mut meta_inputs,
-                        );
-                    }
+                    let meta_row = row_slice(&meta_inputs, width, row_idx);
                     stacking
                         .meta
-                        .predict_proba(&meta_inputs, positive_class, row_probabilities);
+                        .predict_proba(meta_row, positive_class, row_probabilities);
                 }
             }
             _ => {

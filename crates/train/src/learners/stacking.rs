@@ -111,7 +111,6 @@ fn out_of_fold_member_inputs(
         reason: error.to_string(),
     })?;
     let mut meta_x = Array2::zeros((n_rows, params.members.len() * per_member));
-    let mut meta_row = Vec::new();
     for fold in &folds {
         let x = data.x.select(Axis(0), &fold.train);
         let y: Vec<usize> = fold.train.iter().map(|row| data.y[*row]).collect();
@@ -126,16 +125,24 @@ fn out_of_fold_member_inputs(
             positive_class: data.positive_class,
         };
         let members = fit_members(params, &inner, derive_seed(seed, &[96, fold.fold as u64]))?;
-        for row in &fold.validation {
-            let input = data.x.row(*row).to_vec();
-            stacking_inputs(
-                &members,
-                &input,
-                data.n_classes,
-                data.positive_class,
-                &mut meta_row,
-            );
-            for (cell, value) in meta_x.row_mut(*row).iter_mut().zip(&meta_row) {
+        // The fold's validation rows, scored together as prediction scores them.
+        let validation: Vec<f64> = data
+            .x
+            .select(Axis(0), &fold.validation)
+            .iter()
+            .copied()
+            .collect();
+        let meta_rows = stacking_inputs(
+            &members,
+            &validation,
+            data.x.ncols(),
+            fold.validation.len(),
+            data.n_classes,
+            data.positive_class,
+        );
+        let width = meta_x.ncols().max(1);
+        for (row, meta_row) in fold.validation.iter().zip(meta_rows.chunks(width)) {
+            for (cell, value) in meta_x.row_mut(*row).iter_mut().zip(meta_row) {
                 *cell = *value;
             }
         }
