@@ -40,7 +40,7 @@ peers_of() {
   case "$1" in
     lr) echo sklearn_lr ;;
     nb) echo sklearn_nb ;;
-    hgb) echo "lightgbm sklearn_hgb" ;;
+    hgb) echo "lightgbm lightgbm_1core sklearn_hgb" ;;
     gbm) echo lightgbm_depth3 ;;
     rf) echo sklearn_rf ;;
     *) echo "" ;;
@@ -62,8 +62,13 @@ fold_fit_of() {
   python3 -c "import json,sys; print('%.2f' % (json.load(open(sys.argv[1]))[0]['fit_time_ms']['mean'] / 1000))" "$1/leaderboard.json"
 }
 
-rows_md="| rows | family | vigil wall s | vigil fit s/fold | vigil RSS MB | vigil CV AUC | peer | peer wall s | peer fit s/fold | peer RSS MB | peer CV AUC | peer / vigil wall | peer / vigil fit |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+# Seconds of the run's cross-validation stage, from the `time:` line `train` prints.
+cv_of() {
+  sed -n 's/.*cross-validating \([0-9.]*\) s.*/\1/p' "$1"
+}
+
+rows_md="| rows | family | vigil wall s | vigil CV s | vigil fit s/fold | vigil RSS MB | vigil CV AUC | peer | peer wall s | peer CV s | peer fit s/fold | peer RSS MB | peer CV AUC | peer / vigil wall | peer / vigil CV | peer / vigil fit |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 echo "machine: $(nproc) cores; $versions"
 IFS=',' read -r -a size_list <<< "$sizes"
 IFS=',' read -r -a family_list <<< "$families"
@@ -75,16 +80,19 @@ for n_rows in "${size_list[@]}"; do
   largest="$n_rows"
   for family in "${family_list[@]}"; do
     out="$work/vigil_${n_rows}_$family"
-    read -r vigil_s vigil_mb < <(timed "$train" --quiet --config "$config" --data "$table" --out "$out" --models "$family" --store "$work/runs.sqlite")
+    read -r vigil_s vigil_mb < <(timed "$train" --config "$config" --data "$table" --out "$out" --models "$family" --store "$work/runs.sqlite")
+    vigil_cv=$(cv_of "$work/out")
     vigil_auc=$(auc_of "$out")
     vigil_fit=$(fold_fit_of "$out")
     for peer in $(peers_of "$family"); do
       read -r peer_s peer_mb < <(timed "$python" scripts/bench_scale.py fit "$peer" "$table" "$out/out_of_fold.csv")
       peer_auc=$(python3 -c "import json; print('%.4f' % json.load(open('$work/out'))['roc_auc'])")
       peer_fit=$(python3 -c "import json; print('%.2f' % json.load(open('$work/out'))['fold_fit_seconds'])")
+      peer_cv=$(python3 -c "import json; print('%.2f' % json.load(open('$work/out'))['cv_seconds'])")
       ratio=$(echo "$peer_s / $vigil_s" | bc -l)
+      cv_ratio=$(echo "$peer_cv / ($vigil_cv + 0.005)" | bc -l)
       fit_ratio=$(echo "$peer_fit / ($vigil_fit + 0.005)" | bc -l)
-      line=$(printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |" "$n_rows" "$family" "$vigil_s" "$vigil_fit" "$vigil_mb" "$vigil_auc" "$peer" "$peer_s" "$peer_fit" "$peer_mb" "$peer_auc" "$ratio" "$fit_ratio")
+      line=$(printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |" "$n_rows" "$family" "$vigil_s" "$vigil_cv" "$vigil_fit" "$vigil_mb" "$vigil_auc" "$peer" "$peer_s" "$peer_cv" "$peer_fit" "$peer_mb" "$peer_auc" "$ratio" "$cv_ratio" "$fit_ratio")
       echo "$line"
       rows_md+=$'\n'"$line"
     done
@@ -112,7 +120,7 @@ fi
   echo "# Scale benchmark"
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, $versions; \`scripts/bench-scale.sh $sizes\`."
-  echo "vigil's wall time is a whole \`train --models X\` run (5-fold CV two folds at a time, final fit, permutation importance, calibration choice, bootstrap evidence, reports); the peers' is 5 folds on vigil's folds and a final fit. *fit s/fold* is one fold's fit alone (vigil: the leaderboard's mean, measured while the other core fits another fold); the last column compares those (vigil's plus 5 ms, so a sub-millisecond fit does not divide by zero)."
+  echo "vigil's wall time is a whole \`train --models X\` run (5-fold CV two folds at a time, final fit beside permutation importance, calibration choice, bootstrap evidence, reports); the peers' is 5 folds on vigil's folds and a final fit. *CV s* is the same work on both sides: the five folds fitted and their validation rows predicted, on both cores (vigil: two folds at a time, its \`time:\` line's cross-validation stage; the peers: one fold at a time, each fit using both cores where the library can). *fit s/fold* is one fold's fit alone (vigil: the leaderboard's mean, on one core while the other core fits another fold; \`lightgbm_1core\` is LightGBM on one thread, the per-core comparison); the ratio columns divide by vigil's figure plus 5 ms, so a sub-millisecond fit does not divide by zero."
   echo
   echo "$rows_md"
   if [[ -n "$score_md" ]]; then

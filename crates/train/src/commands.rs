@@ -444,6 +444,7 @@ pub fn retrain(args: &RetrainArgs) -> Result<()> {
         options: &options,
         out_dir: &work_dir,
         started: Instant::now(),
+        stages: std::sync::Mutex::default(),
     };
     let steps: Vec<Step> = match args.step {
         Some(step) => vec![step],

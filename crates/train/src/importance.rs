@@ -1,5 +1,5 @@
 //! Permutation importance on out-of-fold predictions: for the chosen model, each outer fold's
-//! pipeline (refitted exactly as cross-validation fitted it) scores its validation rows with
+//! pipeline (kept from cross-validation, or refitted exactly as it was fitted there) scores its validation rows with
 //! one feature's values shuffled among them; the importance of a feature is how much the
 //! ranking metric worsens, averaged over folds, as mean ± standard deviation over seeded
 //! repeats. Scored on rows the pipeline never saw, so it measures what the model relies on
@@ -8,12 +8,14 @@
 //! estimate needs thousands of rows, not hundreds of thousands, and every shuffle of every
 //! feature re-predicts them all.
 
+use std::sync::Arc;
+
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
 
-use model::{FeatureImportance, Metric, PermutationImportance};
+use model::{FeatureImportance, Metric, PermutationImportance, Pipeline};
 
 use crate::seeds::{FamilySeeds, derive_seed};
 use crate::trainer::Trainer;
@@ -48,25 +50,16 @@ pub fn permutation_importance(
         1.0
     };
     let seeds = FamilySeeds::new(options.seed, best.kind);
-    let candidates = &best.candidates;
     let n_features = trainer.dataset.raw.ncols();
     // losses[fold][feature][repeat]: how much the metric worsened.
     let losses: Vec<Vec<Vec<f64>>> = folds
         .par_iter()
         .map(|fold| {
             let fold_seed = seeds.fold(fold.repeat, fold.fold);
-            let params = if candidates.len() > 1 {
-                trainer.select_params(candidates, &fold.train, options.metric, fold_seed)
-            } else {
-                candidates[0].clone()
+            let pipeline = match best.fold_pipelines.get(fold.fold) {
+                Some(Some(kept)) => Arc::clone(kept),
+                _ => Arc::new(refit(trainer, best, options, fold, fold_seed)?),
             };
-            let pipeline = trainer
-                .fit_pipeline(&params, &fold.train, fold_seed)
-                .map_err(|source| TrainError::Fit {
-                    model: best.kind.name(),
-                    stage: format!("importance, fold {}", fold.fold + 1),
-                    source,
-                })?;
             let scored = scored_rows(&fold.validation, derive_seed(fold_seed, &[SCORED_SAMPLE]));
             let baseline =
                 trainer.score(&trainer.predict_rows(&pipeline, &scored), &scored)[metric_idx];
@@ -123,6 +116,30 @@ pub fn permutation_importance(
         repeats: REPEATS,
         features: importances,
     })
+}
+
+/// Fold `fold`'s pipeline fitted again exactly as cross-validation fitted it (the same
+/// candidate choice, rows and seed), for a fold whose pipeline was not kept.
+fn refit(
+    trainer: &Trainer<'_>,
+    best: &ModelResult,
+    options: &TrainOptions,
+    fold: &preprocess::Fold,
+    fold_seed: u64,
+) -> Result<Pipeline, TrainError> {
+    let candidates = &best.candidates;
+    let params = if candidates.len() > 1 {
+        trainer.select_params(candidates, &fold.train, options.metric, fold_seed)
+    } else {
+        candidates[0].clone()
+    };
+    trainer
+        .fit_pipeline(&params, &fold.train, fold_seed)
+        .map_err(|source| TrainError::Fit {
+            model: best.kind.name(),
+            stage: format!("importance, fold {}", fold.fold + 1),
+            source,
+        })
 }
 
 /// The validation rows a fold's shuffles are scored on: all of them, or a seeded sample of

@@ -114,6 +114,11 @@ pub struct ModelResult {
     pub fold_predict_us: Vec<f64>,
     /// Out-of-fold probabilities of the first repeat, one row per dataset row.
     pub oof: Array2<f64>,
+    /// The first repeat's fitted fold pipelines, by fold, where cross-validation kept them
+    /// (within [`stages::KEPT_FOLD_BYTES`] for the whole run): permutation importance reuses
+    /// them instead of refitting. A missing one is refitted, identically, so what is kept
+    /// changes the run's speed, never its results.
+    pub fold_pipelines: Vec<Option<std::sync::Arc<model::Pipeline>>>,
     /// The balancing actually applied (class weights fall back for some families).
     pub balance: Balance,
 }
@@ -251,9 +256,14 @@ pub fn run(options: &TrainOptions, sink: &dyn RunSink) -> Result<TrainOutcome, T
         options.selection,
         options.folds * options.repeats,
     );
+    let results = stages::release_unchosen(results);
     sink.event(&sink::RunEvent::Stage(Stage::FinalFit));
-    let pipeline = stages::final_fit(&trainer, &results[0], options)?;
-    let importance = importance::permutation_importance(&trainer, &results[0], options)?;
+    // The final fit is one model on one core; the folds' importance fills the other.
+    let (pipeline, importance) = rayon::join(
+        || stages::final_fit(&trainer, &results[0], options),
+        || importance::permutation_importance(&trainer, &results[0], options),
+    );
+    let (pipeline, importance) = (pipeline?, importance?);
     sink.event(&sink::RunEvent::Stage(Stage::Decide));
     let decided = stages::decide(pipeline, &results[0], &loaded, options);
     sink.event(&sink::RunEvent::Stage(Stage::Package));

@@ -260,6 +260,7 @@ mod tests {
             fold_model_bytes: vec![0; 5],
             fold_predict_us: vec![0.0; 5],
             oof: ndarray::Array2::zeros((0, 2)),
+            fold_pipelines: Vec::new(),
             balance: preprocess::Balance::None,
         }
     }

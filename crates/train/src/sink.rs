@@ -23,7 +23,7 @@ pub enum Stage {
     CrossValidate,
     /// Ranking the models.
     Select,
-    /// Refitting the chosen model on all rows.
+    /// Refitting the chosen model on all rows, while permutation importance scores its folds.
     FinalFit,
     /// Calibration and the decision threshold.
     Decide,
@@ -39,7 +39,7 @@ impl Stage {
             Stage::Profile => "profiling",
             Stage::CrossValidate => "cross-validating",
             Stage::Select => "selecting",
-            Stage::FinalFit => "final fit",
+            Stage::FinalFit => "final fit and importance",
             Stage::Decide => "threshold and calibration",
             Stage::Package => "packaging",
         }

@@ -3,6 +3,8 @@
 //! they produce is returned, and progress goes to the [`RunSink`] they are given.
 //! [`crate::run`] calls them in order.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -113,6 +115,36 @@ pub fn profile(options: &TrainOptions, loaded: &Loaded) -> Vec<String> {
     warnings
 }
 
+/// Encoded bytes of fitted fold pipelines a run keeps for permutation importance, over all
+/// its models (first come, first kept). Small models (every shipped dataset's, and boosting or
+/// linear models at a million rows) are all kept; the forests of a large table are refitted
+/// rather than held, so keeping them never decides a run's peak memory.
+pub const KEPT_FOLD_BYTES: u64 = 256 << 20;
+
+/// What is left of [`KEPT_FOLD_BYTES`] while cross-validation runs.
+struct FoldKeeper {
+    remaining: AtomicU64,
+}
+
+impl FoldKeeper {
+    /// Takes `bytes` from the budget if they fit.
+    fn reserve(&self, bytes: u64) -> bool {
+        self.remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |remaining| {
+                remaining.checked_sub(bytes)
+            })
+            .is_ok()
+    }
+}
+
+/// The ranked results with only the chosen model (first) still holding its fold pipelines.
+pub fn release_unchosen(mut results: Vec<ModelResult>) -> Vec<ModelResult> {
+    for result in results.iter_mut().skip(1) {
+        result.fold_pipelines.clear();
+    }
+    results
+}
+
 /// Cross-validates every requested model on the same stratified folds, then the ensembles of
 /// the best of them (soft voting and stacking, `--ensemble-size` members) on the same folds.
 pub fn cross_validate(
@@ -135,6 +167,9 @@ pub fn cross_validate(
         Vec::new()
     };
     let planned: Vec<ModelKind> = options.models.iter().chain(&ensembles).copied().collect();
+    let keeper = FoldKeeper {
+        remaining: AtomicU64::new(KEPT_FOLD_BYTES),
+    };
     sink.event(&RunEvent::Planned {
         models: &planned,
         fits: planned.len() * folds.len(),
@@ -145,7 +180,7 @@ pub fn cross_validate(
         .map(|kind| {
             let seeds = FamilySeeds::new(options.seed, *kind);
             let candidates = tuning::candidates(*kind, options.tune.max(1), seeds.candidates());
-            let result = evaluate(trainer, &folds, *kind, &candidates, options, sink)?;
+            let result = evaluate(trainer, &folds, *kind, &candidates, options, sink, &keeper)?;
             sink.event(&RunEvent::ModelFinished(&result));
             Ok(result)
         })
@@ -154,7 +189,7 @@ pub fn cross_validate(
     if members.len() >= 2 {
         for kind in ensembles {
             let params = crate::learners::voting::ensemble_params(kind, members.clone());
-            let result = evaluate(trainer, &folds, kind, &[params], options, sink)?;
+            let result = evaluate(trainer, &folds, kind, &[params], options, sink, &keeper)?;
             sink.event(&RunEvent::ModelFinished(&result));
             results.push(result);
         }
@@ -201,6 +236,8 @@ struct FoldOutput {
     model_bytes: u64,
     /// Microseconds per validation row to predict it.
     predict_us: f64,
+    /// The fitted pipeline, when kept for permutation importance.
+    pipeline: Option<Arc<Pipeline>>,
 }
 
 /// One model's cross-validation: per fold, (nested) parameter choice, fit, and scores.
@@ -211,6 +248,7 @@ fn evaluate(
     candidates: &[ModelParams],
     options: &TrainOptions,
     sink: &dyn RunSink,
+    keeper: &FoldKeeper,
 ) -> Result<ModelResult, TrainError> {
     let seeds = FamilySeeds::new(options.seed, kind);
     let choose = |rows: &[usize], seed: u64| {
@@ -245,12 +283,15 @@ fn evaluate(
                 repeat: fold.repeat,
                 fold: fold.fold,
             });
+            let model_bytes = model::artifact::encoded_len(&pipeline);
+            let kept = fold.repeat == 0 && keeper.reserve(model_bytes);
             Ok(FoldOutput {
                 scores,
                 seconds,
                 probabilities,
-                model_bytes: model::artifact::encoded_len(&pipeline),
+                model_bytes,
                 predict_us,
+                pipeline: kept.then(|| Arc::new(pipeline)),
             })
         })
         .collect();
@@ -259,12 +300,14 @@ fn evaluate(
     let mut fold_model_bytes = Vec::with_capacity(folds.len());
     let mut fold_predict_us = Vec::with_capacity(folds.len());
     let mut oof = Array2::from_elem((trainer.y.len(), trainer.n_classes), f64::NAN);
+    let mut fold_pipelines = Vec::new();
     for (fold, output) in folds.iter().zip(fold_outputs) {
         let output = output?;
         if fold.repeat == 0 {
             for (row, probability) in fold.validation.iter().zip(&output.probabilities) {
                 oof.row_mut(*row).assign(&ndarray::aview1(probability));
             }
+            fold_pipelines.push(output.pipeline);
         }
         fold_metrics.push(output.scores);
         fold_seconds.push(output.seconds);
@@ -281,6 +324,7 @@ fn evaluate(
         fold_model_bytes,
         fold_predict_us,
         oof,
+        fold_pipelines,
         balance: trainer.effective_balance(kind),
     })
 }

@@ -559,6 +559,30 @@ fn a_family_trains_the_same_forest_whatever_else_the_run_trains() {
 }
 
 #[test]
+fn importance_on_kept_fold_pipelines_equals_importance_on_refitted_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, data) = write_binary(dir.path(), 200, 0.4, 13);
+    let opts = options(&config, &data);
+    let outcome = run(&opts, &MemorySink::default()).unwrap();
+    let chosen = &outcome.results[0];
+    // Small models are all kept for the chosen one; the others let theirs go.
+    assert_eq!(chosen.fold_pipelines.len(), opts.folds);
+    assert!(chosen.fold_pipelines.iter().all(Option::is_some));
+    assert!(
+        outcome.results[1..]
+            .iter()
+            .all(|result| result.fold_pipelines.is_empty())
+    );
+    let mut refitting = chosen.clone();
+    refitting.fold_pipelines.clear();
+    let loaded = train::stages::load(&opts).unwrap();
+    let refitted =
+        train::importance::permutation_importance(&loaded.trainer(&opts), &refitting, &opts)
+            .unwrap();
+    assert_eq!(outcome.artifact.importance, Some(refitted));
+}
+
+#[test]
 fn a_run_reports_to_its_sink_and_writes_nothing_without_a_file_sink() {
     let dir = tempfile::tempdir().unwrap();
     let (config, data) = write_binary(dir.path(), 150, 0.4, 13);
