@@ -10,6 +10,11 @@
 //! preprocessing to leave missing values missing (`native_missing`), as LightGBM and
 //! scikit-learn's `HistGradientBoostingClassifier` do.
 //!
+//! Speed: each bin code is one byte, kept both row by row and column by column; a leaf's rows
+//! stay in ascending order as leaves split (a stable partition), so every pass reads memory
+//! front to back; histograms are filled row by row while the codes fit in cache and feature by
+//! feature beyond, with the same sums either way.
+//!
 //! The trees predict from raw inputs: a split at bin `b` becomes the threshold between bin `b`
 //! and bin `b + 1`, the same rule the bin codes were computed with, so the stored model and the
 //! training-time scores agree exactly.
@@ -161,6 +166,11 @@ impl Learner for HistGradientBoosting {
         Ok(Classifier::GradientBoosting(boost(params, data, seed)))
     }
 }
+
+/// Bytes of bin codes (rows × features) up to which histograms are filled row by row: about
+/// what stays in a core's cache (`cargo bench -p train --bench fit` at 100,000, 170,000 and
+/// 300,000 rows of 21 features: row by row 7% faster, even, 25% slower).
+const ROW_WISE_MAX_BYTES: usize = 4 << 20;
 
 /// Every row's bin codes (row-major, so one pass over a leaf's rows fills all features'
 /// histograms) and each feature's thresholds between neighbouring finite bins.
@@ -626,8 +636,22 @@ impl Grower<'_> {
         n_left
     }
 
-    /// Sums gradients, hessians and rows per bin of every allowed feature.
+    /// Sums gradients, hessians and rows per bin of every allowed feature. Each bin adds its
+    /// rows in row order either way, so the two ways give the same sums to the last bit:
+    /// row by row while the table's codes fit in the processor's cache, feature by feature
+    /// (one column and one feature's histogram at a time) beyond, where reading every code
+    /// of a row meant a cache miss per row (a fit on 1,000,000 rows 14.8 → 11.7 s).
     fn fill_histogram(&self, histogram: &mut [Totals], rows: &[u32]) {
+        if self.binned.n_rows * self.binned.n_features <= ROW_WISE_MAX_BYTES {
+            self.fill_histogram_by_rows(histogram, rows);
+        } else {
+            self.fill_histogram_by_columns(histogram, rows);
+        }
+    }
+
+    /// [`Grower::fill_histogram`] a row at a time: each row's codes are read once, from
+    /// one place.
+    fn fill_histogram_by_rows(&self, histogram: &mut [Totals], rows: &[u32]) {
         for &feature in &self.features {
             histogram[self.binned.slots(feature)].fill(Totals::default());
         }
@@ -653,6 +677,26 @@ impl Grower<'_> {
                 for &feature in &self.features {
                     count(feature, codes[feature]);
                 }
+            }
+        }
+    }
+
+    /// [`Grower::fill_histogram`] a feature at a time, the rows' gradients and hessians
+    /// gathered once in row order so that every feature's pass reads them in sequence.
+    fn fill_histogram_by_columns(&self, histogram: &mut [Totals], rows: &[u32]) {
+        let ordered: Vec<(f64, f64)> = rows
+            .iter()
+            .map(|row| (self.gradients[*row as usize], self.hessians[*row as usize]))
+            .collect();
+        for &feature in &self.features {
+            let slots = &mut histogram[self.binned.slots(feature)];
+            slots.fill(Totals::default());
+            let column = self.binned.column(feature);
+            for (row, (gradient, hessian)) in rows.iter().zip(&ordered) {
+                let slot = &mut slots[usize::from(column[*row as usize])];
+                slot.gradient += gradient;
+                slot.hessian += hessian;
+                slot.n_rows += 1.0;
             }
         }
     }
@@ -989,6 +1033,35 @@ mod tests {
         let binned = BinnedRows::new(x.view(), &[0, 1, 2, 3], 255);
         let codes: Vec<u8> = (0..5).map(|row| binned.row(row)[0]).collect();
         assert_eq!(codes, vec![0, 1, 3, 2, 1], "missing: one past the three finite bins");
+    }
+
+    #[test]
+    fn histograms_by_rows_and_by_columns_agree_to_the_bit() {
+        let (x, _) = planted(2_000);
+        let binned = BinnedRows::new(x.view(), &(0..2_000).collect::<Vec<_>>(), 255);
+        // Gradients whose sums depend on the order they are added in.
+        let gradients: Vec<f64> = (0..2_000).map(|row| 1.0 / (row as f64 + 0.3)).collect();
+        let hessians: Vec<f64> = (0..2_000).map(|row| 0.1 + 1e-9 * row as f64).collect();
+        let rows: Vec<u32> = (0..2_000).filter(|row| row % 3 != 1).collect();
+        for features in [vec![0, 1, 2], vec![1, 2]] {
+            let grower = Grower {
+                binned: &binned,
+                gradients: &gradients,
+                hessians: &hessians,
+                params: &params(),
+                features,
+            };
+            let mut by_rows = vec![Totals::default(); binned.n_slots()];
+            let mut by_columns = by_rows.clone();
+            grower.fill_histogram_by_rows(&mut by_rows, &rows);
+            grower.fill_histogram_by_columns(&mut by_columns, &rows);
+            assert!(by_rows.iter().any(|slot| slot.n_rows > 0.0));
+            for (a, b) in by_rows.iter().zip(&by_columns) {
+                assert_eq!(a.gradient.to_bits(), b.gradient.to_bits());
+                assert_eq!(a.hessian.to_bits(), b.hessian.to_bits());
+                assert_eq!(a.n_rows.to_bits(), b.n_rows.to_bits());
+            }
+        }
     }
 
     #[test]
