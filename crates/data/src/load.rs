@@ -7,6 +7,7 @@
 //! and validated here with the exact line, column and value in any error.
 
 use std::collections::HashSet;
+use std::hash::Hasher as _;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
@@ -263,11 +264,11 @@ pub fn load(
         }
     }
     let mut warnings = unused_columns(config, path, &columns_found);
-    let frame = parse_frame(path, &records, &columns_found)?;
     let n_rows_read = rows.len();
     let lines = rows.iter().map(|record| record.line).collect();
-    // Only the lines are needed from the records now; the frame holds the cells.
-    drop(records);
+    // Only the lines are needed from the records now: they are consumed into the text polars
+    // parses, so they are gone before the frame is built.
+    let frame = parse_frame(path, records, &columns_found)?;
     let cells = Cells {
         frame: &frame,
         path,
@@ -303,6 +304,9 @@ pub fn load(
         columns_found,
         warnings,
     };
+    // The text cells are not needed once converted; at a million rows they are the largest
+    // thing the loader holds.
+    drop(frame);
     dataset.handle_duplicates(config.drop_duplicates);
     if dataset.raw.nrows() == 0 {
         return Err(DataError::HeaderOnly {
@@ -375,13 +379,21 @@ fn unused_columns(config: &DatasetConfig, path: &Path, columns_found: &[String])
 
 /// Polars parses the normalised records with every column as a string, so that each cell is
 /// converted afterwards with a precise error.
-fn parse_frame(path: &Path, records: &[Record], names: &[String]) -> Result<DataFrame, DataError> {
+fn parse_frame(
+    path: &Path,
+    records: Vec<Record>,
+    names: &[String],
+) -> Result<DataFrame, DataError> {
     let n_rows = records.len().saturating_sub(1);
-    let normalised: String = records
-        .iter()
-        .map(|record| record.text.as_str())
-        .collect::<Vec<_>>()
-        .join("\n");
+    let mut normalised =
+        String::with_capacity(records.iter().map(|record| record.text.len() + 1).sum());
+    // Each record is freed once copied.
+    for (idx, record) in records.into_iter().enumerate() {
+        if idx > 0 {
+            normalised.push('\n');
+        }
+        normalised.push_str(&record.text);
+    }
     let frame = CsvReadOptions::default()
         .with_has_header(true)
         .with_infer_schema_length(Some(0))
@@ -582,20 +594,35 @@ fn observed_range(spec: &FeatureSpec, values: impl Iterator<Item = f64>) -> Opti
 
 impl Dataset {
     /// Marks each row that exactly repeats an earlier row (features and target; ids ignored).
+    ///
+    /// Rows are grouped by a hash of their values and compared exactly within a group, so the
+    /// only memory besides the answer is a hash and an index per row (a set of the rows
+    /// themselves took a quarter of a gigabyte at a million rows).
     pub fn duplicate_rows(&self) -> Vec<bool> {
-        let mut seen = HashSet::new();
-        self.raw
-            .rows()
-            .into_iter()
-            .enumerate()
-            .map(|(row_idx, row)| {
-                let mut key: Vec<u64> = row.iter().map(|value| canonical_bits(*value)).collect();
-                if let Some(target) = &self.target {
-                    key.push(target[row_idx] as u64);
-                }
-                !seen.insert(key)
+        let key = |row_idx: usize| {
+            (0..self.raw.ncols())
+                .map(move |column| canonical_bits(self.raw[[row_idx, column]]))
+                .chain(self.target.as_ref().map(|target| target[row_idx] as u64))
+        };
+        let mut hashed: Vec<(u64, usize)> = (0..self.raw.nrows())
+            .map(|row_idx| {
+                let mut hasher = std::hash::DefaultHasher::new();
+                key(row_idx).for_each(|bits| hasher.write_u64(bits));
+                (hasher.finish(), row_idx)
             })
-            .collect()
+            .collect();
+        hashed.sort_unstable();
+        let mut duplicate = vec![false; self.raw.nrows()];
+        for group in hashed.chunk_by(|a, b| a.0 == b.0) {
+            // Within a group, rows in file order: a row repeats an earlier one if any earlier
+            // row of the group has exactly its values.
+            for (position, (_, row_idx)) in group.iter().enumerate() {
+                duplicate[*row_idx] = group[..position]
+                    .iter()
+                    .any(|(_, earlier)| key(*earlier).eq(key(*row_idx)));
+            }
+        }
+        duplicate
     }
 
     /// Counts exact duplicate rows and, when asked, drops them (recomputing training ranges).

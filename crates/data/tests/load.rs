@@ -167,6 +167,48 @@ fn duplicates_are_counted_and_dropped_when_configured() {
 }
 
 #[test]
+fn duplicate_rows_match_a_set_of_whole_rows() {
+    // Rows drawn from a few values each (missing, both zeros, a number) so that many repeat;
+    // the target tells apart rows whose features agree.
+    let mut dataset = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
+    let n_columns = dataset.raw.ncols();
+    let values = [f64::NAN, 0.0, -0.0, 1.5];
+    let mut state = 11u64;
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % n
+    };
+    let n_rows = 3_000;
+    dataset.raw = ndarray::Array2::from_shape_fn((n_rows, n_columns), |_| {
+        values[next(3) + usize::from(next(4) == 0)]
+    });
+    dataset.target = Some((0..n_rows).map(|_| next(2)).collect());
+    let mut seen = std::collections::HashSet::new();
+    let expected: Vec<bool> = (0..n_rows)
+        .map(|row| {
+            let mut key: Vec<u64> = dataset
+                .raw
+                .row(row)
+                .iter()
+                .map(|value| match value {
+                    v if v.is_nan() => u64::MAX,
+                    v if *v == 0.0 => 0,
+                    v => v.to_bits(),
+                })
+                .collect();
+            key.push(dataset.target.as_ref().unwrap()[row] as u64);
+            !seen.insert(key)
+        })
+        .collect();
+    let found = dataset.duplicate_rows();
+    assert!(expected.iter().filter(|duplicate| **duplicate).count() > 100);
+    assert!(expected.iter().any(|duplicate| !duplicate));
+    assert_eq!(found, expected);
+}
+
+#[test]
 fn eda_report_has_tables_and_every_plot() {
     let dataset = load(&config(), &fixture("good.csv"), Labels::Required).unwrap();
     let summary = Summary::compute(&config(), &dataset);

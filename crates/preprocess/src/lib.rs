@@ -176,26 +176,41 @@ impl ValidPreprocessParams {
         features: &[FeatureSpec],
         raw: ArrayView2<'_, f64>,
     ) -> Result<FittedPreprocessor, PreprocessError> {
+        let all_rows: Vec<usize> = (0..raw.nrows()).collect();
+        self.fit_rows(features, raw, &all_rows)
+    }
+
+    /// Fits on the rows `rows` of `raw` (each an index below `raw.nrows()`), without copying
+    /// them out first: a fold of a million-row table fits in place. The same fit as [`fit`] on
+    /// those rows, as each column's statistics are taken over its sorted values.
+    ///
+    /// [`fit`]: Preprocess::fit
+    pub fn fit_rows(
+        &self,
+        features: &[FeatureSpec],
+        raw: ArrayView2<'_, f64>,
+        rows: &[usize],
+    ) -> Result<FittedPreprocessor, PreprocessError> {
         if raw.ncols() != features.len() {
             return Err(PreprocessError::ColumnMismatch {
                 expected: features.len(),
                 found: raw.ncols(),
             });
         }
-        if raw.nrows() == 0 {
+        if rows.is_empty() {
             return Err(PreprocessError::NoRows);
         }
         let mut columns = Vec::with_capacity(features.len());
         let mut output_names = Vec::new();
         for (feature_idx, spec) in features.iter().enumerate() {
-            let mut present: Vec<f64> = raw
-                .column(feature_idx)
+            let column = raw.column(feature_idx);
+            let mut present: Vec<f64> = rows
                 .iter()
-                .copied()
+                .map(|row| column[*row])
                 .filter(|value| !spec.is_missing(*value))
                 .collect();
             present.sort_by(f64::total_cmp);
-            let n_missing = raw.nrows() - present.len();
+            let n_missing = rows.len() - present.len();
             if spec.kind == FeatureKind::Categorical {
                 columns.push(fit_one_hot(spec, &present));
                 output_names.extend(
@@ -307,16 +322,27 @@ fn fit_one_hot(spec: &FeatureSpec, present: &[f64]) -> ColumnTransform {
 
 /// Transforms many raw rows with a fitted preprocessor into a model-input matrix.
 pub fn transform(preprocessor: &FittedPreprocessor, raw: ArrayView2<'_, f64>) -> Array2<f64> {
+    let all_rows: Vec<usize> = (0..raw.nrows()).collect();
+    transform_rows(preprocessor, raw, &all_rows)
+}
+
+/// Transforms the rows `rows` of `raw` (each an index below `raw.nrows()`), in that order,
+/// into a model-input matrix, without copying them out first.
+pub fn transform_rows(
+    preprocessor: &FittedPreprocessor,
+    raw: ArrayView2<'_, f64>,
+    rows: &[usize],
+) -> Array2<f64> {
     let n_outputs = preprocessor.n_outputs();
-    let mut out = Array2::zeros((raw.nrows(), n_outputs));
+    let mut out = Array2::zeros((rows.len(), n_outputs));
     let mut buffer = Vec::with_capacity(n_outputs);
     let mut row_values = Vec::with_capacity(raw.ncols());
-    for (row_idx, row) in raw.rows().into_iter().enumerate() {
+    for (mut out_row, row) in out.rows_mut().into_iter().zip(rows) {
         row_values.clear();
-        row_values.extend(row.iter().copied());
+        row_values.extend(raw.row(*row).iter().copied());
         preprocessor.transform_into(&row_values, &mut buffer);
-        for (column_idx, value) in buffer.iter().enumerate() {
-            out[[row_idx, column_idx]] = *value;
+        for (cell, value) in out_row.iter_mut().zip(&buffer) {
+            *cell = *value;
         }
     }
     out

@@ -2,7 +2,6 @@
 //! rows through the pipeline exactly as the server does. Cross-validation, tuning and the final
 //! fit all go through [`Trainer`], so every model they produce is made the same way.
 
-use ndarray::Axis;
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -48,19 +47,21 @@ impl Trainer<'_> {
         seed: u64,
     ) -> Result<Pipeline, FitError> {
         let kind = params.kind();
-        let raw = self.dataset.raw.select(Axis(0), rows);
+        let raw = self.dataset.raw.view();
         let preprocess = if kind.info().native_missing {
             self.preprocess.leaving_missing()
         } else {
             self.preprocess
         };
+        // Fitted and transformed in place: a fold never copies its raw rows out, which at a
+        // million rows was a second fold-sized matrix per fold in flight.
         let preprocessor = preprocess
-            .fit(&self.dataset.features, raw.view())
+            .fit_rows(&self.dataset.features, raw, rows)
             .map_err(|error| FitError::Library {
                 model: kind.name(),
                 reason: error.to_string(),
             })?;
-        let x = preprocess::transform(&preprocessor, raw.view());
+        let x = preprocess::transform_rows(&preprocessor, raw, rows);
         let y: Vec<usize> = rows.iter().map(|row| self.y[*row]).collect();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(derive_seed(seed, &[1]));
         let (x, y, weights) = match self.effective_balance(kind) {
