@@ -118,6 +118,12 @@ impl FitData<'_> {
     pub fn linfa_dataset(&self) -> linfa::Dataset<f64, usize, ndarray::Ix1> {
         linfa::Dataset::new(self.x.to_owned(), Array1::from(self.y.to_vec()))
     }
+
+    /// The rows as a linfa dataset borrowing the inputs, for the learners that take one: no
+    /// copy of a fold's matrix.
+    pub fn linfa_view(&self) -> linfa::DatasetBase<ArrayView2<'_, f64>, Array1<usize>> {
+        linfa::DatasetBase::new(self.x.view(), Array1::from(self.y.to_vec()))
+    }
 }
 
 /// A closure turning a library's message into a [`FitError`] for `model`.

@@ -70,7 +70,7 @@ impl Learner for NaiveBayes {
         data.require_two_classes(NAME)?;
         let fitted = linfa_bayes::GaussianNb::params()
             .var_smoothing(params.var_smoothing)
-            .fit(&data.linfa_dataset())
+            .fit(&data.linfa_view())
             .map_err(|error| library(NAME)(error.to_string()))?;
         // linfa-bayes keeps its per-class parameters private; its serde form is the documented
         // way to read them.
