@@ -117,8 +117,8 @@ pub fn profile(options: &TrainOptions, loaded: &Loaded) -> Vec<String> {
 
 /// Encoded bytes of fitted fold pipelines a run keeps for permutation importance, over all
 /// its models (first come, first kept). Small models (every shipped dataset's, and boosting or
-/// linear models at a million rows) are all kept; the forests of a large table are refitted
-/// rather than held, so keeping them never decides a run's peak memory.
+/// linear models at a million rows) are all kept; what does not fit, such as the forests of
+/// a large table, is refitted rather than held, so keeping adds at most this to a run.
 pub const KEPT_FOLD_BYTES: u64 = 256 << 20;
 
 /// What is left of [`KEPT_FOLD_BYTES`] while cross-validation runs.
