@@ -1,8 +1,8 @@
 //! Permutation importance on out-of-fold predictions: for the chosen model, each outer fold's
-//! pipeline (kept from cross-validation, or refitted exactly as it was fitted there) scores its validation rows with
-//! one feature's values shuffled among them; the importance of a feature is how much the
-//! ranking metric worsens, averaged over folds, as mean ± standard deviation over seeded
-//! repeats. Scored on rows the pipeline never saw, so it measures what the model relies on
+//! pipeline (kept from cross-validation, or refitted exactly as it was fitted there) scores
+//! its validation rows with one feature's values shuffled among them; the importance of a
+//! feature is how much the ranking metric worsens, averaged over folds, as mean ± standard
+//! deviation over seeded repeats. Scored on rows the pipeline never saw, so it measures what the model relies on
 //! for new patients, not what it memorised. A large fold is scored on a seeded sample of at
 //! most [`MAX_SCORED_ROWS`] of its validation rows (scikit-learn's `max_samples`): the
 //! estimate needs thousands of rows, not hundreds of thousands, and every shuffle of every
@@ -127,12 +127,7 @@ fn refit(
     fold: &preprocess::Fold,
     fold_seed: u64,
 ) -> Result<Pipeline, TrainError> {
-    let candidates = &best.candidates;
-    let params = if candidates.len() > 1 {
-        trainer.select_params(candidates, &fold.train, options.metric, fold_seed)
-    } else {
-        candidates[0].clone()
-    };
+    let params = trainer.select_params(&best.candidates, &fold.train, options.metric, fold_seed);
     trainer
         .fit_pipeline(&params, &fold.train, fold_seed)
         .map_err(|source| TrainError::Fit {

@@ -251,13 +251,8 @@ fn evaluate(
     keeper: &FoldKeeper,
 ) -> Result<ModelResult, TrainError> {
     let seeds = FamilySeeds::new(options.seed, kind);
-    let choose = |rows: &[usize], seed: u64| {
-        if candidates.len() > 1 {
-            trainer.select_params(candidates, rows, options.metric, seed)
-        } else {
-            candidates[0].clone()
-        }
-    };
+    let choose =
+        |rows: &[usize], seed: u64| trainer.select_params(candidates, rows, options.metric, seed);
     let fold_outputs: Vec<Result<FoldOutput, TrainError>> = folds
         .par_iter()
         .map(|fold| {

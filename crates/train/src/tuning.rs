@@ -51,7 +51,8 @@ impl Trainer<'_> {
     /// Picks the best of `candidates` by inner 3-fold CV on `rows`, with successive halving
     /// (as scikit-learn's `HalvingRandomSearchCV`, with folds as the resource): every
     /// candidate is scored on the first inner fold, and only the best third goes on to the
-    /// other two; the winner has the best 3-fold mean. Ties keep the earlier candidate.
+    /// other two; the winner has the best 3-fold mean. Ties keep the earlier candidate. A
+    /// single candidate is returned as it is, without inner cross-validation.
     pub fn select_params(
         &self,
         candidates: &[ModelParams],
@@ -59,6 +60,9 @@ impl Trainer<'_> {
         metric: Metric,
         seed: u64,
     ) -> ModelParams {
+        if let [only] = candidates {
+            return only.clone();
+        }
         let metric_idx = Metric::for_task(self.task())
             .iter()
             .position(|reported| *reported == metric)
