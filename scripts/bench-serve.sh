@@ -26,7 +26,7 @@ if [[ -z "$serve" ]]; then
 fi
 work="$(mktemp -d)"
 server_pid=""
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+cleanup() { [[ -n "$server_pid" ]] && { kill "$server_pid"; wait "$server_pid"; } 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 start_server() { # RUST_LOG level, extra arguments... -> sets $base and $server_pid

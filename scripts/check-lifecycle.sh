@@ -14,7 +14,7 @@ train="$CARGO_TARGET_DIR/release/train"
 [[ -x "$serve" && -x "$train" ]] || cargo build --release --quiet -p serve -p train
 work="$(mktemp -d)"
 source scripts/server.sh
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+cleanup() { [[ -n "$server_pid" ]] && { kill "$server_pid"; wait "$server_pid"; } 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 registry="$work/registry/sepsis"

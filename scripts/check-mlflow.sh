@@ -16,13 +16,23 @@ source scripts/pinned-venv.sh
 pinned_venv "$venv" mlflow 3.17.2
 work="$(mktemp -d)"
 mlflow_pid=""
-cleanup() { [[ -n "$mlflow_pid" ]] && kill "$mlflow_pid" 2> /dev/null || true; rm -rf "$work"; }
+# `mlflow server` runs uvicorn, a job runner and huey consumers, which write into $work. It is
+# started as the leader of its own process group so that all of them can be stopped, and the
+# folder is removed only once they are gone (removing it beside a live writer fails).
+cleanup() {
+  if [[ -n "$mlflow_pid" ]]; then
+    kill -TERM -- "-$mlflow_pid" 2> /dev/null || true
+    for _ in $(seq 150); do kill -0 -- "-$mlflow_pid" 2> /dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$mlflow_pid" 2> /dev/null || true
+  fi
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 uri="http://127.0.0.1:$port"
 started=$(date +%s)
-"$venv/bin/mlflow" server --backend-store-uri "sqlite:///$work/mlflow.db" \
+setsid "$venv/bin/mlflow" server --backend-store-uri "sqlite:///$work/mlflow.db" \
   --artifacts-destination "$work/mlartifacts" --host 127.0.0.1 --port "$port" --workers 1 \
   > "$work/mlflow.log" 2>&1 &
 mlflow_pid=$!

@@ -18,7 +18,8 @@ fi
 
 work="$(mktemp -d)"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2> /dev/null || true; done; rm -rf "$work"; }
+# Each process must be gone before the folder it writes into (Prometheus' TSDB) is removed.
+cleanup() { for pid in "${pids[@]}"; do { kill "$pid"; wait "$pid"; } 2> /dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
 # Emptied first: a previous server's line must not be read as this one's.

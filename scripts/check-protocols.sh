@@ -12,7 +12,7 @@ serve="$CARGO_TARGET_DIR/release/serve"
 source scripts/venv.sh
 work="$(mktemp -d)"
 source scripts/server.sh
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+cleanup() { [[ -n "$server_pid" ]] && { kill "$server_pid"; wait "$server_pid"; } 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 start_server artifacts/sepsis/model.bin
 "$VIGIL_PYTHON" scripts/check-protocols.py "$base"

@@ -12,7 +12,7 @@ serve="$CARGO_TARGET_DIR/release/serve"
 [[ -x "$serve" ]] || cargo build --release --quiet -p serve
 work="$(mktemp -d)"
 source scripts/server.sh
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+cleanup() { [[ -n "$server_pid" ]] && { kill "$server_pid"; wait "$server_pid"; } 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # Short timeouts so stalled clients are dropped within the run; two workers as on this machine.

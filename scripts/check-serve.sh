@@ -29,7 +29,7 @@ fi
 work="$(mktemp -d)"
 # schemathesis keeps its example databases in the working directory; keep them out of the clone.
 source scripts/server.sh
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+cleanup() { [[ -n "$server_pid" ]] && { kill "$server_pid"; wait "$server_pid"; } 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
 # Stops the server and fails on any 5xx among the request lines it logged.

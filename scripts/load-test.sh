@@ -15,7 +15,7 @@ report="target/load-test"
 mkdir -p "$report"
 work="$(mktemp -d)"
 source scripts/server.sh
-cleanup() { [[ -n "$server_pid" ]] && kill "$server_pid" 2> /dev/null || true; rm -rf "$work"; }
+cleanup() { [[ -n "$server_pid" ]] && { kill "$server_pid"; wait "$server_pid"; } 2> /dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 start_server artifacts/sepsis/model.bin
 "$VIGIL_PYTHON" -m locust -f scripts/locustfile.py --headless --host "$base" --users "$users" \
