@@ -307,6 +307,13 @@ impl DatasetConfig {
                     feature.kind.as_str()
                 ));
             }
+            // A category's code is its place in a list, not a measurement.
+            if feature.range.is_some() && feature.kind == FeatureKind::Categorical {
+                return Err(format!(
+                    "feature `{}` is categorical and cannot have a `range`",
+                    feature.name
+                ));
+            }
             if feature.zero_is_missing && feature.kind == FeatureKind::Categorical {
                 return Err(format!(
                     "feature `{}` is categorical and cannot use `zero_is_missing`",
@@ -384,6 +391,17 @@ kind = "numeric"
             error
                 .to_string()
                 .contains("`y` is configured more than once"),
+            "{error}"
+        );
+        let ranged_category = MINIMAL.replace(
+            "kind = \"numeric\"",
+            "kind = \"categorical\"\nrange = [0, 3]",
+        );
+        let error = DatasetConfig::parse(&ranged_category, Path::new("toy.toml")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("`a` is categorical and cannot have a `range`"),
             "{error}"
         );
     }

@@ -2,9 +2,13 @@
 //!
 //! Real files have quirks polars does not handle alone (a byte-order mark, old-Mac CR-only line
 //! endings), and polars' own errors do not say which line of the file is wrong. So the bytes are
-//! first normalised and indexed by record (remembering each record's line as an editor shows
-//! it), then polars parses the text with every column as a string, and each cell is converted
-//! and validated here with the exact line, column and value in any error.
+//! first normalised and indexed by record ([`text`], remembering each record's line as an
+//! editor shows it), then polars parses the text a run of rows at a time with every column as
+//! a string, and each cell is converted and validated ([`columns`]) with the exact line, column
+//! and value in any error.
+
+mod columns;
+mod text;
 
 use std::collections::HashSet;
 use std::hash::Hasher as _;
@@ -15,12 +19,17 @@ use ndarray::Array2;
 use polars::prelude::{CsvReadOptions, DataFrame, SerReader};
 use sha2::{Digest, Sha256};
 
-use model::missing::is_missing_text;
-use model::record::{FieldProblem, check_range, parse_text};
-use model::{FeatureKind, FeatureSpec, Schema};
+use model::{FeatureSpec, Schema};
 
 use crate::DataError;
-use crate::config::{DatasetConfig, FeatureConfig, RangePolicy};
+use crate::config::DatasetConfig;
+use columns::{Columns, Converted, observed_range};
+use text::{CsvText, TextProblem, count_fields, split_fields};
+
+/// Rows polars parses at a time. Its frame holds 16 bytes a cell (a few megabytes a run here)
+/// where the whole file's frame took hundreds of megabytes at a million rows; far larger runs
+/// bring no speed.
+const RUN_ROWS: usize = 1 << 16;
 
 /// Whether the file must contain the target column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,143 +89,6 @@ pub struct Dataset {
     pub warnings: Vec<String>,
 }
 
-/// One logical CSV record with the line it starts on.
-#[derive(Debug)]
-struct Record {
-    line: usize,
-    text: String,
-}
-
-/// Strips a UTF-8 BOM, unifies line endings and splits into records, skipping blank lines.
-///
-/// A record spans several physical lines only inside a quoted field.
-fn split_records(bytes: &[u8], path: &Path) -> Result<Vec<Record>, DataError> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|error| {
-        let offset = error.valid_up_to();
-        let line = 1 + bytes[..offset]
-            .iter()
-            .enumerate()
-            .filter(|(idx, byte)| {
-                **byte == b'\n' || (**byte == b'\r' && bytes.get(idx + 1) != Some(&b'\n'))
-            })
-            .count();
-        DataError::Encoding {
-            path: path.to_path_buf(),
-            line,
-        }
-    })?;
-    split_text(text).map_err(|(line, reason)| DataError::Quoting {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    })
-}
-
-/// Splits text into records by RFC 4180: a field is quoted as a whole or not at all, a quote
-/// inside a quoted field is doubled, and a quoted field may span lines. Anything else is an
-/// error naming the line, rather than a stray quote silently swallowing the lines after it.
-fn split_text(text: &str) -> Result<Vec<Record>, (usize, String)> {
-    let mut records = Vec::new();
-    let mut current = String::new();
-    let (mut current_line, mut line, mut quote_line) = (1, 1, 1);
-    let (mut in_quotes, mut field_start, mut after_quote) = (false, true, false);
-    let flush = |current: &mut String, start: usize, records: &mut Vec<Record>| {
-        if !current.trim().is_empty() {
-            records.push(Record {
-                line: start,
-                text: std::mem::take(current),
-            });
-        }
-        current.clear();
-    };
-    let mut chars = text.chars().peekable();
-    while let Some(ch) = chars.next() {
-        let newline = ch == '\r' || ch == '\n';
-        if newline && ch == '\r' && chars.peek() == Some(&'\n') {
-            chars.next();
-        }
-        match (in_quotes, ch) {
-            (true, '"') if chars.peek() == Some(&'"') => {
-                chars.next();
-                current.push_str("\"\"");
-            }
-            (true, '"') => {
-                in_quotes = false;
-                after_quote = true;
-                current.push('"');
-            }
-            (true, _) if newline => {
-                line += 1;
-                current.push('\n');
-            }
-            (true, _) => current.push(ch),
-            (false, '"') if field_start => {
-                in_quotes = true;
-                quote_line = line;
-                field_start = false;
-                current.push('"');
-            }
-            (false, '"') => {
-                return Err((
-                    line,
-                    "a quote inside an unquoted field: quote the whole field and double the quotes inside it".into(),
-                ));
-            }
-            (false, ',') => {
-                (field_start, after_quote) = (true, false);
-                current.push(',');
-            }
-            (false, _) if newline => {
-                line += 1;
-                flush(&mut current, current_line, &mut records);
-                current_line = line;
-                (field_start, after_quote) = (true, false);
-            }
-            (false, _) if after_quote => {
-                return Err((
-                    line,
-                    "text after the closing quote of a field: expected `,` or the end of the line"
-                        .into(),
-                ));
-            }
-            (false, _) => {
-                field_start = false;
-                current.push(ch);
-            }
-        }
-    }
-    if in_quotes {
-        return Err((
-            quote_line,
-            "a quoted field opened on this line is never closed".into(),
-        ));
-    }
-    flush(&mut current, current_line, &mut records);
-    Ok(records)
-}
-
-/// Splits one record into fields (RFC 4180 quoting), for the header and field counts.
-fn split_fields(record: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut in_quotes = false;
-    let mut chars = record.chars().peekable();
-    while let Some(ch) = chars.next() {
-        match ch {
-            '"' if in_quotes && chars.peek() == Some(&'"') => {
-                field.push('"');
-                chars.next();
-            }
-            '"' => in_quotes = !in_quotes,
-            ',' if !in_quotes => fields.push(std::mem::take(&mut field)),
-            _ => field.push(ch),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
 /// Reads a file's bytes, naming the path on failure.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|source| DataError::Io {
@@ -231,65 +103,52 @@ pub fn load(
     path: &Path,
     options: impl Into<LoadOptions>,
 ) -> Result<Dataset, DataError> {
-    let options = options.into();
-    let labels = options.labels;
+    load_in_runs(config, path, options.into(), RUN_ROWS)
+}
+
+/// [`load`], with polars parsing `run_rows` rows at a time (the result does not depend on it).
+fn load_in_runs(
+    config: &DatasetConfig,
+    path: &Path,
+    options: LoadOptions,
+    run_rows: usize,
+) -> Result<Dataset, DataError> {
     let bytes = read_bytes(path)?;
     let sha256 = Sha256::digest(&bytes)
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect::<String>();
-    let records = split_records(&bytes, path)?;
-    // The records hold the text from here on; at a million rows every copy is 100 MB or more.
-    drop(bytes);
-    let Some((header, rows)) = records.split_first() else {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
-    };
-    if rows.is_empty() {
-        return Err(DataError::HeaderOnly {
-            path: path.to_path_buf(),
-        });
-    }
-    let columns_found = check_header(config, path, header, labels)?;
-    for record in rows {
-        let n_fields = split_fields(&record.text).len();
-        if n_fields != columns_found.len() {
-            return Err(DataError::FieldCount {
+    let text = CsvText::parse(bytes).map_err(|problem| text_error(problem, path))?;
+    let columns_found = match text.n_records() {
+        0 => {
+            return Err(DataError::Empty {
                 path: path.to_path_buf(),
-                line: record.line,
-                found: n_fields,
-                expected: columns_found.len(),
             });
         }
-    }
+        1 => {
+            return Err(DataError::HeaderOnly {
+                path: path.to_path_buf(),
+            });
+        }
+        _ => check_header(config, path, text.record(0), options.labels)?,
+    };
+    check_field_counts(&text, path, columns_found.len())?;
+    let n_rows_read = text.n_records() - 1;
+    let lines: Vec<usize> = (1..text.n_records()).map(|idx| text.line(idx)).collect();
+    let mut columns = Columns::new(config, path, options, &lines, &columns_found);
+    convert_in_runs(&text, path, &columns_found, &mut columns, run_rows)?;
+    // The text is not needed once converted; at a million rows it is the largest thing the
+    // loader holds besides the matrix.
+    drop(text);
+    let Converted {
+        features,
+        raw,
+        target,
+        ids,
+        warnings: feature_warnings,
+    } = columns.finish();
     let mut warnings = unused_columns(config, path, &columns_found);
-    let n_rows_read = rows.len();
-    let lines = rows.iter().map(|record| record.line).collect();
-    // Only the lines are needed from the records now: they are consumed into the text polars
-    // parses, so they are gone before the frame is built.
-    let frame = parse_frame(path, records, &columns_found)?;
-    let cells = Cells {
-        frame: &frame,
-        path,
-        lines,
-    };
-    let (features, raw) = convert_features(config, &cells, options.show_values, &mut warnings)?;
-    let target = if columns_found.contains(&config.target) {
-        convert_target(config, &cells, options)?
-    } else {
-        None
-    };
-    let ids = match config.id_columns.first() {
-        Some(id_column) if columns_found.contains(id_column) => Some(
-            cells
-                .column(id_column)?
-                .into_iter()
-                .map(|cell| cell.unwrap_or_default().trim().to_owned())
-                .collect(),
-        ),
-        _ => None,
-    };
+    warnings.extend(feature_warnings);
     let mut dataset = Dataset {
         path: path.to_path_buf(),
         sha256,
@@ -297,16 +156,13 @@ pub fn load(
         raw,
         target,
         ids,
-        lines: cells.lines,
+        lines,
         n_rows_read,
         n_duplicates: 0,
         duplicates_dropped: false,
         columns_found,
         warnings,
     };
-    // The text cells are not needed once converted; at a million rows they are the largest
-    // thing the loader holds.
-    drop(frame);
     dataset.handle_duplicates(config.drop_duplicates);
     if dataset.raw.nrows() == 0 {
         return Err(DataError::HeaderOnly {
@@ -316,15 +172,80 @@ pub fn load(
     Ok(dataset)
 }
 
+/// The error for a problem with the file's text.
+fn text_error(problem: TextProblem, path: &Path) -> DataError {
+    let path = path.to_path_buf();
+    match problem {
+        TextProblem::Encoding { line } => DataError::Encoding { path, line },
+        TextProblem::Quoting { line, reason } => DataError::Quoting { path, line, reason },
+    }
+}
+
+/// Has polars parse the rows `run_rows` at a time and converts each run.
+fn convert_in_runs(
+    text: &CsvText,
+    path: &Path,
+    columns_found: &[String],
+    columns: &mut Columns<'_>,
+    run_rows: usize,
+) -> Result<(), DataError> {
+    let n_rows = text.n_records() - 1;
+    let run_rows = run_rows.max(1);
+    for first_row in (0..n_rows).step_by(run_rows) {
+        let rows = first_row..(first_row + run_rows).min(n_rows);
+        // Record 0 is the header.
+        let frame = parse_run(
+            path,
+            text.records(rows.start + 1..rows.end + 1),
+            columns_found,
+        )?;
+        if frame.height() != rows.len() {
+            return Err(DataError::Csv {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "polars read {} rows where {} records were found from line {}",
+                    frame.height(),
+                    rows.len(),
+                    text.line(first_row + 1)
+                ),
+            });
+        }
+        columns.add(&frame, first_row)?;
+    }
+    Ok(())
+}
+
+/// Every record must have as many fields as the header.
+fn check_field_counts(text: &CsvText, path: &Path, expected: usize) -> Result<(), DataError> {
+    for record_idx in 1..text.n_records() {
+        let found = count_fields(text.record(record_idx));
+        if found != expected {
+            return Err(DataError::FieldCount {
+                path: path.to_path_buf(),
+                line: text.line(record_idx),
+                found,
+                expected,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The header's column names, after checking for repeated names and absent configured columns
 /// (the target only when labels are required).
 fn check_header(
     config: &DatasetConfig,
     path: &Path,
-    header: &Record,
+    header: &[u8],
     labels: Labels,
 ) -> Result<Vec<String>, DataError> {
-    let columns_found: Vec<String> = split_fields(&header.text)
+    // The text was checked to be UTF-8 as a whole, and a record is a whole number of its
+    // characters.
+    let header = std::str::from_utf8(header).map_err(|_| DataError::Encoding {
+        path: path.to_path_buf(),
+        line: 1,
+    })?;
+    let columns_found: Vec<String> = split_fields(header)
         .into_iter()
         .map(|name| name.trim().to_owned())
         .collect();
@@ -377,219 +298,22 @@ fn unused_columns(config: &DatasetConfig, path: &Path, columns_found: &[String])
         .collect()
 }
 
-/// Polars parses the normalised records with every column as a string, so that each cell is
-/// converted afterwards with a precise error.
-fn parse_frame(
-    path: &Path,
-    records: Vec<Record>,
-    names: &[String],
-) -> Result<DataFrame, DataError> {
-    let n_rows = records.len().saturating_sub(1);
-    let mut normalised =
-        String::with_capacity(records.iter().map(|record| record.text.len() + 1).sum());
-    // Each record is freed once copied.
-    for (idx, record) in records.into_iter().enumerate() {
-        if idx > 0 {
-            normalised.push('\n');
-        }
-        normalised.push_str(&record.text);
-    }
-    let frame = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_infer_schema_length(Some(0))
-        .into_reader_with_file_handle(Cursor::new(normalised.into_bytes()))
-        .finish()
-        .map_err(|error| DataError::Csv {
-            path: path.to_path_buf(),
-            reason: error.to_string(),
-        })?;
-    // Columns go by their trimmed names (`PRG, PL` names `PL`), as the header checks used.
-    let mut frame = frame;
-    frame
-        .set_column_names(names)
-        .map_err(|error| DataError::Csv {
-            path: path.to_path_buf(),
-            reason: error.to_string(),
-        })?;
-    if frame.height() != n_rows {
-        return Err(DataError::Csv {
-            path: path.to_path_buf(),
-            reason: format!(
-                "polars read {} rows where {n_rows} records were found",
-                frame.height()
-            ),
-        });
-    }
-    Ok(frame)
-}
-
-/// The parsed text cells, with what errors need to locate a cell.
-struct Cells<'a> {
-    frame: &'a DataFrame,
-    path: &'a Path,
-    /// Editor line of each row.
-    lines: Vec<usize>,
-}
-
-impl<'a> Cells<'a> {
-    fn column(&self, name: &str) -> Result<Vec<Option<&'a str>>, DataError> {
-        string_column(self.frame, name, self.path)
-    }
-}
-
-/// Converts and validates every feature column into the raw matrix; out-of-range values are
-/// errors or warnings as the config says.
-fn convert_features(
-    config: &DatasetConfig,
-    cells: &Cells<'_>,
-    show_values: bool,
-    warnings: &mut Vec<String>,
-) -> Result<(Vec<FeatureSpec>, Array2<f64>), DataError> {
-    let n_rows = cells.lines.len();
-    let mut features = Vec::with_capacity(config.features.len());
-    let mut raw = Array2::<f64>::from_elem((n_rows, config.features.len()), f64::NAN);
-    for (feature_idx, feature_config) in config.features.iter().enumerate() {
-        let column = cells.column(&feature_config.name)?;
-        let mut spec = feature_spec(feature_config, &column);
-        for (row_idx, cell) in column.iter().enumerate() {
-            let describe = |problem: &FieldProblem| {
-                if show_values {
-                    problem.to_string()
-                } else {
-                    problem.rule()
-                }
-            };
-            let bad_value = |problem: FieldProblem| DataError::BadValue {
-                path: cells.path.to_path_buf(),
-                line: cells.lines[row_idx],
-                column: spec.name.clone(),
-                value: show_values.then(|| cell.unwrap_or_default().to_owned()),
-                problem: describe(&problem),
-            };
-            // As `parse_value` reads a text value, without copying the cell into one.
-            let parsed = cell
-                .map_or(Ok(f64::NAN), |text| parse_text(&spec, text))
-                .map_err(bad_value)?;
-            if let Err(problem) = check_range(&spec, parsed) {
-                match config.on_out_of_range {
-                    RangePolicy::Error => return Err(bad_value(problem)),
-                    RangePolicy::Warn => warnings.push(format!(
-                        "`{}` line {}, column `{}`: {}",
-                        cells.path.display(),
-                        cells.lines[row_idx],
-                        spec.name,
-                        describe(&problem)
-                    )),
-                }
-            }
-            raw[[row_idx, feature_idx]] = parsed;
-        }
-        spec.training_range = observed_range(&spec, raw.column(feature_idx).iter().copied());
-        spec.allow_missing = feature_config.allow_missing.unwrap_or_else(|| {
-            raw.column(feature_idx)
-                .iter()
-                .any(|value| spec.is_missing(*value))
-        });
-        features.push(spec);
-    }
-    Ok((features, raw))
-}
-
-/// A feature's spec from its config, with categories discovered from the column when the
-/// config does not list them.
-fn feature_spec(feature_config: &FeatureConfig, column: &[Option<&str>]) -> FeatureSpec {
-    let categories = match (&feature_config.categories, feature_config.kind) {
-        (Some(categories), _) => categories.clone(),
-        (None, FeatureKind::Categorical) => {
-            let mut categories: Vec<String> = column
-                .iter()
-                .flatten()
-                .filter(|cell| !is_missing_text(cell))
-                .map(|cell| cell.trim().to_owned())
-                .collect();
-            categories.sort();
-            categories.dedup();
-            categories
-        }
-        (None, _) => Vec::new(),
-    };
-    FeatureSpec {
-        name: feature_config.name.clone(),
-        kind: feature_config.kind,
-        description: feature_config.description.clone(),
-        unit: feature_config.unit.clone(),
-        zero_is_missing: feature_config.zero_is_missing,
-        valid_range: feature_config.range.map(|[min, max]| (min, max)),
-        training_range: None,
-        categories,
-        // Settled once the column is read (see `FeatureConfig::allow_missing`).
-        allow_missing: feature_config.allow_missing.unwrap_or(true),
-    }
-}
-
-/// The class index of every row; `None` when labels are optional and a row has none.
-fn convert_target(
-    config: &DatasetConfig,
-    cells: &Cells<'_>,
-    options: LoadOptions,
-) -> Result<Option<Vec<usize>>, DataError> {
-    let labels = options.labels;
-    let column = cells.column(&config.target)?;
-    let mut target = Vec::with_capacity(column.len());
-    for (row_idx, cell) in column.iter().enumerate() {
-        let text = cell.as_deref().map(str::trim).unwrap_or("");
-        if is_missing_text(text) {
-            if labels == Labels::Required {
-                return Err(DataError::MissingLabel {
-                    path: cells.path.to_path_buf(),
-                    line: cells.lines[row_idx],
-                    column: config.target.clone(),
-                });
-            }
-            // An unlabelled row in an optional-label file makes the whole target unusable.
-            return Ok(None);
-        }
-        match model::schema::class_index(&config.classes, text) {
-            Some(class_idx) => target.push(class_idx),
-            None => {
-                return Err(DataError::UnknownLabel {
-                    path: cells.path.to_path_buf(),
-                    line: cells.lines[row_idx],
-                    column: config.target.clone(),
-                    value: options.show_values.then(|| text.to_owned()),
-                    expected: config.classes.clone(),
-                });
-            }
-        }
-    }
-    Ok(Some(target))
-}
-
-/// A column's cells as optional strings (None = null).
-fn string_column<'a>(
-    frame: &'a DataFrame,
-    name: &str,
-    path: &Path,
-) -> Result<Vec<Option<&'a str>>, DataError> {
+/// Polars parses a run of records with every column as a string, so that each cell is
+/// converted afterwards with a precise error. Columns go by the header's trimmed names
+/// (`PRG, PL` names `PL`), as the header checks used.
+fn parse_run(path: &Path, records: &[u8], names: &[String]) -> Result<DataFrame, DataError> {
     let csv_error = |error: polars::prelude::PolarsError| DataError::Csv {
         path: path.to_path_buf(),
-        reason: format!("column `{name}`: {error}"),
+        reason: error.to_string(),
     };
-    let column = frame.column(name).map_err(csv_error)?;
-    let strings = column.str().map_err(csv_error)?;
-    // Borrowed from the frame: a million-row file has tens of millions of cells, and a copy
-    // of each would be as many allocations.
-    Ok(strings.iter().collect())
-}
-
-/// Smallest and largest non-missing value (configured zeros excluded).
-fn observed_range(spec: &FeatureSpec, values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    values
-        .filter(|value| !spec.is_missing(*value))
-        .fold(None, |range, value| match range {
-            None => Some((value, value)),
-            Some((min, max)) => Some((f64::min(min, value), f64::max(max, value))),
-        })
+    let mut frame = CsvReadOptions::default()
+        .with_has_header(false)
+        .with_infer_schema_length(Some(0))
+        .into_reader_with_file_handle(Cursor::new(records))
+        .finish()
+        .map_err(csv_error)?;
+    frame.set_column_names(names).map_err(csv_error)?;
+    Ok(frame)
 }
 
 impl Dataset {
@@ -731,38 +455,111 @@ fn canonical_bits(value: f64) -> u64 {
 mod tests {
     use super::*;
 
-    #[test]
-    fn records_remember_their_editor_lines_for_every_line_ending() {
-        for ending in ["\n", "\r\n", "\r"] {
-            let text = format!("a,b{ending}1,2{ending}{ending}3,\"x{ending}y\"{ending}4,5{ending}");
-            let records = split_records(text.as_bytes(), Path::new("t.csv")).unwrap();
-            let lines: Vec<usize> = records.iter().map(|record| record.line).collect();
-            assert_eq!(lines, vec![1, 2, 4, 6], "ending {ending:?}");
-            assert_eq!(split_fields(&records[2].text), vec!["3", "x\ny"]);
+    fn toy_config() -> DatasetConfig {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/toy.toml");
+        DatasetConfig::load(&path).unwrap()
+    }
+
+    /// A toy file of `n_rows` generated rows: missing cells, zeros, out-of-range values,
+    /// categories met in no sorted order, repeated rows, quoted fields and blank lines.
+    fn toy_file(n_rows: usize, edit: impl Fn(usize, &mut Vec<String>)) -> String {
+        let mut file = String::from("pid,glucose,body mass,smoker,ward,followup,outcome\r\n");
+        let mut state = 7_u64;
+        for row_idx in 0..n_rows {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let draw = (state >> 33) as usize;
+            let glucose = ["0", "", "145", "88", "999", "NA"][draw % 6];
+            let ward = ["\"south\"", "north", "east", "", " west "][draw / 7 % 5];
+            let mut cells: Vec<String> = vec![
+                format!("P{:04}", row_idx % 50),
+                glucose.into(),
+                format!("{}.{}", 15 + draw % 30, draw % 10),
+                (draw / 3 % 2).to_string(),
+                ward.into(),
+                (draw % 300).to_string(),
+                ["no", "yes"][draw / 11 % 2].into(),
+            ];
+            edit(row_idx, &mut cells);
+            file.push_str(&cells.join(","));
+            file.push_str(if row_idx % 9 == 0 { "\r\n\r\n" } else { "\n" });
+        }
+        file
+    }
+
+    /// Loads `file` from one path with polars parsing `run_rows` rows at a time.
+    struct ToyFile {
+        _folder: tempfile::TempDir,
+        path: PathBuf,
+    }
+
+    impl ToyFile {
+        fn new(file: &str) -> Self {
+            let folder = tempfile::tempdir().unwrap();
+            let path = folder.path().join("toy.csv");
+            std::fs::write(&path, file).unwrap();
+            ToyFile {
+                _folder: folder,
+                path,
+            }
+        }
+
+        fn load(&self, run_rows: usize) -> Result<Dataset, DataError> {
+            load_in_runs(&toy_config(), &self.path, Labels::Required.into(), run_rows)
+        }
+
+        /// The editor line of generated row `row_idx` (see the blank lines in [`toy_file`]).
+        fn line_of(&self, row_idx: usize) -> usize {
+            2 + row_idx + row_idx.div_ceil(9)
         }
     }
 
     #[test]
-    fn quotes_follow_rfc_4180_and_errors_name_the_line() {
-        let records = split_text("a,b\n\"x,\"\"y\"\"\",2\n").unwrap();
-        assert_eq!(split_fields(&records[1].text), vec!["x,\"y\"", "2"]);
-        let cases = [
-            ("a,b\n1,2\"3\n4,5\n", 2, "a quote inside an unquoted field"),
-            ("a,b\n\"1\"x,2\n", 2, "text after the closing quote"),
-            ("a,b\n1,2\n\"3,4\n5,6\n7,8\n", 3, "never closed"),
-        ];
-        for (text, line, reason) in cases {
-            let (found_line, found_reason) = split_text(text).unwrap_err();
-            assert_eq!(found_line, line, "{text:?}");
-            assert!(found_reason.contains(reason), "{text:?}: {found_reason}");
+    fn runs_of_any_length_load_the_same_dataset() {
+        let file = ToyFile::new(&toy_file(200, |_, _| {}));
+        let whole = format!("{:?}", file.load(RUN_ROWS).unwrap());
+        assert!(
+            whole.contains("\"east\", \"north\", \"south\", \"west\""),
+            "{whole}"
+        );
+        for run_rows in [1, 2, 7, 64, 199] {
+            let dataset = file.load(run_rows).unwrap();
+            assert_eq!(format!("{dataset:?}"), whole, "runs of {run_rows} rows");
         }
     }
 
     #[test]
-    fn bom_is_stripped_and_invalid_utf8_names_the_line() {
-        let records = split_records(b"\xEF\xBB\xBFa,b\n1,2\n", Path::new("t.csv")).unwrap();
-        assert_eq!(records[0].text, "a,b");
-        let error = split_records(b"a\n1\n\xFF\n", Path::new("t.csv")).unwrap_err();
-        assert!(error.to_string().contains("line 3"), "{error}");
+    fn the_first_bad_row_is_named_whatever_the_runs() {
+        let file = ToyFile::new(&toy_file(120, |row_idx, cells| match row_idx {
+            // A bad label before a bad number further on, and on one row a bad number after a
+            // bad label: the earliest row wins, and within a row the feature.
+            30 => cells[6] = "maybe".into(),
+            70 => cells[3] = "2".into(),
+            90 => cells[1] = "high".into(),
+            100 => {
+                cells[6] = "maybe".into();
+                cells[2] = "x".into();
+            }
+            _ => {}
+        }));
+        for run_rows in [1, 16, 64, RUN_ROWS] {
+            let error = file.load(run_rows).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!("line {}, column `outcome`", file.line_of(30))),
+                "runs of {run_rows}: {error}"
+            );
+        }
+        let later = ToyFile::new(&toy_file(120, |row_idx, cells| {
+            if row_idx == 100 {
+                cells[6] = "maybe".into();
+                cells[2] = "x".into();
+            }
+        }));
+        for run_rows in [1, 64, RUN_ROWS] {
+            let error = later.load(run_rows).unwrap_err().to_string();
+            let expected = format!("line {}, column `body mass`", later.line_of(100));
+            assert!(error.contains(&expected), "runs of {run_rows}: {error}");
+        }
     }
 }
