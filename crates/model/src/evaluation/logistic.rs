@@ -44,12 +44,30 @@ pub fn fit_weighted_on_logits(
     ridge: f64,
     start: (f64, f64),
 ) -> LogisticFit {
+    let points = || {
+        logits
+            .iter()
+            .zip(positive)
+            .zip(weights)
+            .map(|((logit, positive), weight)| (*logit, *positive, *weight))
+    };
+    fit_weighted(points, ridge, start)
+}
+
+/// [`fit_weighted_on_logits`] on the records `points()` yields as `(logit, positive,
+/// weight)`, the same records in the same order at every call (one call per Newton step), so
+/// that a resample is fitted without first copying its records out.
+pub(super) fn fit_weighted<I: Iterator<Item = (f64, bool, f64)>>(
+    points: impl Fn() -> I,
+    ridge: f64,
+    start: (f64, f64),
+) -> LogisticFit {
     let (mut a, mut b) = start;
     for _ in 0..100 {
         let (mut g_a, mut g_b, mut h_aa, mut h_ab, mut h_bb) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        for ((z, y), w) in logits.iter().zip(positive).zip(weights) {
+        for (z, y, w) in points() {
             let p = sigmoid(a * z + b);
-            let residual = w * (p - f64::from(u8::from(*y)));
+            let residual = w * (p - f64::from(u8::from(y)));
             let weight = w * (p * (1.0 - p)).max(1e-12);
             g_a += residual * z;
             g_b += residual;

@@ -161,25 +161,21 @@ impl Scored<'_> {
         let point = prepared.figures(&weights, None);
         let start = recalibration_start(self.task, &point);
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); point.len()];
-        // Resamples are drawn here in order, a batch at a time, and their figures computed on
-        // every core; each batch's figures are kept in draw order, so the intervals are the
-        // same whatever the number of cores.
+        // Resamples are drawn in order on this thread, a batch at a time, while the previous
+        // batch's figures are computed on every core; each batch's figures are kept in draw
+        // order, so the intervals are the same whatever the number of cores.
         let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let batch_len = (4 * n_threads).min(resamples.max(1));
-        let mut batch: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
+        let batch_len = (2 * n_threads).min(resamples.max(1));
+        let mut drawn: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
+        let mut drawing: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
         let mut remaining = resamples;
-        while remaining > 0 {
-            let n_drawn = remaining.min(batch_len);
-            remaining -= n_drawn;
-            for weights in &mut batch[..n_drawn] {
-                weights.iter_mut().for_each(|weight| *weight = 0.0);
-                // The draws are those of the resample as a list of rows (one uniform index per
-                // row), so a seed gives the same resamples however figures are computed.
-                for _ in 0..local_rows.len() {
-                    weights[local_rows[rng.gen_range(0..local_rows.len())]] += 1.0;
-                }
-            }
-            let figures = figures_in_parallel(&prepared, &batch[..n_drawn], start, n_threads);
+        let mut n_drawn = draw_resamples(&mut drawn, &local_rows, &mut remaining, rng);
+        while n_drawn > 0 {
+            let mut n_drawing = 0;
+            let figures =
+                figures_in_parallel(&prepared, &drawn[..n_drawn], start, n_threads, || {
+                    n_drawing = draw_resamples(&mut drawing, &local_rows, &mut remaining, rng);
+                });
             for resample_figures in figures {
                 for (figure_idx, value) in resample_figures.into_iter().enumerate() {
                     if value.is_finite() {
@@ -187,6 +183,8 @@ impl Scored<'_> {
                     }
                 }
             }
+            std::mem::swap(&mut drawn, &mut drawing);
+            n_drawn = n_drawing;
         }
         point
             .into_iter()
@@ -372,18 +370,43 @@ pub fn confusion(truth: &[usize], decided: &[usize], n_classes: usize) -> Vec<Ve
 /// with the data).
 pub const MAX_CURVE_POINTS: usize = 200;
 
-/// Each resample's figures, in the order of `batch`, computed on up to `n_threads` threads.
+/// Draws the next resamples (at most `batch.len()`, at most `remaining`) into `batch`, each as
+/// its records' multiplicities; returns how many were drawn.
+fn draw_resamples(
+    batch: &mut [Vec<f64>],
+    local_rows: &[usize],
+    remaining: &mut usize,
+    rng: &mut impl Rng,
+) -> usize {
+    let n_drawn = (*remaining).min(batch.len());
+    *remaining -= n_drawn;
+    for weights in &mut batch[..n_drawn] {
+        weights.iter_mut().for_each(|weight| *weight = 0.0);
+        // The draws are those of the resample as a list of rows (one uniform index per row),
+        // so a seed gives the same resamples however figures are computed.
+        for _ in 0..local_rows.len() {
+            weights[local_rows[rng.gen_range(0..local_rows.len())]] += 1.0;
+        }
+    }
+    n_drawn
+}
+
+/// Each resample's figures, in the order of `batch`, computed on up to `n_threads` threads
+/// while `meanwhile` runs on this one.
 fn figures_in_parallel(
     prepared: &weighted::Prepared,
     batch: &[Vec<f64>],
     start: Option<(f64, f64)>,
     n_threads: usize,
+    meanwhile: impl FnOnce(),
 ) -> Vec<Vec<f64>> {
     if n_threads <= 1 || batch.len() <= 1 {
-        return batch
+        let figures = batch
             .iter()
             .map(|weights| prepared.figures(weights, start))
             .collect();
+        meanwhile();
+        return figures;
     }
     let chunk_len = batch.len().div_ceil(n_threads);
     std::thread::scope(|scope| {
@@ -398,6 +421,7 @@ fn figures_in_parallel(
                 })
             })
             .collect();
+        meanwhile();
         handles
             .into_iter()
             .flat_map(|handle| match handle.join() {

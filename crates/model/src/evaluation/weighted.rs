@@ -5,7 +5,7 @@
 //! records and 2,000 resamples this is the difference between a minute and a few seconds.
 
 use super::Scored;
-use super::logistic::fit_weighted_on_logits;
+use super::logistic::fit_weighted;
 use crate::schema::Task;
 
 /// Clamp of probabilities before logits in the recalibration fit.
@@ -187,14 +187,15 @@ impl Prepared {
         let positive_class = order.class_idx;
         let is_positive = |record: &Record| record.truth == positive_class;
         let (mut tp, mut fp, mut tn, mut fn_, mut brier) = (0.0, 0.0, 0.0, 0.0, 0.0);
-        let mut logits = Vec::with_capacity(self.records.len());
-        let mut outcomes = Vec::with_capacity(self.records.len());
-        let mut fit_weights = Vec::with_capacity(self.records.len());
+        // One pass for the counts, the Brier score and the reliability bins: at a million
+        // records a resample's figures are a few passes over all of them.
+        let mut bins = CalibrationBins::new(CALIBRATION_BINS);
         for (record, weight) in self.records.iter().zip(weights) {
             if *weight == 0.0 {
                 continue;
             }
             let positive = is_positive(record);
+            bins.add(record.score, positive, *weight);
             match (record.decided == positive_class, positive) {
                 (true, true) => tp += weight,
                 (true, false) => fp += weight,
@@ -202,19 +203,18 @@ impl Prepared {
                 (false, true) => fn_ += weight,
             }
             brier += weight * (record.score - f64::from(u8::from(positive))).powi(2);
-            logits.push(record.logit);
-            outcomes.push(positive);
-            fit_weights.push(*weight);
         }
         let (slope, intercept) = {
             let both_classes = tp + fn_ > 0.0 && fp + tn > 0.0;
-            let fit = fit_weighted_on_logits(
-                &logits,
-                &outcomes,
-                &fit_weights,
-                0.0,
-                start.unwrap_or((1.0, 0.0)),
-            );
+            // The resample's records in order, those drawn at least once.
+            let points = || {
+                self.records
+                    .iter()
+                    .zip(weights)
+                    .filter(|(_, weight)| **weight != 0.0)
+                    .map(|(record, weight)| (record.logit, is_positive(record), *weight))
+            };
+            let fit = fit_weighted(points, 0.0, start.unwrap_or((1.0, 0.0)));
             if both_classes && fit.converged && fit.slope.abs() < 1e3 && fit.intercept.abs() < 1e3 {
                 (fit.slope, fit.intercept)
             } else {
@@ -223,7 +223,7 @@ impl Prepared {
         };
         vec![
             self.auc(order, weights, is_positive),
-            self.average_precision(order, weights, is_positive),
+            self.average_precision(order, weights, tp + fn_, is_positive),
             ratio(tp, tp + fn_),
             ratio(tn, tn + fp),
             ratio(tp, tp + fp),
@@ -234,7 +234,7 @@ impl Prepared {
             log_loss,
             slope,
             intercept,
-            self.calibration_error(weights, n, is_positive, 10),
+            bins.error(n),
         ]
     }
 
@@ -275,18 +275,16 @@ impl Prepared {
         pairs / (n_positive * negatives_below)
     }
 
-    /// Average precision ([`super::average_precision`]) under weights: thresholds from the
-    /// highest score down, one per group of tied scores.
+    /// Average precision ([`super::average_precision`]) under weights, with `n_positive` the
+    /// positives' total weight: thresholds from the highest score down, one per group of tied
+    /// scores.
     fn average_precision(
         &self,
         order: &Order,
         weights: &[f64],
+        n_positive: f64,
         is_positive: impl Fn(&Record) -> bool + Copy,
     ) -> f64 {
-        let n_positive: f64 = self
-            .tie_groups(order, weights, is_positive)
-            .map(|(positives, _)| positives)
-            .sum();
         if n_positive == 0.0 {
             return f64::NAN;
         }
@@ -304,26 +302,36 @@ impl Prepared {
         }
         ap
     }
+}
 
-    /// Expected calibration error ([`super::expected_calibration_error`]) under weights.
-    fn calibration_error(
-        &self,
-        weights: &[f64],
-        n: f64,
-        is_positive: impl Fn(&Record) -> bool,
-        n_bins: usize,
-    ) -> f64 {
-        let mut sums = vec![(0.0f64, 0.0f64, 0.0f64); n_bins];
-        for (record, weight) in self.records.iter().zip(weights) {
-            if *weight == 0.0 {
-                continue;
-            }
-            let bin = ((record.score * n_bins as f64) as usize).min(n_bins - 1);
-            sums[bin].0 += weight * record.score;
-            sums[bin].1 += weight * f64::from(u8::from(is_positive(record)));
-            sums[bin].2 += weight;
+/// Reliability bins of the expected calibration error.
+const CALIBRATION_BINS: usize = 10;
+
+/// Expected calibration error ([`super::expected_calibration_error`]) under weights, summed
+/// record by record: per bin of scores, the weighted scores, positives and records.
+struct CalibrationBins {
+    sums: Vec<(f64, f64, f64)>,
+}
+
+impl CalibrationBins {
+    fn new(n_bins: usize) -> Self {
+        CalibrationBins {
+            sums: vec![(0.0, 0.0, 0.0); n_bins.max(1)],
         }
-        sums.iter()
+    }
+
+    fn add(&mut self, score: f64, positive: bool, weight: f64) {
+        let n_bins = self.sums.len();
+        let bin = ((score * n_bins as f64) as usize).min(n_bins - 1);
+        self.sums[bin].0 += weight * score;
+        self.sums[bin].1 += weight * f64::from(u8::from(positive));
+        self.sums[bin].2 += weight;
+    }
+
+    /// The error over records of total weight `n`.
+    fn error(&self, n: f64) -> f64 {
+        self.sums
+            .iter()
             .filter(|(_, _, count)| *count > 0.0)
             .map(|(score_sum, positive_sum, count)| {
                 count / n * (score_sum / count - positive_sum / count).abs()
