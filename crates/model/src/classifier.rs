@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::compact::for_each_leaf_rows;
+use crate::compact::{WalkLayout, for_each_leaf_of_row, for_each_leaf_rows};
 
 /// A binary tree stored as a flat node array; leaves hold a value vector.
 ///
@@ -26,6 +26,9 @@ pub struct FlatTree {
     /// input leave it empty: a NaN then goes right, as `NaN < threshold` is false. Histogram
     /// boosting learns the direction at every split from the training rows that were missing.
     pub missing_left: Vec<bool>,
+    /// The layout prediction walks, built at the first prediction (not persisted).
+    #[serde(skip)]
+    pub layout: WalkLayout,
 }
 
 /// One node of a [`FlatTree`].
@@ -402,16 +405,23 @@ impl Classifier {
             Classifier::DecisionTree(tree) => copy_distribution(tree.leaf(input), probabilities),
             Classifier::Forest(trees) => {
                 probabilities.iter_mut().for_each(|value| *value = 0.0);
-                for_each_leaf(trees, input, |leaf| add_leaf(probabilities, leaf));
+                let trees = trees.iter().map(|tree| ((), tree));
+                for_each_leaf_of_row(trees, input, |(), leaf| add_leaf(probabilities, leaf));
                 normalise(probabilities);
             }
             Classifier::GradientBoosting(boosting) => {
                 let mut scores = boosting.base_scores.clone();
-                for round in &boosting.trees {
-                    for (score, tree) in scores.iter_mut().zip(round) {
-                        *score += boosting.learning_rate * tree.leaf(input).first().unwrap_or(&0.0);
+                // Round by round, each output's tree adds to that output's score.
+                let n_outputs = scores.len();
+                let trees = boosting
+                    .trees
+                    .iter()
+                    .flat_map(|round| round.iter().take(n_outputs).enumerate());
+                for_each_leaf_of_row(trees, input, |output, leaf| {
+                    if let Some(score) = scores.get_mut(output) {
+                        *score += boosting.learning_rate * leaf.first().unwrap_or(&0.0);
                     }
-                }
+                });
                 boosting.finish(&scores, positive_class, probabilities);
             }
             Classifier::Knn(knn) => knn.predict_proba(input, probabilities),
@@ -610,48 +620,6 @@ impl Boosting {
     }
 }
 
-/// Calls `visit` with each tree's leaf, in tree order.
-///
-/// Trees are walked eight at a time in lock-step: one walk is a chain of dependent loads, and
-/// interleaving independent chains lets the processor overlap their memory latency. The
-/// visiting order, and so every floating-point sum, is the same as walking one by one.
-fn for_each_leaf<'a>(trees: &'a [FlatTree], input: &[f64], mut visit: impl FnMut(&'a [f64])) {
-    const LANES: usize = 8;
-    for block in trees.chunks(LANES) {
-        let mut nodes = [0usize; LANES];
-        let mut leaves: [&'a [f64]; LANES] = [&[]; LANES];
-        let mut done = [false; LANES];
-        let mut remaining = block.len();
-        // Every walk ends within its tree's node count; the bound guards malformed trees.
-        let max_steps = block.iter().map(|tree| tree.nodes.len()).max().unwrap_or(0) + 1;
-        for _ in 0..max_steps {
-            if remaining == 0 {
-                break;
-            }
-            for (lane, tree) in block.iter().enumerate() {
-                if done[lane] {
-                    continue;
-                }
-                match tree.step(nodes[lane], input) {
-                    Some(Step::Child(child)) => nodes[lane] = child,
-                    Some(Step::Leaf(offset)) => {
-                        leaves[lane] = tree.values_at(offset);
-                        done[lane] = true;
-                        remaining -= 1;
-                    }
-                    None => {
-                        done[lane] = true;
-                        remaining -= 1;
-                    }
-                }
-            }
-        }
-        for leaf in leaves.iter().take(block.len()) {
-            visit(leaf);
-        }
-    }
-}
-
 fn dot(weights: &[f64], input: &[f64]) -> f64 {
     weights.iter().zip(input).map(|(w, x)| w * x).sum()
 }
@@ -765,6 +733,7 @@ mod tests {
             n_values: 2,
             covers: vec![4.0, 2.0, 2.0],
             missing_left: Vec::new(),
+            layout: Default::default(),
         }
     }
 
@@ -789,6 +758,7 @@ mod tests {
             n_values: 2,
             covers: vec![1.0],
             missing_left: Vec::new(),
+            layout: Default::default(),
         };
         assert!(tree.leaf(&[1.0]).is_empty());
     }

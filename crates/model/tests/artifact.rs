@@ -34,6 +34,7 @@ fn stump(n_values: usize) -> FlatTree {
         n_values,
         covers: vec![4.0, 3.0, 1.0],
         missing_left: Vec::new(),
+        layout: Default::default(),
     }
 }
 

@@ -54,6 +54,7 @@ fn random_tree(rng: &mut Lcg, n_inputs: usize, depth: usize, n_values: usize) ->
         n_values,
         covers: Vec::new(),
         missing_left: Vec::new(),
+        layout: Default::default(),
     };
     grow(rng, &mut tree, n_inputs, depth, 100.0);
     tree

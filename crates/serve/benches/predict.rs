@@ -1,6 +1,9 @@
 //! Cost of one prediction, split into its stages, for each committed artifact: JSON parsing,
 //! validation, the model itself, and what monitoring adds per request (metrics, the drift
-//! window, the log summary). Run with `cargo bench -p serve`; `VIGIL_BENCH_ARTIFACTS` adds
+//! window, the log summary). The model is timed twice: on the documented example record again
+//! and again (where the processor learns the trees' branches, as it does under a load test
+//! repeating one body), and on 256 varied records drawn from the training distributions, as
+//! real traffic is. Run with `cargo bench -p serve`; `VIGIL_BENCH_ARTIFACTS` adds
 //! more artifacts (comma-separated paths, e.g. an ensemble from `train --selection
 //! model:soft_voting`), labelled by their folder's name.
 
@@ -17,8 +20,14 @@ use serve::body::{Body, Record};
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../artifacts");
     println!(
-        "{:<14} {:>14} {:>14} {:>14} {:>14} {:>14}",
-        "artifact", "parse µs", "validate µs", "model µs", "handler µs", "monitoring µs"
+        "{:<14} {:>14} {:>14} {:>14} {:>14} {:>14} {:>14}",
+        "artifact",
+        "parse µs",
+        "validate µs",
+        "model µs",
+        "handler µs",
+        "monitoring µs",
+        "varied µs"
     );
     let mut artifacts: Vec<(String, PathBuf)> = ["sepsis", "heart_failure", "wine_quality"]
         .iter()
@@ -64,6 +73,12 @@ fn main() {
         let model = time_per_call(|| {
             black_box(state.artifact.predict_raw(black_box(&raw)));
         });
+        let varied = varied_records(&state.artifact.reference);
+        let mut record_idx = 0;
+        let varied_model = time_per_call(|| {
+            record_idx = (record_idx + 1) % varied.len();
+            black_box(state.artifact.predict_raw(black_box(&varied[record_idx])));
+        });
         let record = Record::from_fields(example.as_object().unwrap().clone());
         let handler = time_per_call(|| {
             black_box(state.predict(black_box(&record), None).unwrap());
@@ -88,34 +103,88 @@ fn main() {
         });
         telemetry.upkeep();
         println!(
-            "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2} {monitoring:>14.2}",
+            "{dataset:<14} {parse:>14.2} {:>14.2} {model:>14.2} {handler:>14.2} {monitoring:>14.2} {varied_model:>14.2}",
             handler - model
         );
-        print_members(&state.artifact.pipeline, &raw);
+        print_members(&state.artifact.pipeline, &raw, &varied);
     }
 }
 
 /// For an ensemble, the model time of each member on the same record, so that a slow ensemble
 /// points at the member to speed up.
-fn print_members(pipeline: &model::Pipeline, raw: &[f64]) {
+fn print_members(pipeline: &model::Pipeline, raw: &[f64], varied: &[Vec<f64>]) {
     let members = match &pipeline.classifier {
         model::Classifier::SoftVote(members)
         | model::Classifier::Stacked(model::classifier::Stacking { members, .. }) => members,
         _ => return,
     };
-    let mut inputs = Vec::new();
-    pipeline.preprocessor.transform_into(raw, &mut inputs);
+    let inputs_of = |raw: &[f64]| {
+        let mut inputs = Vec::new();
+        pipeline.preprocessor.transform_into(raw, &mut inputs);
+        inputs
+    };
+    let inputs = inputs_of(raw);
+    let varied_inputs: Vec<Vec<f64>> = varied.iter().map(|raw| inputs_of(raw)).collect();
     let mut probabilities = vec![0.0; pipeline.n_classes];
     for member in members {
-        let member_time = time_per_call(|| {
-            member.predict_proba(
-                black_box(&inputs),
-                pipeline.n_classes,
-                pipeline.positive_class,
-                &mut probabilities,
-            );
-            black_box(&probabilities);
-        });
-        println!("  member {:<20} {member_time:>14.2}", member.type_name());
+        let mut time_on = |records: &[Vec<f64>]| {
+            let mut record_idx = 0;
+            time_per_call(|| {
+                record_idx = (record_idx + 1) % records.len();
+                member.predict_proba(
+                    black_box(&records[record_idx]),
+                    pipeline.n_classes,
+                    pipeline.positive_class,
+                    &mut probabilities,
+                );
+                black_box(&probabilities);
+            })
+        };
+        let member_time = time_on(std::slice::from_ref(&inputs));
+        let varied_time = time_on(&varied_inputs);
+        println!(
+            "  member {:<20} {member_time:>14.2} {:>44.2}",
+            member.type_name(),
+            varied_time
+        );
     }
+}
+
+/// 256 raw records, each feature drawn from its own training distribution (the artifact's
+/// drift reference: missing at the training rate, otherwise a quantile of the training values
+/// or a category at its training share), from a fixed seed.
+fn varied_records(reference: &model::reference::Reference) -> Vec<Vec<f64>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut uniform = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    (0..256)
+        .map(|_| {
+            reference
+                .features
+                .iter()
+                .map(|feature| {
+                    if uniform() < feature.missing_rate {
+                        return f64::NAN;
+                    }
+                    match &feature.distribution {
+                        model::reference::Distribution::Numeric(ecdf) => ecdf.quantile(uniform()),
+                        model::reference::Distribution::Shares(shares) => {
+                            let draw = uniform();
+                            let mut cumulative = 0.0;
+                            let code = shares.iter().position(|share| {
+                                cumulative += share;
+                                draw < cumulative
+                            });
+                            code.unwrap_or(shares.len().saturating_sub(1)) as f64
+                        }
+                        model::reference::Distribution::Empty => f64::NAN,
+                    }
+                })
+                .collect()
+        })
+        .collect()
 }

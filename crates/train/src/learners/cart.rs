@@ -180,6 +180,7 @@ pub fn grow<R: Rng>(
         n_values,
         covers: builder.covers,
         missing_left: Vec::new(),
+        layout: Default::default(),
     }
 }
 

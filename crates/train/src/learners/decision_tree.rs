@@ -133,6 +133,7 @@ impl Learner for DecisionTree {
             n_values: data.n_classes,
             covers: Vec::new(),
             missing_left: Vec::new(),
+            layout: Default::default(),
         };
         let mut counts = vec![0.0; n_leaves * data.n_classes];
         for (row_idx, (row, class_idx)) in data.x.rows().into_iter().zip(data.y).enumerate() {

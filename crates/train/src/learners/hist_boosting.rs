@@ -469,6 +469,7 @@ impl BinTree {
             n_values: 1,
             covers: self.covers.clone(),
             missing_left,
+            layout: Default::default(),
         }
     }
 }
