@@ -372,7 +372,19 @@ impl Dataset {
     /// Keeps only the rows where `keep` is true.
     fn keep_rows(&mut self, keep: &[bool]) {
         let kept: Vec<usize> = (0..keep.len()).filter(|idx| keep[*idx]).collect();
-        self.raw = self.raw.select(ndarray::Axis(0), &kept);
+        // Rows move up in place: a copy of the matrix would double the loader's peak.
+        let n_columns = self.raw.ncols();
+        match self.raw.as_slice_mut() {
+            Some(cells) => {
+                for (new_idx, old_idx) in kept.iter().enumerate() {
+                    let start = old_idx * n_columns;
+                    cells.copy_within(start..start + n_columns, new_idx * n_columns);
+                }
+                self.raw
+                    .slice_axis_inplace(ndarray::Axis(0), (0..kept.len()).into());
+            }
+            None => self.raw = self.raw.select(ndarray::Axis(0), &kept),
+        }
         if let Some(target) = &mut self.target {
             *target = kept.iter().map(|idx| target[*idx]).collect();
         }

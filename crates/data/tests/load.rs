@@ -164,6 +164,39 @@ fn duplicates_are_counted_and_dropped_when_configured() {
     let dropped = load(&dedup, &fixture("duplicates.csv"), Labels::Required).unwrap();
     assert_eq!((dropped.n_rows(), dropped.n_duplicates), (10, 2));
     assert!(dropped.duplicates_dropped);
+    // With the repeats moved between the rows they repeat, the rows kept are the first of
+    // each, in file order, with their lines and labels.
+    let text = std::fs::read_to_string(fixture("duplicates.csv")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let repeats = lines.split_off(lines.len() - 2);
+    lines.splice(4..4, repeats);
+    let folder = tempfile::tempdir().unwrap();
+    let moved = folder.path().join("moved.csv");
+    std::fs::write(&moved, lines.join("\n")).unwrap();
+    let kept = load(&config(), &moved, Labels::Required).unwrap();
+    let dropped = load(&dedup, &moved, Labels::Required).unwrap();
+    assert_eq!((dropped.n_rows(), dropped.n_duplicates), (10, 2));
+    let duplicate = kept.duplicate_rows();
+    assert!(duplicate[3] && duplicate[6], "{duplicate:?}");
+    let first_of_each = |dataset: &data::Dataset, keep: &dyn Fn(usize) -> bool| {
+        (0..dataset.n_rows())
+            .filter(|row_idx| keep(*row_idx))
+            .map(|row_idx| {
+                let cells: Vec<u64> = dataset
+                    .raw
+                    .row(row_idx)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect();
+                let label = dataset.target.as_ref().map(|target| target[row_idx]);
+                (cells, label, dataset.lines[row_idx])
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        first_of_each(&dropped, &|_| true),
+        first_of_each(&kept, &|row_idx| !duplicate[row_idx])
+    );
 }
 
 #[test]

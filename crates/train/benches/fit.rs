@@ -65,13 +65,7 @@ fn main() {
         } else {
             &imputed
         };
-        let data = FitData {
-            x: inputs.view(),
-            y: &y,
-            weights: None,
-            n_classes: 2,
-            positive_class: 1,
-        };
+        let data = FitData::new(inputs.view(), &y, None, 2, 1);
         let params = kind.default_params();
         let best = (0..5)
             .map(|_| {

@@ -30,13 +30,7 @@ fn blobs(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
 
 /// Binary training data over all rows, unweighted.
 fn binary<'a>(x: &'a Array2<f64>, y: &'a [usize], positive_class: usize) -> FitData<'a> {
-    FitData {
-        x: x.view(),
-        y,
-        weights: None,
-        n_classes: 2,
-        positive_class,
-    }
+    FitData::new(x.view(), y, None, 2, positive_class)
 }
 
 fn kind(short: &str) -> ModelKind {
@@ -278,4 +272,56 @@ fn stacking_learns_its_weights_from_out_of_fold_member_probabilities() {
         .zip(&y)
         .all(|(p, class_idx)| (p[1] > 0.5) == (*class_idx == 1));
     assert!(perfect, "the premise: k-NN reproduces its training labels");
+}
+
+#[test]
+fn a_fit_on_raw_rows_through_preprocessing_equals_the_fit_on_their_matrix() {
+    // 9,000 raw rows with missing cells and a category: three blocks of rows, the last short.
+    let (blob_x, blob_y) = blobs(9_000, 17);
+    let mut raw = Array2::zeros((9_000, 3));
+    for row in 0..9_000 {
+        raw[[row, 0]] = if row % 11 == 0 {
+            f64::NAN
+        } else {
+            blob_x[[row, 0]]
+        };
+        raw[[row, 1]] = blob_x[[row, 1]] * 10.0 + 50.0;
+        raw[[row, 2]] = (row % 3) as f64;
+    }
+    let spec = |name: &str, kind: model::FeatureKind, categories: &[&str]| model::FeatureSpec {
+        categories: categories.iter().map(|name| (*name).to_owned()).collect(),
+        ..model::FeatureSpec::new(name, kind)
+    };
+    let features = [
+        spec("a", model::FeatureKind::Numeric, &[]),
+        spec("b", model::FeatureKind::Numeric, &[]),
+        spec("site", model::FeatureKind::Categorical, &["x", "y", "z"]),
+    ];
+    // Every other row, as a fold takes some rows of the table.
+    let rows: Vec<usize> = (0..9_000).step_by(2).collect();
+    let preprocessor = preprocess::PreprocessParams::default()
+        .check()
+        .unwrap()
+        .fit_rows(&features, raw.view(), &rows)
+        .unwrap();
+    let y: Vec<usize> = rows.iter().map(|row| blob_y[*row]).collect();
+    let from_rows = FitData::from_rows(raw.view(), &rows, &preprocessor, &y, None, 2, 1);
+    let matrix = preprocess::transform_rows(&preprocessor, raw.view(), &rows);
+    let from_matrix = FitData::new(matrix.view(), &y, None, 2, 1);
+    // The blocks hold the matrix's values, in order.
+    let mut blocks = Vec::new();
+    from_rows.for_each_block(&mut |first_row, block| {
+        assert_eq!(first_row, blocks.len() / matrix.ncols());
+        blocks.extend(block.iter().map(|value| value.to_bits()));
+    });
+    let expected: Vec<u64> = matrix.iter().map(|value| value.to_bits()).collect();
+    assert_eq!(blocks, expected);
+    // Logistic regression reads blocks, the others the matrix: the same model either way.
+    for short in ["lr", "nb", "dt"] {
+        let kind = kind(short);
+        let params = kind.default_params();
+        let on_rows = kind.fit(&params, &from_rows, 5).unwrap();
+        let on_matrix = kind.fit(&params, &from_matrix, 5).unwrap();
+        assert_eq!(on_rows, on_matrix, "{short}");
+    }
 }

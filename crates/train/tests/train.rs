@@ -715,13 +715,7 @@ fn invalid_hyperparameters_are_refused_naming_the_parameter() {
         },
     );
     let x = ndarray::Array2::<f64>::zeros((4, 1));
-    let data = train::learners::FitData {
-        x: x.view(),
-        y: &[0, 1, 0, 1],
-        weights: None,
-        n_classes: 2,
-        positive_class: 1,
-    };
+    let data = train::learners::FitData::new(x.view(), &[0, 1, 0, 1], None, 2, 1);
     let error = rf.fit(&params, &data, 0).unwrap_err().to_string();
     assert!(
         error.contains("random_forest") && error.contains("`n_trees`"),

@@ -165,7 +165,9 @@ impl Scored<'_> {
         // batch's figures are computed on every core; each batch's figures are kept in draw
         // order, so the intervals are the same whatever the number of cores.
         let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
-        let batch_len = (2 * n_threads).min(resamples.max(1));
+        // One resample per core in each of the two batches: at a million records every resample
+        // held is 8 MB.
+        let batch_len = n_threads.min(resamples.max(1));
         let mut drawn: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
         let mut drawing: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
         let mut remaining = resamples;

@@ -166,7 +166,7 @@ fn boost(params: &BoostingParams, data: &FitData<'_>, seed: u64) -> Boosting {
         max_features: None,
         splitter: Splitter::Best,
     };
-    let binned = Binned::new(data.x);
+    let binned = Binned::new(data.x());
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let mut rounds = Vec::with_capacity(params.n_rounds);
     let mut gradients = vec![0.0; n_rows];
@@ -234,7 +234,7 @@ fn add_tree_output(
     output: usize,
     scores: &mut [Vec<f64>],
 ) {
-    for (row, input) in data.x.rows().into_iter().enumerate() {
+    for (row, input) in data.x().rows().into_iter().enumerate() {
         let value = match input.as_slice() {
             Some(slice) => tree.leaf(slice).first().copied(),
             None => tree.leaf(&input.to_vec()).first().copied(),

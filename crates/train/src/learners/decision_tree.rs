@@ -136,7 +136,7 @@ impl Learner for DecisionTree {
             layout: Default::default(),
         };
         let mut counts = vec![0.0; n_leaves * data.n_classes];
-        for (row_idx, (row, class_idx)) in data.x.rows().into_iter().zip(data.y).enumerate() {
+        for (row_idx, (row, class_idx)) in data.x().rows().into_iter().zip(data.y).enumerate() {
             let row = row.to_vec();
             let weight = data.weights.map_or(1.0, |weights| weights[row_idx]);
             if let Some(offset) = tree.leaf_offset(&row) {

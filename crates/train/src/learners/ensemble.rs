@@ -201,10 +201,10 @@ pub fn grow_forest(
         max_depth: params.max_depth,
         min_samples_split: 2,
         min_samples_leaf: params.min_leaf(data.y.len()),
-        max_features: Some(params.max_features.resolve(data.x.ncols())),
+        max_features: Some(params.max_features.resolve(data.x().ncols())),
         splitter,
     };
-    let binned = Binned::new(data.x);
+    let binned = Binned::new(data.x());
     let n_rows = data.y.len();
     (0..params.n_trees)
         .into_par_iter()

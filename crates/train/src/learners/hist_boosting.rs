@@ -875,7 +875,7 @@ fn boost_scored(
         data.n_classes,
         data.positive_class,
     );
-    let binned = BinnedRows::new(data.x, &train_rows, params.max_bins);
+    let binned = BinnedRows::new(data.x(), &train_rows, params.max_bins);
     let n_features = binned.n_features;
     let n_sampled_features = ((params.colsample * n_features as f64).ceil() as usize).clamp(1, n_features.max(1));
     let mut scores: Vec<f64> = base_scores.iter().copied().cycle().take(n_rows * n_outputs).collect();
@@ -1001,13 +1001,7 @@ mod tests {
     }
 
     fn fit(params: &HistBoostingParams, x: &Array2<f64>, y: &[usize], n_classes: usize) -> Boosting {
-        let data = FitData {
-            x: x.view(),
-            y,
-            weights: None,
-            n_classes,
-            positive_class: 1,
-        };
+        let data = FitData::new(x.view(), y, None, n_classes, 1);
         boost(params, &data, 11)
     }
 
@@ -1075,13 +1069,13 @@ mod tests {
         params.n_rounds = 20;
         params.subsample = 0.8;
         params.colsample = 0.67;
-        let data = FitData {
-            x: x.view(),
-            y: &y,
-            weights: None,
-            n_classes: 2,
-            positive_class: 1,
-        };
+        let data = FitData::new(
+            x.view(),
+            &y,
+            None,
+            2,
+            1,
+        );
         let (model, scores) = boost_scored(&params, &data, 3);
         // The flat trees on raw inputs (NaN included) give what training computed from codes.
         for (row, input) in x.rows().into_iter().enumerate() {

@@ -70,9 +70,9 @@ impl Learner for KNearestNeighbours {
         _seed: u64,
     ) -> Result<Classifier, FitError> {
         Ok(Classifier::Knn(Knn {
-            points: data.x.iter().copied().collect(),
+            points: data.x().iter().copied().collect(),
             labels: data.y.iter().map(|class_idx| *class_idx as u32).collect(),
-            n_inputs: data.x.ncols(),
+            n_inputs: data.x().ncols(),
             k: params.k,
             distance_weighted: params.distance_weighted,
         }))

@@ -65,14 +65,15 @@ impl Learner for Logistic {
         _seed: u64,
     ) -> Result<Classifier, FitError> {
         data.require_two_classes(NAME)?;
-        let n_inputs = data.x.ncols();
+        let n_inputs = data.n_inputs();
         if data.n_classes == 2 {
             let positive: Vec<bool> = data
                 .y
                 .iter()
                 .map(|class_idx| *class_idx == data.positive_class)
                 .collect();
-            let fitted = newton::fit_binary(data.x, &positive, params.alpha, 100)
+            // Read block by block: the fold's matrix is never made.
+            let fitted = newton::fit_binary(data, &positive, params.alpha, 100)
                 .map_err(library(NAME))?;
             return Ok(Classifier::Logistic(Linear {
                 weights: fitted.weights,

@@ -13,9 +13,10 @@ pub mod space;
 
 use std::any::Any;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use model::Classifier;
+use model::preprocessing::FittedPreprocessor;
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
@@ -75,9 +76,15 @@ pub enum FitError {
 }
 
 /// Training data for one fit: preprocessed inputs, labels and optional per-row weights.
+///
+/// The inputs are either a matrix or a fold's rows of the raw table with their fitted
+/// preprocessing. The second are turned into a matrix only when a learner asks for one
+/// ([`FitData::x`]); a learner that reads its rows block by block ([`FitData::for_each_block`])
+/// never needs the fold's whole matrix, which at a million rows is 150 MB per fold in flight.
 pub struct FitData<'a> {
-    /// Model inputs, one row per sample.
-    pub x: ArrayView2<'a, f64>,
+    inputs: Inputs<'a>,
+    /// The raw rows' matrix, made at the first [`FitData::x`].
+    dense: OnceLock<Array2<f64>>,
     /// Class index per row.
     pub y: &'a [usize],
     /// Per-row weights (class weighting), if any.
@@ -86,6 +93,124 @@ pub struct FitData<'a> {
     pub n_classes: usize,
     /// Positive class for binary tasks.
     pub positive_class: usize,
+}
+
+/// Where a fit's model inputs come from.
+enum Inputs<'a> {
+    /// A matrix of model inputs, one row per sample.
+    Matrix(ArrayView2<'a, f64>),
+    /// Rows of the raw table, turned into model inputs by a fitted preprocessing.
+    Rows {
+        raw: ArrayView2<'a, f64>,
+        rows: &'a [usize],
+        preprocessor: &'a FittedPreprocessor,
+    },
+}
+
+/// Rows per block of [`FitData::for_each_block`].
+pub const BLOCK_ROWS: usize = 4096;
+
+impl<'a> FitData<'a> {
+    /// Data whose model inputs are the matrix `x`.
+    pub fn new(
+        x: ArrayView2<'a, f64>,
+        y: &'a [usize],
+        weights: Option<&'a [f64]>,
+        n_classes: usize,
+        positive_class: usize,
+    ) -> Self {
+        let inputs = Inputs::Matrix(x);
+        FitData::with_inputs(inputs, y, weights, n_classes, positive_class)
+    }
+
+    /// Data whose model inputs are `rows` of `raw` through `preprocessor`.
+    pub fn from_rows(
+        raw: ArrayView2<'a, f64>,
+        rows: &'a [usize],
+        preprocessor: &'a FittedPreprocessor,
+        y: &'a [usize],
+        weights: Option<&'a [f64]>,
+        n_classes: usize,
+        positive_class: usize,
+    ) -> Self {
+        let inputs = Inputs::Rows {
+            raw,
+            rows,
+            preprocessor,
+        };
+        FitData::with_inputs(inputs, y, weights, n_classes, positive_class)
+    }
+
+    fn with_inputs(
+        inputs: Inputs<'a>,
+        y: &'a [usize],
+        weights: Option<&'a [f64]>,
+        n_classes: usize,
+        positive_class: usize,
+    ) -> Self {
+        FitData {
+            inputs,
+            dense: OnceLock::new(),
+            y,
+            weights,
+            n_classes,
+            positive_class,
+        }
+    }
+
+    /// The model inputs as a matrix, one row per sample.
+    pub fn x(&self) -> ArrayView2<'_, f64> {
+        match &self.inputs {
+            Inputs::Matrix(x) => x.view(),
+            Inputs::Rows {
+                raw,
+                rows,
+                preprocessor,
+            } => self
+                .dense
+                .get_or_init(|| preprocess::transform_rows(preprocessor, raw.view(), rows))
+                .view(),
+        }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        match &self.inputs {
+            Inputs::Matrix(x) => x.nrows(),
+            Inputs::Rows { rows, .. } => rows.len(),
+        }
+    }
+
+    /// Number of model inputs per row.
+    pub fn n_inputs(&self) -> usize {
+        match &self.inputs {
+            Inputs::Matrix(x) => x.ncols(),
+            Inputs::Rows { preprocessor, .. } => preprocessor.n_outputs(),
+        }
+    }
+
+    /// Calls `visit(first row, block)` for consecutive blocks of [`BLOCK_ROWS`] rows (the last
+    /// may be shorter), in row order. Rows of the raw table are preprocessed a block at a time,
+    /// into the values [`FitData::x`] would hold.
+    pub fn for_each_block(&self, visit: &mut dyn FnMut(usize, ArrayView2<'_, f64>)) {
+        match &self.inputs {
+            Inputs::Matrix(x) => {
+                for (block_idx, block) in x.axis_chunks_iter(Axis(0), BLOCK_ROWS).enumerate() {
+                    visit(block_idx * BLOCK_ROWS, block);
+                }
+            }
+            Inputs::Rows {
+                raw,
+                rows,
+                preprocessor,
+            } => {
+                for (block_idx, block_rows) in rows.chunks(BLOCK_ROWS).enumerate() {
+                    let block = preprocess::transform_rows(preprocessor, raw.view(), block_rows);
+                    visit(block_idx * BLOCK_ROWS, block.view());
+                }
+            }
+        }
+    }
 }
 
 impl FitData<'_> {
@@ -116,13 +241,13 @@ impl FitData<'_> {
 
     /// The rows as a linfa dataset (inputs and class indices).
     pub fn linfa_dataset(&self) -> linfa::Dataset<f64, usize, ndarray::Ix1> {
-        linfa::Dataset::new(self.x.to_owned(), Array1::from(self.y.to_vec()))
+        linfa::Dataset::new(self.x().to_owned(), Array1::from(self.y.to_vec()))
     }
 
     /// The rows as a linfa dataset borrowing the inputs, for the learners that take one: no
     /// copy of a fold's matrix.
     pub fn linfa_view(&self) -> linfa::DatasetBase<ArrayView2<'_, f64>, Array1<usize>> {
-        linfa::DatasetBase::new(self.x.view(), Array1::from(self.y.to_vec()))
+        linfa::DatasetBase::new(self.x(), Array1::from(self.y.to_vec()))
     }
 }
 

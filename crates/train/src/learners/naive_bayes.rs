@@ -76,7 +76,7 @@ impl Learner for NaiveBayes {
         // way to read them.
         let value =
             serde_json::to_value(&fitted).map_err(|error| library(NAME)(error.to_string()))?;
-        copy_parameters(&value, data.n_classes, data.x.ncols())
+        copy_parameters(&value, data.n_classes, data.x().ncols())
     }
 }
 

@@ -10,12 +10,11 @@
 //! stops at a gradient tolerance. linfa-logistic stays the multinomial solver, and the
 //! binary solver's tests check this one against it.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, Axis, Slice};
 
 use model::classifier::sigmoid;
 
-/// Rows per block when the Hessian is accumulated.
-const GRAM_BLOCK_ROWS: usize = 4096;
+use super::FitData;
 
 /// The fitted coefficients.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,19 +39,21 @@ pub struct NewtonFit {
 /// of the objective. An error names what went wrong: no rows, a non-finite input, or
 /// coefficients that stopped being finite.
 pub fn fit_binary(
-    x: ArrayView2<'_, f64>,
+    x: &FitData<'_>,
     positive: &[bool],
     alpha: f64,
     max_iterations: usize,
 ) -> Result<NewtonFit, String> {
-    let (n_rows, n_inputs) = x.dim();
+    let (n_rows, n_inputs) = (x.n_rows(), x.n_inputs());
     if n_rows == 0 || positive.len() != n_rows {
         return Err(format!(
             "expected one label per row, found {n_rows} rows and {} labels",
             positive.len()
         ));
     }
-    if x.iter().any(|value| !value.is_finite()) {
+    let mut all_finite = true;
+    x.for_each_block(&mut |_, block| all_finite &= block.iter().all(|value| value.is_finite()));
+    if !all_finite {
         return Err("model inputs must be finite".to_string());
     }
     let targets: Array1<f64> = positive.iter().map(|p| f64::from(u8::from(*p))).collect();
@@ -102,12 +103,21 @@ struct Coefficients {
 
 impl Coefficients {
     /// `x · w + b` for every row.
-    fn scores(&self, x: ArrayView2<'_, f64>) -> Array1<f64> {
-        x.dot(&self.weights) + self.intercept
+    fn scores(&self, x: &FitData<'_>) -> Array1<f64> {
+        let mut scores = Vec::with_capacity(x.n_rows());
+        x.for_each_block(&mut |_, block| {
+            scores.extend(
+                block
+                    .dot(&self.weights)
+                    .iter()
+                    .map(|score| score + self.intercept),
+            );
+        });
+        Array1::from(scores)
     }
 
     /// The penalised negative log-likelihood.
-    fn objective(&self, x: ArrayView2<'_, f64>, targets: &Array1<f64>, alpha: f64) -> f64 {
+    fn objective(&self, x: &FitData<'_>, targets: &Array1<f64>, alpha: f64) -> f64 {
         let loss: f64 = self
             .scores(x)
             .iter()
@@ -118,35 +128,38 @@ impl Coefficients {
         loss + 0.5 * alpha * self.weights.dot(&self.weights)
     }
 
-    /// The gradient and Hessian of the objective over `(w, b)`, the intercept last.
+    /// The gradient and Hessian of the objective over `(w, b)`, the intercept last. Every sum
+    /// over rows is taken block by block (the blocks of [`FitData::for_each_block`]), so the
+    /// fold's whole matrix is never needed at once.
     fn gradient_and_hessian(
         &self,
-        x: ArrayView2<'_, f64>,
+        x: &FitData<'_>,
         targets: &Array1<f64>,
         alpha: f64,
     ) -> (Vec<f64>, Array2<f64>) {
-        let n_inputs = x.ncols();
+        let n_inputs = x.n_inputs();
         let probabilities = self.scores(x).mapv(sigmoid);
         let residuals = &probabilities - targets;
         // The curvature per row, floored so that the Hessian stays positive definite when the
         // fitted probabilities round to 0 or 1.
         let curvature = probabilities.mapv(|p| (p * (1.0 - p)).max(1e-12));
-        let gradient = x.t().dot(&residuals) + &(&self.weights * alpha);
-        // `Xᵀ S X` block by block: a scaled copy of a few thousand rows at a time instead of
-        // the whole matrix (at a million rows a full copy per step would be 180 MB).
+        let mut gradient = &self.weights * alpha;
+        let mut cross = Array1::<f64>::zeros(n_inputs);
         let mut gram = Array2::<f64>::zeros((n_inputs, n_inputs));
-        for (block, curvature) in x
-            .axis_chunks_iter(Axis(0), GRAM_BLOCK_ROWS)
-            .zip(curvature.axis_chunks_iter(Axis(0), GRAM_BLOCK_ROWS))
-        {
+        x.for_each_block(&mut |first_row, block| {
+            let rows = Slice::from(first_row..first_row + block.nrows());
+            let block_residuals = residuals.slice_axis(Axis(0), rows);
+            let block_curvature = curvature.slice_axis(Axis(0), rows);
+            gradient += &block.t().dot(&block_residuals);
+            cross += &block.t().dot(&block_curvature);
+            // `Xᵀ S X` from a scaled copy of the block.
             let mut scaled = block.to_owned();
-            for (mut row, curvature) in scaled.axis_iter_mut(Axis(0)).zip(&curvature) {
+            for (mut row, curvature) in scaled.axis_iter_mut(Axis(0)).zip(&block_curvature) {
                 row *= curvature.sqrt();
             }
             gram += &scaled.t().dot(&scaled);
-        }
+        });
         let mut hessian = Array2::zeros((n_inputs + 1, n_inputs + 1));
-        let cross = x.t().dot(&curvature);
         for input in 0..n_inputs {
             for other in 0..n_inputs {
                 hessian[[input, other]] = gram[[input, other]];
@@ -265,6 +278,11 @@ mod tests {
 
     use super::*;
 
+    /// The matrix `x` as a fit's inputs (the solver reads only the inputs).
+    fn inputs(x: &Array2<f64>) -> FitData<'_> {
+        FitData::new(x.view(), &[], None, 2, 1)
+    }
+
     /// Rows from a known logistic model, two of the inputs correlated.
     fn sample(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<bool>) {
         let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
@@ -288,7 +306,7 @@ mod tests {
             intercept: b,
         };
         let targets: Array1<f64> = positive.iter().map(|p| f64::from(u8::from(*p))).collect();
-        coefficients.objective(x.view(), &targets, alpha)
+        coefficients.objective(&inputs(x), &targets, alpha)
     }
 
     #[test]
@@ -296,7 +314,7 @@ mod tests {
         // 9,000 rows: the Hessian is summed over three blocks.
         for (alpha, seed, n_rows) in [(1.0, 1, 9_000), (0.01, 2, 2_000), (30.0, 3, 2_000)] {
             let (x, positive) = sample(n_rows, seed);
-            let fit = fit_binary(x.view(), &positive, alpha, 100).unwrap();
+            let fit = fit_binary(&inputs(&x), &positive, alpha, 100).unwrap();
             assert!(fit.converged && fit.iterations < 15, "{fit:?}");
             let labels: Array1<usize> = positive.iter().map(|p| usize::from(*p)).collect();
             let linfa_fit = linfa_logistic::LogisticRegression::default()
@@ -333,14 +351,14 @@ mod tests {
         let positive = [false, false, true, true];
         // Without a penalty the optimum is at infinity: the steps stop once the loss is
         // negligible, with large but finite coefficients that separate the rows.
-        let fit = fit_binary(x.view(), &positive, 0.0, 100).unwrap();
+        let fit = fit_binary(&inputs(&x), &positive, 0.0, 100).unwrap();
         assert!(
             fit.weights[0] > 5.0 && fit.weights[0].is_finite(),
             "{fit:?}"
         );
         assert!(sigmoid(fit.weights[0] + fit.intercept) > 0.999);
         // With a penalty the weight stays moderate.
-        let penalised = fit_binary(x.view(), &positive, 1.0, 100).unwrap();
+        let penalised = fit_binary(&inputs(&x), &positive, 1.0, 100).unwrap();
         assert!(
             penalised.converged && penalised.weights[0] < 3.0,
             "{penalised:?}"
@@ -352,12 +370,12 @@ mod tests {
         let (x, positive) = sample(500, 4);
         // A duplicated column: singular without a penalty, yet the fit predicts as well.
         let doubled = Array2::from_shape_fn((500, 5), |(row, column)| x[[row, column % 4]]);
-        let fit = fit_binary(doubled.view(), &positive, 0.0, 100).unwrap();
-        let plain = fit_binary(x.view(), &positive, 0.0, 100).unwrap();
+        let fit = fit_binary(&inputs(&doubled), &positive, 0.0, 100).unwrap();
+        let plain = fit_binary(&inputs(&x), &positive, 0.0, 100).unwrap();
         assert!((fit.weights[0] + fit.weights[4] - plain.weights[0]).abs() < 1e-4);
         let mut with_nan = x.clone();
         with_nan[[3, 1]] = f64::NAN;
-        assert!(fit_binary(with_nan.view(), &positive, 1.0, 100).is_err());
-        assert!(fit_binary(x.view(), &positive[..10], 1.0, 100).is_err());
+        assert!(fit_binary(&inputs(&with_nan), &positive, 1.0, 100).is_err());
+        assert!(fit_binary(&inputs(&x), &positive[..10], 1.0, 100).is_err());
     }
 }

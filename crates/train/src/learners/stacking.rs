@@ -65,13 +65,13 @@ impl Learner for Stacking {
         let model = self.info().name;
         data.require_two_classes(model)?;
         let meta_x = out_of_fold_member_inputs(params, data, seed)?;
-        let meta_data = FitData {
-            x: meta_x.view(),
-            y: data.y,
-            weights: data.weights,
-            n_classes: data.n_classes,
-            positive_class: data.positive_class,
-        };
+        let meta_data = FitData::new(
+            meta_x.view(),
+            data.y,
+            data.weights,
+            data.n_classes,
+            data.positive_class,
+        );
         let Classifier::Logistic(meta) =
             Logistic.fit(&Logistic.default_params(), &meta_data, derive_seed(seed, &[98]))?
         else {
@@ -112,22 +112,22 @@ fn out_of_fold_member_inputs(
     })?;
     let mut meta_x = Array2::zeros((n_rows, params.members.len() * per_member));
     for fold in &folds {
-        let x = data.x.select(Axis(0), &fold.train);
+        let x = data.x().select(Axis(0), &fold.train);
         let y: Vec<usize> = fold.train.iter().map(|row| data.y[*row]).collect();
         let weights: Option<Vec<f64>> = data
             .weights
             .map(|weights| fold.train.iter().map(|row| weights[*row]).collect());
-        let inner = FitData {
-            x: x.view(),
-            y: &y,
-            weights: weights.as_deref(),
-            n_classes: data.n_classes,
-            positive_class: data.positive_class,
-        };
+        let inner = FitData::new(
+            x.view(),
+            &y,
+            weights.as_deref(),
+            data.n_classes,
+            data.positive_class,
+        );
         let members = fit_members(params, &inner, derive_seed(seed, &[96, fold.fold as u64]))?;
         // The fold's validation rows, scored together as prediction scores them.
         let validation: Vec<f64> = data
-            .x
+            .x()
             .select(Axis(0), &fold.validation)
             .iter()
             .copied()
@@ -135,7 +135,7 @@ fn out_of_fold_member_inputs(
         let meta_rows = stacking_inputs(
             &members,
             &validation,
-            data.x.ncols(),
+            data.x().ncols(),
             fold.validation.len(),
             data.n_classes,
             data.positive_class,

@@ -75,7 +75,7 @@ impl Learner for Svm {
     fn fit(&self, params: &SvmParams, data: &FitData<'_>, _seed: u64) -> Result<Classifier, FitError> {
         let present = data.require_two_classes(NAME)?;
         // linfa's kernel is exp(-d^2 / eps), so eps = 1 / gamma with gamma = gamma_scale / n_inputs.
-        let kernel_eps = data.x.ncols().max(1) as f64 / params.gamma_scale;
+        let kernel_eps = data.x().ncols().max(1) as f64 / params.gamma_scale;
         let c = params.c;
         if data.n_classes == 2 {
             let positive: Vec<bool> = data
@@ -84,7 +84,7 @@ impl Learner for Svm {
                 .map(|class_idx| *class_idx == data.positive_class)
                 .collect();
             let machine = fit_binary(
-                data.x,
+                data.x(),
                 &positive,
                 c * class_weight(data, data.positive_class),
                 c * class_weight(data, 1 - data.positive_class),
@@ -104,7 +104,7 @@ impl Learner for Svm {
                         kernel_eps,
                         platt_a: 0.0,
                         platt_b: 50.0,
-                        n_inputs: data.x.ncols(),
+                        n_inputs: data.x().ncols(),
                     });
                 }
                 let positive: Vec<bool> = data.y.iter().map(|y| *y == class_idx).collect();
@@ -119,7 +119,7 @@ impl Learner for Svm {
                     .sum::<f64>()
                     / others.len().max(1) as f64;
                 fit_binary(
-                    data.x,
+                    data.x(),
                     &positive,
                     c * class_weight(data, class_idx),
                     c * rest_weight,
