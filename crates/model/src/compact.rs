@@ -234,12 +234,13 @@ pub(crate) fn for_each_leaf_of_row<'a, K: Copy>(
 struct Lanes<'a, K> {
     keys: [Option<K>; TREE_LANES],
     trees: [Option<&'a FlatTree>; TREE_LANES],
-    /// Every lane has a layout; lanes past `n_lanes` hold an empty one, whose walk stays put.
+    /// The lanes' layouts; lanes past `n_lanes` are unused and hold an empty layout, so that
+    /// the walk's inner loop reads layouts without unwrapping an `Option`.
     compacts: [&'a CompactTree; TREE_LANES],
     n_lanes: usize,
 }
 
-/// The layout of unused lanes.
+/// The layout unused lanes hold.
 static NO_TREE: CompactTree = CompactTree {
     nodes: Vec::new(),
     leaf_offsets: Vec::new(),

@@ -69,7 +69,8 @@ impl Trainer<'_> {
         // Resampling makes new rows, so it needs the fold's matrix; otherwise the learner reads
         // the fold's raw rows through the fitted preprocessing, as a matrix only if it asks
         // for one (see `FitData`).
-        let resampled = match self.effective_balance(kind) {
+        let balance = self.effective_balance(kind);
+        let resampled = match balance {
             Balance::None | Balance::ClassWeight => None,
             Balance::Oversample => {
                 let x = preprocess::transform_rows(&preprocessor, raw, rows);
@@ -85,13 +86,12 @@ impl Trainer<'_> {
                 Some(preprocess::smote(x.view(), &y, self.n_classes, k, &mut rng))
             }
         };
-        let weights: Option<Vec<f64>> = (self.effective_balance(kind) == Balance::ClassWeight)
-            .then(|| {
-                let class_weights = preprocess::class_weights(&y, self.n_classes);
-                y.iter()
-                    .map(|class_idx| class_weights[*class_idx])
-                    .collect()
-            });
+        let weights: Option<Vec<f64>> = (balance == Balance::ClassWeight).then(|| {
+            let class_weights = preprocess::class_weights(&y, self.n_classes);
+            y.iter()
+                .map(|class_idx| class_weights[*class_idx])
+                .collect()
+        });
         let data = match &resampled {
             Some((x, y)) => FitData::new(x.view(), y, None, self.n_classes, self.positive_class),
             None => FitData::from_rows(
@@ -105,6 +105,7 @@ impl Trainer<'_> {
             ),
         };
         let classifier = kind.fit(params, &data, derive_seed(seed, &[2]))?;
+        // It borrows the preprocessor, which the pipeline takes.
         drop(data);
         Ok(Pipeline {
             preprocessor,

@@ -7,8 +7,10 @@
 //! scikit-learn's lbfgs. With tens of model inputs the Hessian is small: one pass over the rows
 //! builds it with a matrix product, a Cholesky factorisation gives the Newton step, and a
 //! handful of steps reach the optimum to a relative precision of about 1e-10, where L-BFGS
-//! stops at a gradient tolerance. linfa-logistic stays the multinomial solver, and the
-//! binary solver's tests check this one against it.
+//! stops at a gradient tolerance. Every pass reads the rows block by block
+//! ([`FitData::for_each_block`]), so a fold's rows of the raw table never become a whole
+//! matrix. linfa-logistic stays the multinomial solver, and the binary solver's tests check
+//! this one against it.
 
 use ndarray::{Array1, Array2, Axis, Slice};
 
