@@ -104,24 +104,77 @@ fn svm_conversion_matches_linfa_platt_probabilities() {
 }
 
 #[test]
-fn naive_bayes_conversion_matches_linfa_predictions() {
-    let (x, y) = blobs(200, 3);
-    let dataset = Dataset::new(x.clone(), Array1::from(y.clone()));
-    let reference = linfa_bayes::GaussianNb::params().fit(&dataset).unwrap();
-    let expected = reference.predict(&x);
-    let data = binary(&x, &y, 1);
-    let params = ModelParams::new::<NaiveBayes>(
-        kind("nb"),
-        NaiveBayesParams {
-            var_smoothing: 1e-9,
-        },
-    );
-    let ours = params.kind().fit(&params, &data, 0).unwrap();
-    let probabilities = predict_inputs(&ours, x.view(), 2, 1);
-    for row_idx in 0..x.nrows() {
-        let predicted = model::argmax(&probabilities.row(row_idx).to_vec());
-        assert_eq!(predicted, expected[row_idx], "row {row_idx}");
+fn naive_bayes_fits_linfa_bayes_parameters_bit_for_bit() {
+    // Three classes over more rows than one block, so the one-pass fit crosses block edges.
+    let (mut x, mut y) = blobs(9_000, 3);
+    for (row, class_idx) in y.iter_mut().enumerate() {
+        if row % 7 == 0 {
+            *class_idx = 2;
+            x[[row, 1]] += 2.5;
+        }
     }
+    for var_smoothing in [1e-9, 1e-2] {
+        let dataset = Dataset::new(x.clone(), Array1::from(y.clone()));
+        let reference = linfa_bayes::GaussianNb::params()
+            .var_smoothing(var_smoothing)
+            .fit(&dataset)
+            .unwrap();
+        // linfa-bayes keeps its parameters private; its serde form shows them.
+        let serialised = serde_json::to_value(&reference).unwrap();
+        let data = FitData::new(x.view(), &y, None, 3, 1);
+        let params = ModelParams::new::<NaiveBayes>(kind("nb"), NaiveBayesParams { var_smoothing });
+        let Classifier::NaiveBayes(ours) = params.kind().fit(&params, &data, 0).unwrap() else {
+            panic!("naive Bayes fitted another kind of model");
+        };
+        for class_idx in 0..3 {
+            let info = &serialised["class_info"][class_idx.to_string()];
+            let slots = class_idx * 3..(class_idx + 1) * 3;
+            let column = |key: &str| -> Vec<f64> {
+                info[key]["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|value| value.as_f64().unwrap())
+                    .collect()
+            };
+            assert_eq!(
+                ours.means[slots.clone()],
+                column("theta"),
+                "class {class_idx} means"
+            );
+            assert_eq!(
+                ours.variances[slots],
+                column("sigma"),
+                "class {class_idx} variances"
+            );
+            let prior = info["prior"].as_f64().unwrap();
+            assert_eq!(
+                ours.log_priors[class_idx],
+                prior.ln(),
+                "class {class_idx} prior"
+            );
+        }
+        let expected = reference.predict(&x);
+        let probabilities = predict_inputs(&Classifier::NaiveBayes(ours), x.view(), 3, 1);
+        for row_idx in 0..x.nrows() {
+            let predicted = model::argmax(&probabilities.row(row_idx).to_vec());
+            assert_eq!(predicted, expected[row_idx], "row {row_idx}");
+        }
+    }
+}
+
+#[test]
+fn naive_bayes_refuses_inputs_without_a_variance() {
+    let (mut x, y) = blobs(50, 6);
+    x[[10, 2]] = f64::INFINITY;
+    let data = binary(&x, &y, 1);
+    let params = kind("nb").default_params();
+    let error = params
+        .kind()
+        .fit(&params, &data, 0)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("not a number"), "{error}");
 }
 
 #[test]
@@ -316,8 +369,14 @@ fn a_fit_on_raw_rows_through_preprocessing_equals_the_fit_on_their_matrix() {
     });
     let expected: Vec<u64> = matrix.iter().map(|value| value.to_bits()).collect();
     assert_eq!(blocks, expected);
-    // Logistic regression reads blocks, the others the matrix: the same model either way.
-    for short in ["lr", "nb", "dt"] {
+    let picked = [4_000, 0, 7, 7];
+    assert_eq!(
+        from_rows.rows_matrix(&picked),
+        matrix.select(ndarray::Axis(0), &picked)
+    );
+    // Logistic regression, naive Bayes and histogram boosting read blocks, the tree the
+    // matrix: the same model either way.
+    for short in ["lr", "nb", "hgb", "dt"] {
         let kind = kind(short);
         let params = kind.default_params();
         let on_rows = kind.fit(&params, &from_rows, 5).unwrap();

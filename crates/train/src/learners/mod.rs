@@ -173,6 +173,21 @@ impl<'a> FitData<'a> {
         }
     }
 
+    /// The model inputs of `rows` (indices into these rows), as a matrix in that order.
+    pub fn rows_matrix(&self, rows: &[usize]) -> Array2<f64> {
+        match &self.inputs {
+            Inputs::Matrix(x) => x.select(Axis(0), rows),
+            Inputs::Rows {
+                raw,
+                rows: table_rows,
+                preprocessor,
+            } => {
+                let picked: Vec<usize> = rows.iter().map(|row| table_rows[*row]).collect();
+                preprocess::transform_rows(preprocessor, raw.view(), &picked)
+            }
+        }
+    }
+
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         match &self.inputs {

@@ -1,9 +1,15 @@
-//! Gaussian naive Bayes: fitted by linfa-bayes, whose parameters are private and therefore read
-//! from its serde form (tests check the copy against linfa's own predictions).
+//! Gaussian naive Bayes, fitted in one pass over the rows block by block: each class's means
+//! and variances, and the whole table's variances for the smoothing, are accumulated as rows
+//! arrive, so no fold's matrix is ever made.
+//!
+//! The arithmetic is linfa-bayes' to the bit (a running sum for each mean, Welford's update
+//! with a fused multiply-add for each variance, rows in table order), so the fitted model is
+//! the one `linfa_bayes::GaussianNb` fits on the same matrix; the tests check that against
+//! linfa itself.
 
-use linfa::prelude::*;
 use model::Classifier;
 use model::classifier::GaussianNb;
+use ndarray::ArrayView1;
 
 use super::space::Space;
 use super::{FamilyInfo, FitData, FitError, Learner, library};
@@ -27,7 +33,7 @@ impl Learner for NaiveBayes {
         FamilyInfo {
             short: "nb",
             name: NAME,
-            description: "Gaussian naive Bayes (linfa-bayes)",
+            description: "Gaussian naive Bayes (one pass over the rows; linfa-bayes' arithmetic)",
             supports_weights: false,
             in_default_run: true,
             native_missing: false,
@@ -68,65 +74,106 @@ impl Learner for NaiveBayes {
         _seed: u64,
     ) -> Result<Classifier, FitError> {
         data.require_two_classes(NAME)?;
-        let fitted = linfa_bayes::GaussianNb::params()
-            .var_smoothing(params.var_smoothing)
-            .fit(&data.linfa_view())
-            .map_err(|error| library(NAME)(error.to_string()))?;
-        // linfa-bayes keeps its per-class parameters private; its serde form is the documented
-        // way to read them.
-        let value =
-            serde_json::to_value(&fitted).map_err(|error| library(NAME)(error.to_string()))?;
-        copy_parameters(&value, data.n_classes, data.x().ncols())
+        let n_inputs = data.n_inputs();
+        if n_inputs == 0 {
+            return Err(library(NAME)("no model inputs".into()));
+        }
+        let mut whole = Moments::new(n_inputs);
+        let mut classes: Vec<Moments> = (0..data.n_classes)
+            .map(|_| Moments::new(n_inputs))
+            .collect();
+        data.for_each_block(&mut |first_row, block| {
+            for (input, class_idx) in block.rows().into_iter().zip(&data.y[first_row..]) {
+                whole.add(input);
+                // `present_classes` ignores out-of-range labels; so does the fit.
+                if let Some(class) = classes.get_mut(*class_idx) {
+                    class.add(input);
+                }
+            }
+        });
+        let largest_variance = whole.largest_variance().ok_or_else(|| {
+            library(NAME)("an input's variance is not a number (are the inputs finite?)".into())
+        })?;
+        let epsilon = params.var_smoothing * largest_variance;
+        Ok(Classifier::NaiveBayes(parameters(&classes, epsilon, n_inputs)))
     }
 }
 
-/// Reads linfa-bayes' serialised `class_info` into our per-class arrays.
-fn copy_parameters(
-    value: &serde_json::Value,
-    n_classes: usize,
-    n_inputs: usize,
-) -> Result<Classifier, FitError> {
+/// The per-class parameters: a class without rows keeps mean 0, variance 1 and probability 0.
+fn parameters(classes: &[Moments], epsilon: f64, n_inputs: usize) -> GaussianNb {
+    let n_classes = classes.len();
+    let n_rows: usize = classes.iter().map(|class| class.count).sum();
     let mut means = vec![0.0; n_classes * n_inputs];
     let mut variances = vec![1.0; n_classes * n_inputs];
     let mut log_priors = vec![f64::NEG_INFINITY; n_classes];
-    let class_info = value
-        .get("class_info")
-        .and_then(|info| info.as_object())
-        .ok_or_else(|| library(NAME)("unexpected serialised form: no `class_info`".into()))?;
-    let array = |info: &serde_json::Value, key: &str| -> Option<Vec<f64>> {
-        info.get(key)?
-            .get("data")?
-            .as_array()?
-            .iter()
-            .map(|v| v.as_f64())
-            .collect()
-    };
-    for (class_key, info) in class_info {
-        let parsed = class_key
-            .parse::<usize>()
-            .ok()
-            .filter(|class_idx| *class_idx < n_classes);
-        let (Some(class_idx), Some(theta), Some(sigma), Some(prior)) = (
-            parsed,
-            array(info, "theta"),
-            array(info, "sigma"),
-            info.get("prior").and_then(|prior| prior.as_f64()),
-        ) else {
-            return Err(library(NAME)(format!(
-                "unexpected serialised class `{class_key}`"
-            )));
-        };
-        if theta.len() != n_inputs || sigma.len() != n_inputs {
-            return Err(library(NAME)("parameter length mismatch".into()));
+    for (class_idx, class) in classes.iter().enumerate() {
+        if class.count == 0 {
+            continue;
         }
-        means[class_idx * n_inputs..(class_idx + 1) * n_inputs].copy_from_slice(&theta);
-        variances[class_idx * n_inputs..(class_idx + 1) * n_inputs].copy_from_slice(&sigma);
-        log_priors[class_idx] = prior.ln();
+        let slots = class_idx * n_inputs..(class_idx + 1) * n_inputs;
+        let count = class.count as f64;
+        for (mean, sum) in means[slots.clone()].iter_mut().zip(&class.sums) {
+            *mean = sum / count;
+        }
+        for (variance, sum_sq) in variances[slots].iter_mut().zip(&class.sums_sq) {
+            *variance = sum_sq / count + epsilon;
+        }
+        log_priors[class_idx] = (count / n_rows as f64).ln();
     }
-    Ok(Classifier::NaiveBayes(GaussianNb {
+    GaussianNb {
         means,
         variances,
         log_priors,
         n_inputs,
-    }))
+    }
+}
+
+/// Running moments of a stream of rows, computed as ndarray's `mean_axis` and `var_axis` do:
+/// the mean from a plain running sum, the variance by Welford's update.
+struct Moments {
+    count: usize,
+    /// Running sum of each input.
+    sums: Vec<f64>,
+    /// Welford's running mean of each input.
+    means: Vec<f64>,
+    /// Welford's running sum of squared deviations of each input.
+    sums_sq: Vec<f64>,
+}
+
+impl Moments {
+    fn new(n_inputs: usize) -> Self {
+        Moments {
+            count: 0,
+            sums: vec![0.0; n_inputs],
+            means: vec![0.0; n_inputs],
+            sums_sq: vec![0.0; n_inputs],
+        }
+    }
+
+    fn add(&mut self, input: ArrayView1<'_, f64>) {
+        self.count += 1;
+        let count = self.count as f64;
+        for (((value, sum), mean), sum_sq) in input
+            .iter()
+            .zip(&mut self.sums)
+            .zip(&mut self.means)
+            .zip(&mut self.sums_sq)
+        {
+            *sum += value;
+            let delta = value - *mean;
+            *mean += delta / count;
+            *sum_sq = (value - *mean).mul_add(delta, *sum_sq);
+        }
+    }
+
+    /// The largest population variance; `None` when one is not a number, which has no order
+    /// (linfa-bayes refuses such inputs for the same reason).
+    fn largest_variance(&self) -> Option<f64> {
+        let count = self.count as f64;
+        let variances = self.sums_sq.iter().map(|sum_sq| sum_sq / count);
+        if variances.clone().any(f64::is_nan) {
+            return None;
+        }
+        variances.reduce(f64::max)
+    }
 }
