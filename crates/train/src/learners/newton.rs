@@ -9,8 +9,10 @@
 //! handful of steps reach the optimum to a relative precision of about 1e-10, where L-BFGS
 //! stops at a gradient tolerance. Every pass reads the rows block by block
 //! ([`FitData::for_each_block`]), so a fold's rows of the raw table never become a whole
-//! matrix. linfa-logistic stays the multinomial solver, and the binary solver's tests check
-//! this one against it.
+//! matrix; as each block is preprocessed again in every pass, a step takes one pass, which
+//! gives a candidate's objective and, for the next step, its gradient and Hessian.
+//! linfa-logistic stays the multinomial solver, and the binary solver's tests check this one
+//! against it.
 
 use ndarray::{Array1, Array2, Axis, Slice};
 
@@ -66,35 +68,50 @@ pub fn fit_binary(
         weights: Array1::zeros(n_inputs),
         intercept: prior,
     };
-    let mut objective = coefficients.objective(x, &targets, alpha);
+    let mut current = coefficients.evaluate(x, &targets, alpha, true);
     for iteration in 1..=max_iterations {
-        let (gradient, hessian) = coefficients.gradient_and_hessian(x, &targets, alpha);
+        let (gradient, hessian) = current
+            .derivatives
+            .take()
+            .ok_or_else(|| "the derivatives were not computed".to_string())?;
         let step = solve_positive_definite(hessian, &gradient)
             .ok_or_else(|| "the Hessian is not positive definite".to_string())?;
         let decrement: f64 = gradient.iter().zip(&step).map(|(g, d)| g * d).sum();
+        let converged = decrement / 2.0 <= 1e-10 * current.objective.max(1.0);
+        // The pass that evaluates a candidate also takes its derivatives, which the next
+        // step needs if it is accepted: one pass over the rows per step instead of three.
+        let next_step_needed = !converged && iteration < max_iterations;
         // Backtracking (Armijo) on the step length; a full step is almost always accepted.
         let mut length = 1.0;
-        let (candidate, candidate_objective) = loop {
+        let (candidate, evaluated) = loop {
             let candidate = coefficients.stepped(&step, length);
-            let candidate_objective = candidate.objective(x, &targets, alpha);
-            if candidate_objective <= objective - 1e-4 * length * decrement || length < 1e-10 {
-                break (candidate, candidate_objective);
+            let evaluated = candidate.evaluate(x, &targets, alpha, next_step_needed);
+            if evaluated.objective <= current.objective - 1e-4 * length * decrement
+                || length < 1e-10
+            {
+                break (candidate, evaluated);
             }
             length /= 2.0;
         };
-        if !(candidate_objective.is_finite() && candidate.is_finite()) {
+        if !(evaluated.objective.is_finite() && candidate.is_finite()) {
             return Err(format!(
                 "coefficients stopped being finite at Newton step {iteration}"
             ));
         }
-        let converged = decrement / 2.0 <= 1e-10 * objective.max(1.0);
         coefficients = candidate;
-        objective = candidate_objective;
+        current = evaluated;
         if converged {
             return Ok(coefficients.into_fit(iteration, true));
         }
     }
     Ok(coefficients.into_fit(max_iterations, false))
+}
+
+/// The objective at some coefficients and, when asked for, its gradient and Hessian.
+struct Evaluation {
+    objective: f64,
+    /// The gradient and Hessian over `(w, b)`, the intercept last.
+    derivatives: Option<(Vec<f64>, Array2<f64>)>,
 }
 
 /// Weights and intercept during the iterations.
@@ -104,76 +121,77 @@ struct Coefficients {
 }
 
 impl Coefficients {
-    /// `x · w + b` for every row.
-    fn scores(&self, x: &FitData<'_>) -> Array1<f64> {
-        let mut scores = Vec::with_capacity(x.n_rows());
-        x.for_each_block(&mut |_, block| {
-            scores.extend(
-                block
-                    .dot(&self.weights)
-                    .iter()
-                    .map(|score| score + self.intercept),
-            );
+    /// The penalised negative log-likelihood and, if `with_derivatives`, its gradient and
+    /// Hessian, in one pass over the rows block by block (the blocks of
+    /// [`FitData::for_each_block`]), so the fold's whole matrix is never needed at once.
+    /// Sums over every row (the loss, the intercept's gradient and curvature) are taken over
+    /// the whole vector of per-row terms after the pass, so they do not depend on the blocks.
+    fn evaluate(
+        &self,
+        x: &FitData<'_>,
+        targets: &Array1<f64>,
+        alpha: f64,
+        with_derivatives: bool,
+    ) -> Evaluation {
+        let (n_rows, n_inputs) = (x.n_rows(), x.n_inputs());
+        let mut scores = Vec::with_capacity(n_rows);
+        let mut residuals = Vec::with_capacity(if with_derivatives { n_rows } else { 0 });
+        let mut curvatures = Vec::with_capacity(residuals.capacity());
+        let mut gradient = &self.weights * alpha;
+        let mut cross = Array1::<f64>::zeros(n_inputs);
+        let mut gram = Array2::<f64>::zeros((n_inputs, n_inputs));
+        x.for_each_block(&mut |first_row, block| {
+            let block_scores = block
+                .dot(&self.weights)
+                .mapv(|score| score + self.intercept);
+            scores.extend(block_scores.iter().copied());
+            if !with_derivatives {
+                return;
+            }
+            let block_targets =
+                targets.slice_axis(Axis(0), Slice::from(first_row..first_row + block.nrows()));
+            let probabilities = block_scores.mapv(sigmoid);
+            let block_residuals = &probabilities - &block_targets;
+            // The curvature per row, floored so that the Hessian stays positive definite when
+            // the fitted probabilities round to 0 or 1.
+            let block_curvatures = probabilities.mapv(|p| (p * (1.0 - p)).max(1e-12));
+            gradient += &block.t().dot(&block_residuals);
+            cross += &block.t().dot(&block_curvatures);
+            // `Xᵀ S X` from a scaled copy of the block.
+            let mut scaled = block.to_owned();
+            for (mut row, curvature) in scaled.axis_iter_mut(Axis(0)).zip(&block_curvatures) {
+                row *= curvature.sqrt();
+            }
+            gram += &scaled.t().dot(&scaled);
+            residuals.extend(block_residuals.iter().copied());
+            curvatures.extend(block_curvatures.iter().copied());
         });
-        Array1::from(scores)
-    }
-
-    /// The penalised negative log-likelihood.
-    fn objective(&self, x: &FitData<'_>, targets: &Array1<f64>, alpha: f64) -> f64 {
-        let loss: f64 = self
-            .scores(x)
+        let loss: f64 = scores
             .iter()
             .zip(targets)
             // log(1 + e^z) - t·z, with log(1 + e^z) computed without overflow.
             .map(|(z, t)| z.max(0.0) + (-z.abs()).exp().ln_1p() - t * z)
             .sum();
-        loss + 0.5 * alpha * self.weights.dot(&self.weights)
-    }
-
-    /// The gradient and Hessian of the objective over `(w, b)`, the intercept last. Every sum
-    /// over rows is taken block by block (the blocks of [`FitData::for_each_block`]), so the
-    /// fold's whole matrix is never needed at once.
-    fn gradient_and_hessian(
-        &self,
-        x: &FitData<'_>,
-        targets: &Array1<f64>,
-        alpha: f64,
-    ) -> (Vec<f64>, Array2<f64>) {
-        let n_inputs = x.n_inputs();
-        let probabilities = self.scores(x).mapv(sigmoid);
-        let residuals = &probabilities - targets;
-        // The curvature per row, floored so that the Hessian stays positive definite when the
-        // fitted probabilities round to 0 or 1.
-        let curvature = probabilities.mapv(|p| (p * (1.0 - p)).max(1e-12));
-        let mut gradient = &self.weights * alpha;
-        let mut cross = Array1::<f64>::zeros(n_inputs);
-        let mut gram = Array2::<f64>::zeros((n_inputs, n_inputs));
-        x.for_each_block(&mut |first_row, block| {
-            let rows = Slice::from(first_row..first_row + block.nrows());
-            let block_residuals = residuals.slice_axis(Axis(0), rows);
-            let block_curvature = curvature.slice_axis(Axis(0), rows);
-            gradient += &block.t().dot(&block_residuals);
-            cross += &block.t().dot(&block_curvature);
-            // `Xᵀ S X` from a scaled copy of the block.
-            let mut scaled = block.to_owned();
-            for (mut row, curvature) in scaled.axis_iter_mut(Axis(0)).zip(&block_curvature) {
-                row *= curvature.sqrt();
+        let objective = loss + 0.5 * alpha * self.weights.dot(&self.weights);
+        let derivatives = with_derivatives.then(|| {
+            let mut hessian = Array2::zeros((n_inputs + 1, n_inputs + 1));
+            for input in 0..n_inputs {
+                for other in 0..n_inputs {
+                    hessian[[input, other]] = gram[[input, other]];
+                }
+                hessian[[input, input]] += alpha;
+                hessian[[input, n_inputs]] = cross[input];
+                hessian[[n_inputs, input]] = cross[input];
             }
-            gram += &scaled.t().dot(&scaled);
+            hessian[[n_inputs, n_inputs]] = Array1::from(curvatures).sum();
+            let mut gradient = gradient.to_vec();
+            gradient.push(Array1::from(residuals).sum());
+            (gradient, hessian)
         });
-        let mut hessian = Array2::zeros((n_inputs + 1, n_inputs + 1));
-        for input in 0..n_inputs {
-            for other in 0..n_inputs {
-                hessian[[input, other]] = gram[[input, other]];
-            }
-            hessian[[input, input]] += alpha;
-            hessian[[input, n_inputs]] = cross[input];
-            hessian[[n_inputs, input]] = cross[input];
+        Evaluation {
+            objective,
+            derivatives,
         }
-        hessian[[n_inputs, n_inputs]] = curvature.sum();
-        let mut gradient = gradient.to_vec();
-        gradient.push(residuals.sum());
-        (gradient, hessian)
     }
 
     /// The coefficients moved by `-length · step` (intercept last in `step`).
@@ -308,7 +326,9 @@ mod tests {
             intercept: b,
         };
         let targets: Array1<f64> = positive.iter().map(|p| f64::from(u8::from(*p))).collect();
-        coefficients.objective(&inputs(x), &targets, alpha)
+        coefficients
+            .evaluate(&inputs(x), &targets, alpha, false)
+            .objective
     }
 
     #[test]
