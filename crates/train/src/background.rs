@@ -12,6 +12,7 @@ use rand_xoshiro::Xoshiro256PlusPlus;
 use model::Pipeline;
 use model::explain::{Background, Explainer, Method};
 
+use crate::learners::BLOCK_ROWS;
 use crate::seeds::derive_seed;
 
 /// Centroids in the background summary (fewer when there are fewer distinct rows).
@@ -23,46 +24,59 @@ const ITERATIONS: usize = 25;
 
 /// The explainer for a fitted pipeline, from the raw rows it was fitted on.
 pub fn explainer(pipeline: &Pipeline, raw: ArrayView2<'_, f64>, seed: u64) -> Explainer {
-    let inputs = preprocess::transform(&pipeline.preprocessor, raw);
-    // Means of the observed values: a model that routes missing inputs itself sees NaNs.
-    let input_means: Vec<f64> = inputs
-        .columns()
-        .into_iter()
-        .map(|column| {
-            let (sum, n) = column
-                .iter()
-                .filter(|value| !value.is_nan())
-                .fold((0.0, 0usize), |(sum, n), value| (sum + value, n + 1));
-            if n == 0 { 0.0 } else { sum / n as f64 }
-        })
-        .collect();
     let background =
         (Method::for_classifier(&pipeline.classifier) == Method::SampledShapley).then(|| {
-            let summarised = summary_rows(&inputs, derive_seed(seed, &[33]));
+            let summarised = summary_rows(pipeline, raw, derive_seed(seed, &[33]));
             summarise(&summarised, BACKGROUND_POINTS, derive_seed(seed, &[31]))
         });
     Explainer {
-        input_means,
+        input_means: input_means(pipeline, raw),
         background,
         seed: derive_seed(seed, &[32]),
         pairs_per_point: PAIRS_PER_POINT,
     }
 }
 
+/// Each model input's mean over the observed values (a model that routes missing inputs
+/// itself sees NaNs). The rows are preprocessed a block at a time and summed in row order:
+/// the table's whole model-input matrix would be a second copy of the table.
+fn input_means(pipeline: &Pipeline, raw: ArrayView2<'_, f64>) -> Vec<f64> {
+    let mut totals = vec![(0.0, 0usize); pipeline.preprocessor.n_outputs()];
+    let mut block_rows = Vec::with_capacity(BLOCK_ROWS);
+    for first_row in (0..raw.nrows()).step_by(BLOCK_ROWS) {
+        block_rows.clear();
+        block_rows.extend(first_row..(first_row + BLOCK_ROWS).min(raw.nrows()));
+        let block = preprocess::transform_rows(&pipeline.preprocessor, raw, &block_rows);
+        for (column, (sum, n)) in block.columns().into_iter().zip(&mut totals) {
+            for value in column.iter().filter(|value| !value.is_nan()) {
+                *sum += value;
+                *n += 1;
+            }
+        }
+    }
+    totals
+        .into_iter()
+        .map(|(sum, n)| if n == 0 { 0.0 } else { sum / n as f64 })
+        .collect()
+}
+
 /// Most rows the background summary is computed from: 16 centroids of 20,000 rows describe the
 /// population as well as of a million, at a fiftieth of the k-means cost.
 pub const MAX_SUMMARY_ROWS: usize = 20_000;
 
-/// The rows summarised: all of them, or a seeded sample of [`MAX_SUMMARY_ROWS`] in their order.
-fn summary_rows(inputs: &Array2<f64>, seed: u64) -> Array2<f64> {
-    if inputs.nrows() <= MAX_SUMMARY_ROWS {
-        return inputs.clone();
-    }
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut picked =
-        rand::seq::index::sample(&mut rng, inputs.nrows(), MAX_SUMMARY_ROWS).into_vec();
-    picked.sort_unstable();
-    inputs.select(ndarray::Axis(0), &picked)
+/// The model inputs of the rows summarised: all of them, or a seeded sample of
+/// [`MAX_SUMMARY_ROWS`] in their order.
+fn summary_rows(pipeline: &Pipeline, raw: ArrayView2<'_, f64>, seed: u64) -> Array2<f64> {
+    let n_rows = raw.nrows();
+    let picked: Vec<usize> = if n_rows <= MAX_SUMMARY_ROWS {
+        (0..n_rows).collect()
+    } else {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut picked = rand::seq::index::sample(&mut rng, n_rows, MAX_SUMMARY_ROWS).into_vec();
+        picked.sort_unstable();
+        picked
+    };
+    preprocess::transform_rows(&pipeline.preprocessor, raw, &picked)
 }
 
 /// Weighted k-means centroids of the rows of `inputs`.

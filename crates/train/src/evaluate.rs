@@ -206,11 +206,12 @@ pub fn evaluate(
         probabilities.push(prediction.probabilities);
     }
     let n_classes = schema.classes.len();
+    let flat_probabilities = probabilities.concat();
     let scored = Scored {
         task: schema.task,
         positive_class: schema.positive_class,
         n_classes,
-        probabilities: &probabilities,
+        probabilities: model::evaluation::ProbabilityRows::new(&flat_probabilities, n_classes),
         decided: &decided,
         truth: &truth,
     };

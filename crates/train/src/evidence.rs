@@ -4,6 +4,7 @@
 
 use ndarray::Array2;
 
+use model::evaluation::ProbabilityRows;
 use model::{Decision, Evidence, Schema};
 
 /// Bootstrap resamples behind the intervals, up to [`FULL_RESAMPLES_UP_TO`] records.
@@ -36,11 +37,12 @@ pub fn evidence(
     y: &[usize],
     seed: u64,
 ) -> Evidence {
-    let probabilities: Vec<Vec<f64>> = oof.rows().into_iter().map(|row| row.to_vec()).collect();
+    let oof = oof.as_standard_layout();
+    let probabilities = ProbabilityRows::new(oof.as_slice().unwrap_or_default(), oof.ncols());
     model::evaluation::evidence(
         schema,
         decision.threshold,
-        &probabilities,
+        probabilities,
         y,
         resamples(y.len()),
         seed,

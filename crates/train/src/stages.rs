@@ -456,12 +456,9 @@ fn subgroups(
     decided: &Decided,
     options: &TrainOptions,
 ) -> Vec<model::SubgroupFamily> {
-    let probabilities: Vec<Vec<f64>> = decided
-        .chosen_oof
-        .rows()
-        .into_iter()
-        .map(|row| row.to_vec())
-        .collect();
+    let oof = decided.chosen_oof.as_standard_layout();
+    let probabilities =
+        model::evaluation::ProbabilityRows::new(oof.as_slice().unwrap_or_default(), oof.ncols());
     let labels: Vec<usize> = probabilities
         .iter()
         .map(|row| model::decide(row, schema.positive_class, decided.decision.threshold))
@@ -470,7 +467,7 @@ fn subgroups(
         task: schema.task,
         positive_class: schema.positive_class,
         n_classes: loaded.n_classes,
-        probabilities: &probabilities,
+        probabilities,
         decided: &labels,
         truth: &loaded.y,
     };
