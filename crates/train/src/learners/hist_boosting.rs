@@ -26,7 +26,7 @@ use rand::seq::index::sample;
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use super::boosting::{base_scores, check_boosting, check_fraction, row_weights};
+use super::boosting::{base_scores, check_boosting, check_fraction};
 use super::space::{ParamValue, Space};
 use super::{FamilyInfo, FitData, FitError, Learner};
 
@@ -883,22 +883,30 @@ fn boost_scored(
     let n_outputs = if binary { 1 } else { data.n_classes };
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
     let (train_rows, validation_rows) = validation_split(params, data, &mut rng);
-    let weights = row_weights(data);
-    let train_y: Vec<usize> = train_rows.iter().map(|row| data.y[*row]).collect();
-    let train_weights: Vec<f64> = train_rows.iter().map(|row| weights[*row]).collect();
-    let base_scores = base_scores(
-        &train_y,
-        &train_weights,
-        data.n_classes,
-        data.positive_class,
-    );
+    // A row's weight, 1 without class weights: multiplying by 1 changes no bit, and a vector
+    // of ones would be one more row-sized vector per fold in flight.
+    let weight_of = |row: usize| data.weights.map_or(1.0, |weights| weights[row]);
+    // Only the start needs the boosting rows' labels and weights gathered; they are freed
+    // before the bin codes are made.
+    let base_scores = {
+        let train_y: Vec<usize> = train_rows.iter().map(|row| data.y[*row]).collect();
+        let train_weights: Vec<f64> = train_rows.iter().map(|row| weight_of(*row)).collect();
+        base_scores(
+            &train_y,
+            &train_weights,
+            data.n_classes,
+            data.positive_class,
+        )
+    };
     let binned = BinnedRows::new(data, &train_rows, params.max_bins);
     let n_features = binned.n_features;
     let n_sampled_features = ((params.colsample * n_features as f64).ceil() as usize).clamp(1, n_features.max(1));
     let mut scores: Vec<f64> = base_scores.iter().copied().cycle().take(n_rows * n_outputs).collect();
     let mut gradients = vec![0.0; n_rows];
     let mut hessians = vec![0.0; n_rows];
-    let mut probabilities = vec![0.0; n_rows * n_outputs];
+    // Several classes' trees in a round use the probabilities from before the round, kept
+    // here; with two classes there is one tree per round, which reads its row's score.
+    let mut probabilities = vec![0.0; if binary { 0 } else { n_rows * n_outputs }];
     let mut rounds: Vec<Vec<FlatTree>> = Vec::with_capacity(params.n_rounds);
     let mut in_round = vec![false; n_rows];
     let mut pool: Vec<Vec<Totals>> = Vec::new();
@@ -920,22 +928,22 @@ fn boost_scored(
                 in_round[*row as usize] = true;
             }
         }
-        // Every class's tree in a round uses the probabilities from before the round.
-        for row in &train_rows {
-            let range = row * n_outputs..(row + 1) * n_outputs;
-            probabilities_of(&scores[range.clone()], binary, &mut probabilities[range]);
+        if !binary {
+            for row in &train_rows {
+                let range = row * n_outputs..(row + 1) * n_outputs;
+                probabilities_of(&scores[range.clone()], binary, &mut probabilities[range]);
+            }
         }
         let mut round = Vec::with_capacity(n_outputs);
         for output in 0..n_outputs {
             for row in &train_rows {
-                let p = probabilities[row * n_outputs + output];
-                let target = if binary {
-                    data.y[*row] == data.positive_class
+                let (p, target) = if binary {
+                    (sigmoid(scores[*row]), data.y[*row] == data.positive_class)
                 } else {
-                    data.y[*row] == output
+                    (probabilities[row * n_outputs + output], data.y[*row] == output)
                 };
-                gradients[*row] = weights[*row] * (p - f64::from(u8::from(target)));
-                hessians[*row] = weights[*row] * (p * (1.0 - p)).max(1e-16);
+                gradients[*row] = weight_of(*row) * (p - f64::from(u8::from(target)));
+                hessians[*row] = weight_of(*row) * (p * (1.0 - p)).max(1e-16);
             }
             let mut features: Vec<usize> = if n_sampled_features < n_features {
                 sample(&mut rng, n_features, n_sampled_features).into_vec()
