@@ -180,19 +180,9 @@ pub(crate) fn for_each_leaf_rows<'a, K: Copy>(
         };
         for (block_idx, block) in rows.chunks(BLOCK_ROWS).enumerate() {
             let mut positions = [0u32; BLOCK_ROWS];
-            // At most the tree's depth in steps; fewer when every row of the block has
-            // reached its leaf (leaf-wise trees are deep on one side only).
-            for _ in 0..compact.depth {
-                let mut moved = false;
-                for (position, row) in positions.iter_mut().zip(block) {
-                    let next = compact.step(*position, row);
-                    moved |= next != *position;
-                    *position = next;
-                }
-                if !moved {
-                    break;
-                }
-            }
+            walk_in_lock_step(&mut positions, block, compact.depth, |row, position| {
+                compact.step(position, row)
+            });
             for (offset, position) in positions.iter().take(block.len()).enumerate() {
                 visit(
                     key,
@@ -228,6 +218,30 @@ pub(crate) fn for_each_leaf_of_row<'a, K: Copy>(
         }
     }
     lanes.walk(input, &mut visit);
+}
+
+/// Walks one position per lane (`positions[i]` with `lanes[i]`, as far as both go) by
+/// `step(lane, position)`, all together, `depth` steps at most: fewer when no walk moves any
+/// more, as every walk has reached its leaf (leaf-wise trees are deep on one side only). The
+/// one loop behind both lock-step walks: many rows down one tree, one row down many trees.
+#[inline(always)]
+fn walk_in_lock_step<L>(
+    positions: &mut [u32],
+    lanes: &[L],
+    depth: usize,
+    step: impl Fn(&L, u32) -> u32,
+) {
+    for _ in 0..depth {
+        let mut moved = false;
+        for (position, lane) in positions.iter_mut().zip(lanes) {
+            let next = step(lane, *position);
+            moved |= next != *position;
+            *position = next;
+        }
+        if !moved {
+            break;
+        }
+    }
 }
 
 /// Trees one row walks down together.
@@ -279,18 +293,9 @@ impl<'a, K: Copy> Lanes<'a, K> {
             .map(|compact| compact.depth)
             .max()
             .unwrap_or(0);
-        for _ in 0..depth {
-            let mut moved = false;
-            for (position, compact) in positions.iter_mut().zip(compacts) {
-                let next = compact.step(*position, input);
-                moved |= next != *position;
-                *position = next;
-            }
-            // Fewer steps when every walk has reached its leaf.
-            if !moved {
-                break;
-            }
-        }
+        walk_in_lock_step(&mut positions, compacts, depth, |compact, position| {
+            compact.step(position, input)
+        });
         for lane in 0..n_lanes {
             if let (Some(key), Some(tree)) = (self.keys[lane], self.trees[lane]) {
                 visit(key, compacts[lane].leaf_values(tree, positions[lane]));
