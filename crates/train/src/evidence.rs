@@ -37,16 +37,26 @@ pub fn evidence(
     y: &[usize],
     seed: u64,
 ) -> Evidence {
-    let oof = oof.as_standard_layout();
-    let probabilities = ProbabilityRows::new(oof.as_slice().unwrap_or_default(), oof.ncols());
-    model::evaluation::evidence(
-        schema,
-        decision.threshold,
-        probabilities,
-        y,
-        resamples(y.len()),
-        seed,
-    )
+    with_oof_rows(oof, |probabilities| {
+        model::evaluation::evidence(
+            schema,
+            decision.threshold,
+            probabilities,
+            y,
+            resamples(y.len()),
+            seed,
+        )
+    })
+}
+
+/// Calls `use_rows` with the out-of-fold matrix `oof` as `model::evaluation`'s flat rows: a
+/// view of the matrix, copied only if it is not in row-major order (ours always is).
+pub fn with_oof_rows<T>(oof: &Array2<f64>, use_rows: impl FnOnce(ProbabilityRows<'_>) -> T) -> T {
+    let row_major = oof.as_standard_layout();
+    use_rows(ProbabilityRows::new(
+        row_major.as_slice().unwrap_or_default(),
+        oof.ncols(),
+    ))
 }
 
 #[cfg(test)]

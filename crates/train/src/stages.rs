@@ -456,30 +456,29 @@ fn subgroups(
     decided: &Decided,
     options: &TrainOptions,
 ) -> Vec<model::SubgroupFamily> {
-    let oof = decided.chosen_oof.as_standard_layout();
-    let probabilities =
-        model::evaluation::ProbabilityRows::new(oof.as_slice().unwrap_or_default(), oof.ncols());
-    let labels: Vec<usize> = probabilities
-        .iter()
-        .map(|row| model::decide(row, schema.positive_class, decided.decision.threshold))
-        .collect();
-    let scored = model::evaluation::Scored {
-        task: schema.task,
-        positive_class: schema.positive_class,
-        n_classes: loaded.n_classes,
-        probabilities,
-        decided: &labels,
-        truth: &loaded.y,
-    };
-    let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::SUBGROUPS]);
-    let mut rng = model::evaluation::bootstrap_rng(seed);
-    scored.subgroups(
-        schema,
-        &options.config.subgroups,
-        &|row, feature_idx| loaded.dataset.raw[[row, feature_idx]],
-        crate::evidence::resamples(loaded.y.len()),
-        &mut rng,
-    )
+    crate::evidence::with_oof_rows(&decided.chosen_oof, |probabilities| {
+        let labels: Vec<usize> = probabilities
+            .iter()
+            .map(|row| model::decide(row, schema.positive_class, decided.decision.threshold))
+            .collect();
+        let scored = model::evaluation::Scored {
+            task: schema.task,
+            positive_class: schema.positive_class,
+            n_classes: loaded.n_classes,
+            probabilities,
+            decided: &labels,
+            truth: &loaded.y,
+        };
+        let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::SUBGROUPS]);
+        let mut rng = model::evaluation::bootstrap_rng(seed);
+        scored.subgroups(
+            schema,
+            &options.config.subgroups,
+            &|row, feature_idx| loaded.dataset.raw[[row, feature_idx]],
+            crate::evidence::resamples(loaded.y.len()),
+            &mut rng,
+        )
+    })
 }
 
 /// The training population and the chosen model's out-of-fold output on it, summarised for

@@ -931,7 +931,7 @@ fn boost_scored(
         if !binary {
             for row in &train_rows {
                 let range = row * n_outputs..(row + 1) * n_outputs;
-                probabilities_of(&scores[range.clone()], binary, &mut probabilities[range]);
+                probabilities_of(&scores[range.clone()], false, &mut probabilities[range]);
             }
         }
         let mut round = Vec::with_capacity(n_outputs);
@@ -1097,13 +1097,7 @@ mod tests {
         params.n_rounds = 20;
         params.subsample = 0.8;
         params.colsample = 0.67;
-        let data = FitData::new(
-            x.view(),
-            &y,
-            None,
-            2,
-            1,
-        );
+        let data = FitData::new(x.view(), &y, None, 2, 1);
         let (model, scores) = boost_scored(&params, &data, 3);
         // The flat trees on raw inputs (NaN included) give what training computed from codes.
         for (row, input) in x.rows().into_iter().enumerate() {
