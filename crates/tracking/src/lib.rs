@@ -109,9 +109,10 @@ impl ModelRecord {
     }
 }
 
-/// What a finished run produced.
+/// What a finished run produced. The files are borrowed: a large table's out-of-fold report
+/// runs to tens of megabytes, and a copy of it made a training run's peak memory.
 #[derive(Debug, Clone)]
-pub struct RunFinish {
+pub struct RunFinish<'a> {
     /// Milliseconds since the Unix epoch.
     pub ended_at_ms: i64,
     /// The chosen model.
@@ -125,7 +126,7 @@ pub struct RunFinish {
     /// `leaderboard.json`'s text.
     pub leaderboard: String,
     /// The run's report files by relative path (plots, leaderboards, `model.json`).
-    pub files: Vec<(String, Vec<u8>)>,
+    pub files: Vec<(String, &'a [u8])>,
 }
 
 /// One line of `train runs list`.

@@ -225,7 +225,7 @@ impl Store {
     }
 
     /// Records everything a finished run produced, in one transaction.
-    pub fn finish_run(&mut self, run_id: &str, finish: &RunFinish) -> Result<(), StoreError> {
+    pub fn finish_run(&mut self, run_id: &str, finish: &RunFinish<'_>) -> Result<(), StoreError> {
         let path = self.path.clone();
         let fail = |action| failure(&path, action);
         let transaction = self

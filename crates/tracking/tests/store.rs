@@ -19,7 +19,7 @@ fn start(run_id: &str, started_at_ms: i64) -> RunStart {
     }
 }
 
-fn finish() -> RunFinish {
+fn finish() -> RunFinish<'static> {
     RunFinish {
         ended_at_ms: 2_000,
         chosen_model: "random_forest".into(),
@@ -38,7 +38,7 @@ fn finish() -> RunFinish {
             },
         ],
         leaderboard: "{}".into(),
-        files: vec![("plots/roc.svg".into(), b"<svg/>".to_vec())],
+        files: vec![("plots/roc.svg".into(), b"<svg/>")],
     }
 }
 

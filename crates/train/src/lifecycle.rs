@@ -93,7 +93,7 @@ pub fn run_start(
 }
 
 /// What the store records when a run ends.
-pub fn run_finish(outcome: &TrainOutcome, options: &TrainOptions) -> RunFinish {
+pub fn run_finish<'a>(outcome: &'a TrainOutcome, options: &TrainOptions) -> RunFinish<'a> {
     let models = outcome
         .results
         .iter()
@@ -136,7 +136,7 @@ pub fn run_finish(outcome: &TrainOutcome, options: &TrainOptions) -> RunFinish {
             .map(|report| {
                 (
                     report.path.display().to_string(),
-                    report.contents.as_bytes().to_vec(),
+                    report.contents.as_bytes(),
                 )
             })
             .collect(),

@@ -191,17 +191,24 @@ impl Scored<'_> {
         let mut distinct: Vec<usize> = rows.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
-        let prepared = weighted::Prepared::new(self, &distinct);
-        let mut local_of = vec![usize::MAX; distinct.last().map_or(0, |last| last + 1)];
-        for (local, row) in prepared.rows.iter().enumerate() {
-            local_of[*row] = local;
-        }
-        let local_rows: Vec<usize> = rows.iter().map(|row| local_of[*row]).collect();
-        let mut weights = vec![0.0; prepared.len()];
-        for local in &local_rows {
-            weights[*local] += 1.0;
-        }
-        let point = prepared.figures(&weights, None);
+        let n_local = distinct.last().map_or(0, |last| last + 1);
+        let prepared = weighted::Prepared::new(self, distinct);
+        // Row-sized vectors are freed as soon as they have served: at a million records each
+        // is 8 MB, and the resamples below hold four more.
+        let local_rows: Vec<usize> = {
+            let mut local_of = vec![usize::MAX; n_local];
+            for (local, row) in prepared.rows.iter().enumerate() {
+                local_of[*row] = local;
+            }
+            rows.iter().map(|row| local_of[*row]).collect()
+        };
+        let point = {
+            let mut weights = vec![0.0; prepared.len()];
+            for local in &local_rows {
+                weights[*local] += 1.0;
+            }
+            prepared.figures(&weights, None)
+        };
         let start = recalibration_start(self.task, &point);
         let mut samples: Vec<Vec<f64>> = vec![Vec::with_capacity(resamples); point.len()];
         // Resamples are drawn in order on this thread, a batch at a time, while the previous
@@ -745,8 +752,9 @@ mod tests {
             let mut distinct = rows.clone();
             distinct.sort_unstable();
             distinct.dedup();
-            let prepared = weighted::Prepared::new(&scored, &distinct);
-            let mut weights = vec![0.0; distinct.len()];
+            let n_distinct = distinct.len();
+            let prepared = weighted::Prepared::new(&scored, distinct);
+            let mut weights = vec![0.0; n_distinct];
             for row in &rows {
                 let local = prepared.rows.iter().position(|r| r == row).unwrap();
                 weights[local] += 1.0;
