@@ -222,7 +222,7 @@ pub(crate) fn for_each_leaf_of_row<'a, K: Copy>(
     input: &[f64],
     mut visit: impl FnMut(K, &'a [f64]),
 ) {
-    let mut lanes = Lanes::new();
+    let mut lanes = Lanes::new(input);
     for (key, tree) in trees {
         match tree.compact() {
             Some(compact) => {
@@ -306,6 +306,8 @@ struct Lanes<'a, K> {
     /// the walk's inner loop reads layouts without unwrapping an `Option`.
     compacts: [&'a CompactTree; TREE_LANES],
     n_lanes: usize,
+    /// Whether the row has a missing input, looked up once per row rather than per walk.
+    missing: bool,
 }
 
 /// The layout unused lanes hold.
@@ -316,12 +318,13 @@ static NO_TREE: CompactTree = CompactTree {
 };
 
 impl<'a, K: Copy> Lanes<'a, K> {
-    fn new() -> Self {
+    fn new(input: &[f64]) -> Self {
         Lanes {
             keys: [None; TREE_LANES],
             trees: [None; TREE_LANES],
             compacts: [&NO_TREE; TREE_LANES],
             n_lanes: 0,
+            missing: input.iter().any(|value| value.is_nan()),
         }
     }
 
@@ -347,14 +350,14 @@ impl<'a, K: Copy> Lanes<'a, K> {
             .map(|compact| compact.depth)
             .max()
             .unwrap_or(0);
-        // The lanes' nodes side by side, so a step reads its slice in one load.
+        // The lanes' nodes in one array, which a step reads rather than going through each
+        // lane's layout.
         let mut nodes: [&[Node]; TREE_LANES] = [&[]; TREE_LANES];
         for (lane_nodes, compact) in nodes.iter_mut().zip(compacts) {
             *lane_nodes = &compact.nodes;
         }
         let nodes = &nodes[..n_lanes];
-        let missing = input.iter().any(|value| value.is_nan());
-        walk_lanes(&mut positions, nodes, depth, missing, |nodes| {
+        walk_lanes(&mut positions, nodes, depth, self.missing, |nodes| {
             (*nodes, input)
         });
         for lane in 0..n_lanes {
