@@ -7,11 +7,12 @@
 //! per node: scoring a file spent most of its time in mispredicted branches. Here a step is
 //! arithmetic (`next + went_right`), a leaf's step returns the leaf, and every walk of a block
 //! takes as many steps as the deepest of them, so the processor overlaps the independent
-//! chains. Rows with no missing input are walked by a step without the test for one (a fifth
-//! fewer instructions, a fifth of the forest's time on sepsis records). Routing is exactly
-//! [`FlatTree`]'s (below the threshold goes left; a missing input goes where the node says; an
-//! absent input index reads as 0) and every row adds its trees' leaves in tree order, so
-//! probabilities are bit-for-bit those of [`FlatTree::leaf`]; the tests check both.
+//! chains. Rows with no missing input are walked by a step without the test for one, about a
+//! fifth fewer instructions (with the lanes' nodes read from one array, the sepsis forest went
+//! from 6.8 to 5.2 µs a varied record). Routing is exactly [`FlatTree`]'s (below the threshold
+//! goes left; a missing input goes where the node says; an absent input index reads as 0) and
+//! every row adds its trees' leaves in tree order, so probabilities are bit-for-bit those of
+//! [`FlatTree::leaf`]; the tests check both.
 
 use std::sync::OnceLock;
 

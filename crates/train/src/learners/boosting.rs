@@ -123,7 +123,7 @@ pub(super) fn check_fraction(name: &str, value: f64) -> Result<(), String> {
 }
 
 /// Row weights (class weights, or ones).
-pub(super) fn row_weights(data: &FitData<'_>) -> Vec<f64> {
+fn row_weights(data: &FitData<'_>) -> Vec<f64> {
     data.weights
         .map_or_else(|| vec![1.0; data.y.len()], <[f64]>::to_vec)
 }
