@@ -1,6 +1,7 @@
 //! One fit of a family on generated clinical-shaped rows (100,000 by default; `VIGIL_FIT_ROWS`
-//! to change), on one core, best of several: the per-fit cost that `scripts/bench-scale.sh`
-//! compares with LightGBM and scikit-learn, without the noise of a whole run. Run with
+//! to change), on one core (`VIGIL_FIT_THREADS` to give it more: a fit running alone borrows
+//! idle cores), best of several: the per-fit cost that `scripts/bench-scale.sh` compares with
+//! LightGBM and scikit-learn, without the noise of a whole run. Run with
 //! `cargo bench -p train --bench fit [-- FAMILY...]` (default: `hgb`).
 
 use std::hint::black_box;
@@ -32,11 +33,33 @@ fn generated(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
     (x, y)
 }
 
+/// A positive whole number from the environment variable `name`, or `default`.
+fn from_env(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Err(_) => default,
+        Ok(text) => text.parse().unwrap_or_else(|_| {
+            eprintln!("fit bench: `{name}` must be a whole number, not `{text}`");
+            std::process::exit(2);
+        }),
+    }
+}
+
 fn main() {
-    let n_rows: usize = std::env::var("VIGIL_FIT_ROWS")
-        .ok()
-        .and_then(|rows| rows.parse().ok())
-        .unwrap_or(100_000);
+    let n_rows = from_env("VIGIL_FIT_ROWS", 100_000);
+    let n_threads = from_env("VIGIL_FIT_THREADS", 1).max(1);
+    // The fits run in a pool of their own, so that the thread count is the bench's and a fit
+    // sees only as many idle cores as it was given.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n_threads)
+        .build()
+        .unwrap_or_else(|error| {
+            eprintln!("fit bench: no pool of {n_threads} threads: {error}");
+            std::process::exit(2);
+        });
+    pool.install(|| run(n_rows));
+}
+
+fn run(n_rows: usize) {
     let families: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))

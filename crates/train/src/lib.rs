@@ -8,6 +8,7 @@
 //! validation rows through `model::Pipeline`, the same code the server runs.
 
 pub mod background;
+pub mod cores;
 pub mod evaluate;
 pub mod evidence;
 pub mod importance;

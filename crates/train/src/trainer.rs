@@ -155,6 +155,7 @@ impl Trainer<'_> {
         rows: &[usize],
         mut edit: impl FnMut(usize, &mut [f64]),
     ) -> Vec<Vec<f64>> {
+        let _core = crate::cores::Occupied::take();
         let raw = self.dataset.raw.view();
         let n_features = raw.ncols();
         let mut probabilities = Vec::with_capacity(rows.len());

@@ -480,6 +480,7 @@ impl ModelKind {
                 reason: format!("given the parameters of `{}`", params.kind.name()),
             });
         }
+        let _core = crate::cores::Occupied::take();
         self.family().fit(params.value.as_ref(), data, seed)
     }
 }
