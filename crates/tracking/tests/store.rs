@@ -19,6 +19,16 @@ fn start(run_id: &str, started_at_ms: i64) -> RunStart {
     }
 }
 
+/// A file of several of the pieces the store writes at a time, and a part piece.
+fn large_file() -> &'static [u8] {
+    static LARGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        (0..2_621_447_u32)
+            .map(|idx| (idx.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect()
+    });
+    &LARGE
+}
+
 fn finish() -> RunFinish<'static> {
     RunFinish {
         ended_at_ms: 2_000,
@@ -38,7 +48,11 @@ fn finish() -> RunFinish<'static> {
             },
         ],
         leaderboard: "{}".into(),
-        files: vec![("plots/roc.svg".into(), b"<svg/>")],
+        files: vec![
+            ("plots/roc.svg".into(), b"<svg/>"),
+            ("out_of_fold.csv".into(), large_file()),
+            ("empty.txt".into(), b""),
+        ],
     }
 }
 
@@ -74,14 +88,13 @@ fn a_run_round_trips_with_its_folds_files_and_status() {
     assert_eq!(&folds[..2], &[0.8, 0.9]);
     assert!(folds[2].is_nan(), "a failed fold reads back as NaN");
     assert_eq!(run.provenance.arguments, vec!["train", "--seed", "42"]);
-    assert_eq!(
-        store
-            .file(&run.summary.run_id, "plots/roc.svg")
-            .unwrap()
-            .unwrap(),
-        b"<svg/>"
-    );
-    assert_eq!(run.files[0].bytes, 6);
+    for (path, contents) in finish().files {
+        let stored = store.file(&run.summary.run_id, &path).unwrap().unwrap();
+        assert!(stored == contents, "`{path}` reads back as written");
+        let listed = run.files.iter().find(|file| file.path == path).unwrap();
+        assert_eq!(listed.bytes, contents.len() as u64);
+        assert_eq!(listed.sha256, tracking::sha256_hex(contents));
+    }
     store
         .start_run(&start("ffff0000ffff0000ffff0000ffff0000", 3_000))
         .unwrap();
@@ -129,7 +142,7 @@ fn every_older_schema_migrates_forward_keeping_its_runs() {
         store.finish_run("0123456789abcdef", &finish()).unwrap();
         let run = store.get("0123").unwrap();
         assert_eq!(run.summary.chosen_model.as_deref(), Some("random_forest"));
-        assert_eq!(run.files.len(), 1);
+        assert_eq!(run.files.len(), finish().files.len());
         assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 }
