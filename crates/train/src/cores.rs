@@ -38,6 +38,30 @@ pub fn idle() -> bool {
     BUSY.load(Ordering::Relaxed) < rayon::current_num_threads()
 }
 
+/// Runs `here` on the calling thread and `beside` on a scoped thread of its own, both to the
+/// end; when no thread can be started (a container's process limit), `beside` runs here after
+/// `here`, so sharing work never turns a resource limit into a failed fit.
+pub fn both(here: impl FnOnce(), beside: impl FnOnce() + Send) {
+    let beside = std::sync::Mutex::new(Some(beside));
+    // Whichever thread gets to it first runs `beside`, once.
+    let run_beside = || {
+        let work = beside.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(work) = work {
+            work();
+        }
+    };
+    std::thread::scope(|scope| {
+        let started = std::thread::Builder::new()
+            .name("vigil-helper".to_owned())
+            .spawn_scoped(scope, &run_beside)
+            .is_ok();
+        here();
+        if !started {
+            run_beside();
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,5 +82,12 @@ mod tests {
             .build()
             .unwrap();
         wide.install(|| assert!(idle()));
+    }
+
+    #[test]
+    fn both_halves_run_once_each() {
+        let (mut first, mut second) = (0, 0);
+        both(|| first += 1, || second += 1);
+        assert_eq!((first, second), (1, 1));
     }
 }

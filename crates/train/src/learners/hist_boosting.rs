@@ -664,10 +664,10 @@ impl Grower<'_> {
             (true, Some(first_of_tail)) => {
                 let split_slot = self.binned.offsets[*first_of_tail];
                 let (head_slots, tail_slots) = histogram.split_at_mut(split_slot);
-                std::thread::scope(|scope| {
-                    scope.spawn(|| fill(tail, tail_slots, split_slot));
-                    fill(head, head_slots, 0);
-                });
+                cores::both(
+                    || fill(head, head_slots, 0),
+                    || fill(tail, tail_slots, split_slot),
+                );
             }
             _ => fill(&self.features, histogram, 0),
         }
@@ -688,10 +688,7 @@ impl Grower<'_> {
                 *slot = pair(row);
             }
         };
-        std::thread::scope(|scope| {
-            scope.spawn(|| copy(tail_rows, tail));
-            copy(head_rows, head);
-        });
+        cores::both(|| copy(head_rows, head), || copy(tail_rows, tail));
         ordered
     }
 
