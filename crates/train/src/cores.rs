@@ -53,7 +53,7 @@ pub fn both(here: impl FnOnce(), beside: impl FnOnce() + Send) {
     std::thread::scope(|scope| {
         let started = std::thread::Builder::new()
             .name("vigil-helper".to_owned())
-            .spawn_scoped(scope, &run_beside)
+            .spawn_scoped(scope, run_beside)
             .is_ok();
         here();
         if !started {
