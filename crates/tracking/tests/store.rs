@@ -19,7 +19,7 @@ fn start(run_id: &str, started_at_ms: i64) -> RunStart {
     }
 }
 
-/// A file of several of the pieces the store writes at a time, and a part piece.
+/// A file of megabytes, as a million-row run's out-of-fold table is (tens of them).
 fn large_file() -> &'static [u8] {
     static LARGE: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
         (0..2_621_447_u32)

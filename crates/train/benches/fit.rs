@@ -33,7 +33,7 @@ fn generated(n_rows: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
     (x, y)
 }
 
-/// A positive whole number from the environment variable `name`, or `default`.
+/// A whole number from the environment variable `name`, or `default` when it is not set.
 fn from_env(name: &str, default: usize) -> usize {
     match std::env::var(name) {
         Err(_) => default,

@@ -43,7 +43,8 @@ pub fn idle() -> bool {
 /// `here`, so sharing work never turns a resource limit into a failed fit.
 pub fn both(here: impl FnOnce(), beside: impl FnOnce() + Send) {
     let beside = std::sync::Mutex::new(Some(beside));
-    // Whichever thread gets to it first runs `beside`, once.
+    // Taken from its slot by whichever thread runs it: the helper, or this one when no helper
+    // could be started.
     let run_beside = || {
         let work = beside.lock().ok().and_then(|mut slot| slot.take());
         if let Some(work) = work {
