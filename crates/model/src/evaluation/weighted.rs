@@ -42,7 +42,7 @@ struct Order {
     /// The records' positions in that order; empty when it is their own order (binary
     /// records are prepared in order of their score).
     records: Vec<usize>,
-    /// `records[start..end]` share one probability, for each `(start, end)`.
+    /// The positions `start..end` in that order share one probability, for each `(start, end)`.
     ties: Vec<(usize, usize)>,
 }
 
