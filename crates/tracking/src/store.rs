@@ -253,11 +253,7 @@ impl Store {
             }
         }
         for (file_path, contents) in &finish.files {
-            transaction
-                .execute(
-                    "INSERT OR REPLACE INTO files VALUES (?1, ?2, ?3, ?4)",
-                    params![run_id, file_path, crate::sha256_hex(contents), contents],
-                )
+            insert_file(&transaction, run_id, file_path, contents)
                 .map_err(fail("recording files"))?;
         }
         transaction
@@ -561,6 +557,40 @@ fn failure(
         action,
         source,
     }
+}
+
+/// Inserts one of a run's files. The row is inserted with a zero-filled blob of the file's
+/// length, which SQLite writes without holding it in memory, and the contents are then written
+/// into it a mebibyte at a time. Bound as a parameter, the contents would be copied twice in
+/// memory (the bound value and the row's record): a million-row run's 49 MB out-of-fold table
+/// raised the end of a run by 96 MB, above every earlier stage's peak.
+fn insert_file(
+    transaction: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    path: &str,
+    contents: &[u8],
+) -> rusqlite::Result<()> {
+    const CHUNK_BYTES: usize = 1 << 20;
+    transaction.execute(
+        "INSERT OR REPLACE INTO files VALUES (?1, ?2, ?3, zeroblob(?4))",
+        params![
+            run_id,
+            path,
+            crate::sha256_hex(contents),
+            contents.len() as i64
+        ],
+    )?;
+    let mut blob = transaction.blob_open(
+        rusqlite::MAIN_DB,
+        "files",
+        "contents",
+        transaction.last_insert_rowid(),
+        false,
+    )?;
+    for (chunk_idx, chunk) in contents.chunks(CHUNK_BYTES).enumerate() {
+        blob.write_at(chunk, chunk_idx * CHUNK_BYTES)?;
+    }
+    Ok(())
 }
 
 /// SQLite stores NaN as NULL; a failed fold's metric reads back as NaN.

@@ -127,9 +127,10 @@ fn refit(
     fold: &preprocess::Fold,
     fold_seed: u64,
 ) -> Result<Pipeline, TrainError> {
-    let params = trainer.select_params(&best.candidates, &fold.train, options.metric, fold_seed);
+    let train = fold.train();
+    let params = trainer.select_params(&best.candidates, &train, options.metric, fold_seed);
     trainer
-        .fit_pipeline(&params, &fold.train, fold_seed)
+        .fit_pipeline(&params, &train, fold_seed)
         .map_err(|source| TrainError::Fit {
             model: best.kind.name(),
             stage: format!("importance, fold {}", fold.fold + 1),

@@ -25,10 +25,8 @@ use crate::{ModelResult, TrainError, TrainOptions, TrainOutcome, tuning};
 
 /// The loaded dataset with its labels as class indices.
 pub struct Loaded {
-    /// The validated dataset.
+    /// The validated dataset, with its labels (required for training).
     pub dataset: Dataset,
-    /// Class index per row.
-    pub y: Vec<usize>,
     /// Number of classes.
     pub n_classes: usize,
     /// Positive class (binary tasks; 0 otherwise).
@@ -40,11 +38,16 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Class index per row: the dataset's own labels, not a copy (8 MB at a million rows).
+    pub fn y(&self) -> &[usize] {
+        self.dataset.target.as_deref().unwrap_or_default()
+    }
+
     /// A trainer over these rows with the run's preprocessing and balancing.
     pub fn trainer(&self, options: &TrainOptions) -> Trainer<'_> {
         Trainer {
             dataset: &self.dataset,
-            y: &self.y,
+            y: self.y(),
             n_classes: self.n_classes,
             positive_class: self.positive_class,
             preprocess: options.preprocess,
@@ -54,7 +57,7 @@ impl Loaded {
 
     /// Whether each row belongs to the positive class.
     pub fn is_positive(&self) -> Vec<bool> {
-        self.y
+        self.y()
             .iter()
             .map(|class_idx| *class_idx == self.positive_class)
             .collect()
@@ -85,10 +88,8 @@ pub fn load(options: &TrainOptions) -> Result<Loaded, TrainError> {
     } else {
         (dataset, None)
     };
-    let y = dataset.target.clone().unwrap_or_default();
     Ok(Loaded {
         dataset,
-        y,
         n_classes,
         positive_class: config.positive_class_idx().unwrap_or(0),
         held_out,
@@ -258,16 +259,18 @@ fn evaluate(
         .map(|fold| {
             let fold_seed = seeds.fold(fold.repeat, fold.fold);
             // Nested CV: the candidate is chosen on the outer training rows only.
-            let params = choose(&fold.train, fold_seed);
+            let train = fold.train();
+            let params = choose(&train, fold_seed);
             let started = Instant::now();
             let pipeline = trainer
-                .fit_pipeline(&params, &fold.train, fold_seed)
+                .fit_pipeline(&params, &train, fold_seed)
                 .map_err(|source| TrainError::Fit {
                     model: kind.name(),
                     stage: format!("repeat {} fold {}", fold.repeat + 1, fold.fold + 1),
                     source,
                 })?;
             let seconds = started.elapsed().as_secs_f64();
+            drop(train);
             let predicting = Instant::now();
             let probabilities = trainer.predict_rows(&pipeline, &fold.validation);
             let predict_us =
@@ -437,7 +440,7 @@ pub fn decide(
             .into_iter()
             .map(|row| row.to_vec())
             .collect();
-        ConformalSets::calibrate(&rows, &loaded.y, loaded.n_classes, options.coverage)
+        ConformalSets::calibrate(&rows, loaded.y(), loaded.n_classes, options.coverage)
     });
     Decided {
         pipeline,
@@ -467,7 +470,7 @@ fn subgroups(
             n_classes: loaded.n_classes,
             probabilities,
             decided: &labels,
-            truth: &loaded.y,
+            truth: loaded.y(),
         };
         let seed = crate::seeds::derive_seed(options.seed, &[crate::seeds::SUBGROUPS]);
         let mut rng = model::evaluation::bootstrap_rng(seed);
@@ -475,7 +478,7 @@ fn subgroups(
             schema,
             &options.config.subgroups,
             &|row, feature_idx| loaded.dataset.raw[[row, feature_idx]],
-            crate::evidence::resamples(loaded.y.len()),
+            crate::evidence::resamples(loaded.y().len()),
             &mut rng,
         )
     })
@@ -552,7 +555,7 @@ pub fn package(
         &schema,
         &decided.decision,
         &decided.chosen_oof,
-        &loaded.y,
+        loaded.y(),
         crate::evidence::bootstrap_seed(options.seed),
     );
     let artifact = Artifact {
@@ -583,7 +586,7 @@ pub fn package(
     let reports = report::render(&ReportInput {
         options,
         dataset: &loaded.dataset,
-        y: &loaded.y,
+        y: loaded.y(),
         results: &results,
         artifact: &artifact,
         artifact_bytes: &artifact_bytes,

@@ -383,7 +383,7 @@ fn cross_fitted_brier(
                 .map(|row| (scores[*row], positive[*row]))
                 .unzip()
         };
-        let (train_scores, train_positive) = pick(&fold.train);
+        let (train_scores, train_positive) = pick(&fold.train());
         let calibration = kind.fit(&train_scores, &train_positive);
         for row in &fold.validation {
             let probability = calibration

@@ -34,7 +34,7 @@ impl Trainer<'_> {
         folds
             .iter()
             .map(|fold| {
-                let train: Vec<usize> = fold.train.iter().map(|idx| rows[*idx]).collect();
+                let train: Vec<usize> = fold.train().iter().map(|idx| rows[*idx]).collect();
                 let validation: Vec<usize> = fold.validation.iter().map(|idx| rows[*idx]).collect();
                 let fold_seed = crate::seeds::derive_seed(seed, &[fold.fold as u64]);
                 match self.fit_pipeline(params, &train, fold_seed) {

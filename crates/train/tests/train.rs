@@ -370,7 +370,7 @@ fn multiclass_probabilities_sum_to_one_and_every_class_is_recalled_above_chance(
         let name = result.kind.name();
         let mut recalled = vec![0usize; n_classes];
         let mut support = vec![0usize; n_classes];
-        for (probabilities, truth) in result.oof.rows().into_iter().zip(&loaded.y) {
+        for (probabilities, truth) in result.oof.rows().into_iter().zip(loaded.y()) {
             let total: f64 = probabilities.sum();
             assert!(
                 (total - 1.0).abs() < 1e-9,

@@ -195,17 +195,19 @@ impl Scored<'_> {
         let prepared = weighted::Prepared::new(self, distinct);
         // Row-sized vectors are freed as soon as they have served: at a million records each
         // is 8 MB, and the resamples below hold four more.
-        let local_rows: Vec<usize> = {
-            let mut local_of = vec![usize::MAX; n_local];
+        // Positions and multiplicities are `u32`: each is at most the number of rows, and a
+        // table of 2^32 rows is far past what fits in memory here.
+        let local_rows: Vec<u32> = {
+            let mut local_of = vec![u32::MAX; n_local];
             for (local, row) in prepared.rows.iter().enumerate() {
-                local_of[*row] = local;
+                local_of[*row] = local as u32;
             }
             rows.iter().map(|row| local_of[*row]).collect()
         };
         let point = {
-            let mut weights = vec![0.0; prepared.len()];
+            let mut weights = vec![0u32; prepared.len()];
             for local in &local_rows {
-                weights[*local] += 1.0;
+                weights[*local as usize] += 1;
             }
             prepared.figures(&weights, None)
         };
@@ -216,10 +218,10 @@ impl Scored<'_> {
         // order, so the intervals are the same whatever the number of cores.
         let n_threads = std::thread::available_parallelism().map_or(1, usize::from);
         // One resample per core in each of the two batches: at a million records every resample
-        // held is 8 MB.
+        // held is 4 MB.
         let batch_len = n_threads.min(resamples.max(1));
-        let mut drawn: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
-        let mut drawing: Vec<Vec<f64>> = vec![vec![0.0; prepared.len()]; batch_len];
+        let mut drawn: Vec<Vec<u32>> = vec![vec![0; prepared.len()]; batch_len];
+        let mut drawing: Vec<Vec<u32>> = vec![vec![0; prepared.len()]; batch_len];
         let mut remaining = resamples;
         let mut n_drawn = draw_resamples(&mut drawn, &local_rows, &mut remaining, rng);
         while n_drawn > 0 {
@@ -425,19 +427,19 @@ pub const MAX_CURVE_POINTS: usize = 200;
 /// Draws the next resamples (at most `batch.len()`, at most `remaining`) into `batch`, each as
 /// its records' multiplicities; returns how many were drawn.
 fn draw_resamples(
-    batch: &mut [Vec<f64>],
-    local_rows: &[usize],
+    batch: &mut [Vec<u32>],
+    local_rows: &[u32],
     remaining: &mut usize,
     rng: &mut impl Rng,
 ) -> usize {
     let n_drawn = (*remaining).min(batch.len());
     *remaining -= n_drawn;
     for weights in &mut batch[..n_drawn] {
-        weights.iter_mut().for_each(|weight| *weight = 0.0);
+        weights.iter_mut().for_each(|weight| *weight = 0);
         // The draws are those of the resample as a list of rows (one uniform index per row),
         // so a seed gives the same resamples however figures are computed.
         for _ in 0..local_rows.len() {
-            weights[local_rows[rng.gen_range(0..local_rows.len())]] += 1.0;
+            weights[local_rows[rng.gen_range(0..local_rows.len())] as usize] += 1;
         }
     }
     n_drawn
@@ -447,7 +449,7 @@ fn draw_resamples(
 /// while `meanwhile` runs on this one.
 fn figures_in_parallel(
     prepared: &weighted::Prepared,
-    batch: &[Vec<f64>],
+    batch: &[Vec<u32>],
     start: Option<(f64, f64)>,
     n_threads: usize,
     meanwhile: impl FnOnce(),
@@ -754,10 +756,10 @@ mod tests {
             distinct.dedup();
             let n_distinct = distinct.len();
             let prepared = weighted::Prepared::new(&scored, distinct);
-            let mut weights = vec![0.0; n_distinct];
+            let mut weights = vec![0u32; n_distinct];
             for row in &rows {
                 let local = prepared.rows.iter().position(|r| r == row).unwrap();
-                weights[local] += 1.0;
+                weights[local] += 1;
             }
             let fast = prepared.figures(&weights, None);
             let slow = figures(

@@ -156,16 +156,19 @@ impl Prepared {
 
     /// [`super::Figure::for_task`]'s figures with record `j` counted `weights[j]` times;
     /// `start` is where the recalibration fit starts (the full sample's fit for a resample).
-    pub(super) fn figures(&self, weights: &[f64], start: Option<(f64, f64)>) -> Vec<f64> {
+    /// Counts are whole numbers, kept as `u32` (half an `f64`'s memory: at a million records
+    /// the bootstrap holds four resamples) and read as the `f64` they equal exactly.
+    pub(super) fn figures(&self, weights: &[u32], start: Option<(f64, f64)>) -> Vec<f64> {
         let mut support = vec![0.0; self.n_classes];
         let mut called = vec![0.0; self.n_classes];
         let mut hits = vec![0.0; self.n_classes];
         let (mut n, mut log_loss) = (0.0, 0.0);
         let records = self.truth.iter().zip(&self.decided).zip(&self.log_loss);
         for (((truth, decided), record_log_loss), weight) in records.zip(weights) {
-            if *weight == 0.0 {
+            if *weight == 0 {
                 continue;
             }
+            let weight = f64::from(*weight);
             let (truth, decided) = (*truth as usize, *decided as usize);
             n += weight;
             log_loss += weight * record_log_loss;
@@ -219,7 +222,7 @@ impl Prepared {
 
     fn binary_figures(
         &self,
-        weights: &[f64],
+        weights: &[u32],
         start: Option<(f64, f64)>,
         [n, accuracy, balanced, log_loss]: [f64; 4],
     ) -> Vec<f64> {
@@ -234,11 +237,11 @@ impl Prepared {
         let mut bins = CalibrationBins::new(CALIBRATION_BINS);
         let records = self.positive.iter().zip(&self.decided).zip(&self.score);
         for (((positive, decided), score), weight) in records.zip(weights) {
-            if *weight == 0.0 {
+            if *weight == 0 {
                 continue;
             }
-            let positive = *positive;
-            bins.add(*score, positive, *weight);
+            let (positive, weight) = (*positive, f64::from(*weight));
+            bins.add(*score, positive, weight);
             match (*decided as usize == positive_class, positive) {
                 (true, true) => tp += weight,
                 (true, false) => fp += weight,
@@ -255,8 +258,8 @@ impl Prepared {
                     .iter()
                     .zip(&self.positive)
                     .zip(weights)
-                    .filter(|(_, weight)| **weight != 0.0)
-                    .map(|((logit, positive), weight)| (*logit, *positive, *weight))
+                    .filter(|(_, weight)| **weight != 0)
+                    .map(|((logit, positive), weight)| (*logit, *positive, f64::from(*weight)))
             };
             let fit = fit_weighted(points, 0.0, start.unwrap_or((1.0, 0.0)));
             if both_classes && fit.converged && fit.slope.abs() < 1e3 && fit.intercept.abs() < 1e3 {
@@ -287,11 +290,11 @@ impl Prepared {
     fn tie_groups<'a>(
         &'a self,
         order: &'a Order,
-        weights: &'a [f64],
+        weights: &'a [u32],
         is_positive: impl Fn(usize) -> bool + 'a,
     ) -> impl DoubleEndedIterator<Item = (f64, f64)> + 'a {
         let add = move |(positives, negatives): (f64, f64), local: usize| {
-            let weight = weights[local];
+            let weight = f64::from(weights[local]);
             if is_positive(local) {
                 (positives + weight, negatives)
             } else {
@@ -311,7 +314,7 @@ impl Prepared {
 
     /// ROC-AUC as the share of (positive, negative) pairs ordered right, ties counted half:
     /// the rank-sum formula of [`super::roc_auc`] under weights.
-    fn auc(&self, order: &Order, weights: &[f64], is_positive: impl Fn(usize) -> bool) -> f64 {
+    fn auc(&self, order: &Order, weights: &[u32], is_positive: impl Fn(usize) -> bool) -> f64 {
         let (mut negatives_below, mut pairs, mut n_positive) = (0.0, 0.0, 0.0);
         for (positives, negatives) in self.tie_groups(order, weights, is_positive) {
             pairs += positives * (negatives_below + negatives / 2.0);
@@ -330,7 +333,7 @@ impl Prepared {
     fn average_precision(
         &self,
         order: &Order,
-        weights: &[f64],
+        weights: &[u32],
         n_positive: f64,
         is_positive: impl Fn(usize) -> bool + Copy,
     ) -> f64 {

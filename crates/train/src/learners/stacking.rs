@@ -112,11 +112,12 @@ fn out_of_fold_member_inputs(
     })?;
     let mut meta_x = Array2::zeros((n_rows, params.members.len() * per_member));
     for fold in &folds {
-        let x = data.x().select(Axis(0), &fold.train);
-        let y: Vec<usize> = fold.train.iter().map(|row| data.y[*row]).collect();
+        let train = fold.train();
+        let x = data.x().select(Axis(0), &train);
+        let y: Vec<usize> = train.iter().map(|row| data.y[*row]).collect();
         let weights: Option<Vec<f64>> = data
             .weights
-            .map(|weights| fold.train.iter().map(|row| weights[*row]).collect());
+            .map(|weights| train.iter().map(|row| weights[*row]).collect());
         let inner = FitData::new(
             x.view(),
             &y,
