@@ -5,7 +5,9 @@
 # features with empty cells, a 3-level categorical, a binary outcome), trains each vigil family
 # alone (`train --models X`: 5-fold CV, final fit, reports) and times the Python peer on exactly
 # the folds vigil used (read from vigil's out_of_fold.csv) plus a final fit, with the same
-# preprocessing. Wall time and peak RSS come from GNU time around each process. Then it scores
+# preprocessing. Wall time and peak RSS come from GNU time around each process; vigil's peak is
+# also given as a multiple of the table's feature matrix in f64 (rows x features x 8 bytes, the
+# measure of the memory goal). Then it scores
 # an unlabelled table of SCORE_ROWS rows with `serve score` (vigil's histogram boosting trained
 # at the largest size) and with pandas + LightGBM (read_csv, predict_proba, to_csv; its model
 # fitted beforehand, untimed). The peers live in a virtualenv made once outside the clone
@@ -47,7 +49,7 @@ peers_of() {
   esac
 }
 
-# Runs "$@" under GNU time; prints "<wall seconds> <peak RSS MB>" and leaves stdout in $work/out.
+# Runs "$@" under GNU time; prints "<wall seconds> <peak RSS MiB>" and leaves stdout in $work/out.
 timed() {
   /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/out"
   awk '{printf "%.1f %.0f\n", $1, $2 / 1024}' "$work/time"
@@ -67,8 +69,8 @@ cv_of() {
   sed -n 's/.*cross-validating \([0-9.]*\) s.*/\1/p' "$1"
 }
 
-rows_md="| rows | family | vigil wall s | vigil CV s | vigil fit s/fold | vigil RSS MB | vigil CV AUC | peer | peer wall s | peer CV s | peer fit s/fold | peer RSS MB | peer CV AUC | peer / vigil wall | peer / vigil CV | peer / vigil fit |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+rows_md="| rows | family | vigil wall s | vigil CV s | vigil fit s/fold | vigil RSS MiB | vigil RSS / f64 matrix | vigil CV AUC | peer | peer wall s | peer CV s | peer fit s/fold | peer RSS MiB | peer CV AUC | peer / vigil wall | peer / vigil CV | peer / vigil fit |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 echo "machine: $(nproc) cores; $versions"
 IFS=',' read -r -a size_list <<< "$sizes"
 IFS=',' read -r -a family_list <<< "$families"
@@ -78,12 +80,15 @@ for n_rows in "${size_list[@]}"; do
   config="$work/synthetic_$n_rows.toml"
   "$python" scripts/bench_scale.py generate "$n_rows" "$table" "$config"
   largest="$n_rows"
+  n_features=$("$python" -c "import sys, tomllib; print(len(tomllib.load(open(sys.argv[1], 'rb'))['features']))" "$config")
+  matrix_mib=$(echo "$n_rows * $n_features * 8 / 1048576" | bc -l)
   for family in "${family_list[@]}"; do
     out="$work/vigil_${n_rows}_$family"
     read -r vigil_s vigil_mb < <(timed "$train" --config "$config" --data "$table" --out "$out" --models "$family" --store "$work/runs.sqlite")
     vigil_cv=$(cv_of "$work/out")
     vigil_auc=$(auc_of "$out")
     vigil_fit=$(fold_fit_of "$out")
+    vigil_x_matrix=$(printf "%.2f" "$(echo "$vigil_mb / $matrix_mib" | bc -l)")
     for peer in $(peers_of "$family"); do
       read -r peer_s peer_mb < <(timed "$python" scripts/bench_scale.py fit "$peer" "$table" "$out/out_of_fold.csv")
       peer_auc=$(python3 -c "import json; print('%.4f' % json.load(open('$work/out'))['roc_auc'])")
@@ -92,7 +97,7 @@ for n_rows in "${size_list[@]}"; do
       ratio=$(echo "$peer_s / $vigil_s" | bc -l)
       cv_ratio=$(echo "$peer_cv / ($vigil_cv + 0.005)" | bc -l)
       fit_ratio=$(echo "$peer_fit / ($vigil_fit + 0.005)" | bc -l)
-      line=$(printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |" "$n_rows" "$family" "$vigil_s" "$vigil_cv" "$vigil_fit" "$vigil_mb" "$vigil_auc" "$peer" "$peer_s" "$peer_cv" "$peer_fit" "$peer_mb" "$peer_auc" "$ratio" "$cv_ratio" "$fit_ratio")
+      line=$(printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |" "$n_rows" "$family" "$vigil_s" "$vigil_cv" "$vigil_fit" "$vigil_mb" "$vigil_x_matrix" "$vigil_auc" "$peer" "$peer_s" "$peer_cv" "$peer_fit" "$peer_mb" "$peer_auc" "$ratio" "$cv_ratio" "$fit_ratio")
       echo "$line"
       rows_md+=$'\n'"$line"
     done
@@ -109,7 +114,7 @@ if [[ "$score_rows" -gt 0 && -n "$largest" ]]; then
   read -r _ peer_mb < <(timed "$python" scripts/bench_scale.py score "$scoring" "$work/synthetic_$largest.csv" "$work/peer_scores.csv")
   peer_s=$(python3 -c "import json; print('%.1f' % json.load(open('$work/out'))['seconds'])")
   ratio=$(echo "$peer_s / $vigil_s" | bc -l)
-  score_md="| rows | vigil \`serve score\` s | vigil RSS MB | pandas + LightGBM s (read, predict, write) | its RSS MB (whole process) | peer / vigil time |
+  score_md="| rows | vigil \`serve score\` s | vigil RSS MiB | pandas + LightGBM s (read, predict, write) | its RSS MiB (whole process) | peer / vigil time |
 |---|---|---|---|---|---|
 $(printf "| %s | %s | %s | %s | %s | %.1f |" "$score_rows" "$vigil_s" "$vigil_mb" "$peer_s" "$peer_mb" "$ratio")"
   echo
@@ -120,7 +125,7 @@ fi
   echo "# Scale benchmark"
   echo
   echo "$(date -u +%Y-%m-%d), $(nproc) cores, $versions; \`scripts/bench-scale.sh $sizes\`."
-  echo "vigil's wall time is a whole \`train --models X\` run (5-fold CV two folds at a time, final fit beside permutation importance, calibration choice, bootstrap evidence, reports); the peers' is 5 folds on vigil's folds and a final fit. *CV s* is the same work on both sides: the five folds fitted and their validation rows predicted, on both cores (vigil: two folds at a time, its \`time:\` line's cross-validation stage; the peers: one fold at a time, each fit using both cores where the library can). *fit s/fold* is one fold's fit alone (vigil: the leaderboard's mean, on one core while the other core fits another fold; \`lightgbm_1core\` is LightGBM on one thread, the per-core comparison); the ratio columns divide by vigil's figure plus 5 ms, so a sub-millisecond fit does not divide by zero."
+  echo "vigil's wall time is a whole \`train --models X\` run (5-fold CV two folds at a time, final fit beside permutation importance, calibration choice, bootstrap evidence, reports); the peers' is 5 folds on vigil's folds and a final fit. *CV s* is the same work on both sides: the five folds fitted and their validation rows predicted, on both cores (vigil: two folds at a time, its \`time:\` line's cross-validation stage; the peers: one fold at a time, each fit using both cores where the library can). *fit s/fold* is one fold's fit alone (vigil: the leaderboard's mean, on one core while the other core fits another fold; \`lightgbm_1core\` is LightGBM on one thread, the per-core comparison); the ratio columns divide by vigil's figure plus 5 ms, so a sub-millisecond fit does not divide by zero. *vigil RSS / f64 matrix* is vigil's peak over the table's features as an f64 matrix (rows × features × 8 bytes)."
   echo
   echo "$rows_md"
   if [[ -n "$score_md" ]]; then

@@ -560,7 +560,7 @@ fn failure(
 }
 
 /// Inserts one of a run's files. The row is inserted with a zero-filled blob of the file's
-/// length, which SQLite writes without holding it in memory, and the contents are then written
+/// length, which SQLite stores without making it in memory, and the contents are then written
 /// into it a mebibyte at a time. Bound as a parameter, the contents would be copied twice in
 /// memory (the bound value and the row's record): a million-row run's 49 MB out-of-fold table
 /// raised the end of a run by 96 MB, above every earlier stage's peak.

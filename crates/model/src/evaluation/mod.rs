@@ -194,9 +194,9 @@ impl Scored<'_> {
         let n_local = distinct.last().map_or(0, |last| last + 1);
         let prepared = weighted::Prepared::new(self, distinct);
         // Row-sized vectors are freed as soon as they have served: at a million records each
-        // is 8 MB, and the resamples below hold four more.
-        // Positions and multiplicities are `u32`: each is at most the number of rows, and a
-        // table of 2^32 rows is far past what fits in memory here.
+        // is 4 to 8 MB, and the resamples below hold four more. Positions and multiplicities
+        // are `u32`: each is at most the number of rows, and a table of 2^32 rows is far past
+        // what fits in memory here.
         let local_rows: Vec<u32> = {
             let mut local_of = vec![u32::MAX; n_local];
             for (local, row) in prepared.rows.iter().enumerate() {

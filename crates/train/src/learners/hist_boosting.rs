@@ -686,7 +686,7 @@ impl Grower<'_> {
     /// them in sequence; each half gathered on its own core when `shared`. A leaf's rows are
     /// ascending and distinct, so a leaf with as many rows as there are pairs is the root of a
     /// tree grown on every row, whose pairs are already in order: they are read in place
-    /// rather than copied (at a million rows the copy is 12.8 MB, per fold in flight).
+    /// rather than copied (at a million rows, 12.8 MB for each fold in flight).
     fn gather(&self, rows: &[u32], shared: bool) -> Cow<'_, [(f64, f64)]> {
         if rows.len() == self.pairs.len() {
             debug_assert!(rows.iter().enumerate().all(|(idx, row)| *row as usize == idx));
