@@ -4,7 +4,8 @@
 # record, then 256 varied ones in turn) and POST /predict/batch (100 records). Prints
 # requests/s, p50, p99 and errors.
 # Targets: /predict at >= 80% of /health's requests/s; p99 <= 2 ms at concurrency 16. Then a
-# bare actix-web server answering the same bytes (the floor), and vigil's share of it.
+# bare actix-web server answering the same bodies (the floor), and vigil's share of it; then
+# the same floor sending the headers vigil adds to every answer, to tell bytes from work.
 # Then the cost of monitoring: /predict at concurrency 16 with metrics and info-level logging
 # on (the defaults) against both off (`--metrics false`, RUST_LOG=warn), alternating four times;
 # target: on within 5% of off.
@@ -144,20 +145,36 @@ curl -sf "$base/health" > "$work/health-body.json"
 curl -sf "$base/predict" -H 'content-type: application/json' -d @"$work/one.json" > "$work/predict-body.json"
 stop_server
 cargo build --release --quiet -p serve --example bare_floor
-: > "$work/server.out"
-taskset -c 0 "$CARGO_TARGET_DIR/release/examples/bare_floor" "$work/health-body.json" "$work/predict-body.json" > "$work/server.out" 2> "$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
-base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
-[[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+start_floor() { # [--vigil-headers] -> sets $base and $server_pid
+  : > "$work/server.out"
+  taskset -c 0 "$CARGO_TARGET_DIR/release/examples/bare_floor" "$work/health-body.json" "$work/predict-body.json" "$@" > "$work/server.out" 2> "$work/server.err" &
+  server_pid=$!
+  for _ in $(seq 100); do grep -q "listening on" "$work/server.out" 2> /dev/null && break; sleep 0.05; done
+  base="$(sed -n 's/^listening on //p' "$work/server.out" | head -1)"
+  [[ -n "$base" ]] || { cat "$work/server.err" >&2; exit 1; }
+}
+start_floor
 echo
+declare -A floor_get floor_post
 for connections in 16 64; do
-  read -r floor_get _ < <(run health "$connections")
-  read -r floor_post _ < <(run predict "$connections")
+  read -r "floor_get[$connections]" _ < <(run health "$connections")
+  read -r "floor_post[$connections]" _ < <(run predict "$connections")
   printf 'concurrency %2s: bare actix GET %s/s, POST %s/s; vigil /health at %.2f of the bare GET (target >= 0.9), /predict at %.2f of the bare POST, varied records %.2f (target >= 0.6)\n' \
-    "$connections" "$floor_get" "$floor_post" \
-    "$(echo "${rps[health,$connections]} / $floor_get" | bc -l)" "$(echo "${rps[predict,$connections]} / $floor_post" | bc -l)" \
-    "$(echo "${rps[varied,$connections]} / $floor_post" | bc -l)"
+    "$connections" "${floor_get[$connections]}" "${floor_post[$connections]}" \
+    "$(echo "${rps[health,$connections]} / ${floor_get[$connections]}" | bc -l)" "$(echo "${rps[predict,$connections]} / ${floor_post[$connections]}" | bc -l)" \
+    "$(echo "${rps[varied,$connections]} / ${floor_post[$connections]}" | bc -l)"
+done
+# The same floor answering with the headers vigil adds to every response (security headers and
+# a request id): how much of the gap is bytes on the wire rather than vigil's work.
+stop_server
+start_floor --vigil-headers
+for connections in 16 64; do
+  read -r headers_get _ < <(run health "$connections")
+  read -r headers_post _ < <(run predict "$connections")
+  printf 'concurrency %2s: floor with vigil'"'"'s headers GET %s/s (%.2f of the bare GET), POST %s/s (%.2f); vigil /health at %.2f of it, /predict at %.2f\n' \
+    "$connections" "$headers_get" "$(echo "$headers_get / ${floor_get[$connections]}" | bc -l)" \
+    "$headers_post" "$(echo "$headers_post / ${floor_post[$connections]}" | bc -l)" \
+    "$(echo "${rps[health,$connections]} / $headers_get" | bc -l)" "$(echo "${rps[predict,$connections]} / $headers_post" | bc -l)"
 done
 fi
 stop_server
