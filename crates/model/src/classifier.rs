@@ -404,25 +404,48 @@ impl Classifier {
             }
             Classifier::DecisionTree(tree) => copy_distribution(tree.leaf(input), probabilities),
             Classifier::Forest(trees) => {
-                probabilities.iter_mut().for_each(|value| *value = 0.0);
                 let trees = trees.iter().map(|tree| ((), tree));
-                for_each_leaf_of_row(trees, input, |(), leaf| add_leaf(probabilities, leaf));
+                if let Ok(totals) = <&mut [f64; 2]>::try_from(&mut *probabilities) {
+                    // Two classes: the running sums stay in registers rather than making
+                    // each leaf's additions wait on the last ones' stores (the same
+                    // additions, in the same order).
+                    let mut sums = [0.0; 2];
+                    for_each_leaf_of_row(trees, input, |(), leaf| {
+                        for (sum, value) in sums.iter_mut().zip(leaf_values::<2>(leaf)) {
+                            *sum += value;
+                        }
+                    });
+                    *totals = sums;
+                } else {
+                    probabilities.iter_mut().for_each(|value| *value = 0.0);
+                    for_each_leaf_of_row(trees, input, |(), leaf| add_leaf(probabilities, leaf));
+                }
                 normalise(probabilities);
             }
             Classifier::GradientBoosting(boosting) => {
-                let mut scores = boosting.base_scores.clone();
+                let learning_rate = boosting.learning_rate;
                 // Round by round, each output's tree adds to that output's score.
-                let n_outputs = scores.len();
+                let n_outputs = boosting.base_scores.len();
                 let trees = boosting
                     .trees
                     .iter()
                     .flat_map(|round| round.iter().take(n_outputs).enumerate());
-                for_each_leaf_of_row(trees, input, |output, leaf| {
-                    if let Some(score) = scores.get_mut(output) {
-                        *score += boosting.learning_rate * leaf.first().unwrap_or(&0.0);
-                    }
-                });
-                boosting.finish(&scores, positive_class, probabilities);
+                if let [base_score] = boosting.base_scores.as_slice() {
+                    // One output (binary): its score is summed in a register.
+                    let mut score = *base_score;
+                    for_each_leaf_of_row(trees, input, |_, leaf| {
+                        score += learning_rate * leaf.first().unwrap_or(&0.0);
+                    });
+                    boosting.finish(&[score], positive_class, probabilities);
+                } else {
+                    let mut scores = boosting.base_scores.clone();
+                    for_each_leaf_of_row(trees, input, |output, leaf| {
+                        if let Some(score) = scores.get_mut(output) {
+                            *score += learning_rate * leaf.first().unwrap_or(&0.0);
+                        }
+                    });
+                    boosting.finish(&scores, positive_class, probabilities);
+                }
             }
             Classifier::Knn(knn) => knn.predict_proba(input, probabilities),
             Classifier::Svm(machines) => {
@@ -574,6 +597,12 @@ fn set_binary(probabilities: &mut [f64], positive_class: usize, p_positive: f64)
 }
 
 /// Adds a leaf's (or a member's) values to a row's running totals.
+/// A leaf's first `N` values, 0 for those it lacks: added to a sum that starts at +0, a 0 changes
+/// no bit, so summing these is [`add_leaf`] to the bit.
+fn leaf_values<const N: usize>(leaf: &[f64]) -> [f64; N] {
+    std::array::from_fn(|value_idx| leaf.get(value_idx).copied().unwrap_or(0.0))
+}
+
 fn add_leaf(totals: &mut [f64], values: &[f64]) {
     for (total, value) in totals.iter_mut().zip(values) {
         *total += value;
@@ -734,6 +763,104 @@ mod tests {
             covers: vec![4.0, 2.0, 2.0],
             missing_left: Vec::new(),
             layout: Default::default(),
+        }
+    }
+
+    /// The next number in [0, 1) from a small LCG, so drawn trees are the same on every run.
+    fn draw(state: &mut u64) -> f64 {
+        *state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (*state >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A complete tree of `depth` splits on inputs and thresholds drawn from `state`, with
+    /// `n_values` drawn values per leaf (some negative, as boosting's are) and missing inputs
+    /// sent either way.
+    fn drawn_tree(state: &mut u64, depth: u32, n_inputs: u32, n_values: usize) -> FlatTree {
+        let mut draw = || draw(state);
+        let n_splits = (1u32 << depth) - 1;
+        let mut nodes = Vec::new();
+        let mut values = Vec::new();
+        let mut missing_left = Vec::new();
+        for node_idx in 0..2 * n_splits + 1 {
+            if node_idx < n_splits {
+                nodes.push(TreeNode::Split {
+                    feature: (draw() * f64::from(n_inputs)) as u32,
+                    threshold: draw(),
+                    left: 2 * node_idx + 1,
+                    right: 2 * node_idx + 2,
+                });
+            } else {
+                nodes.push(TreeNode::Leaf {
+                    offset: values.len() as u32,
+                });
+                values.extend((0..n_values).map(|_| draw() - 0.3));
+            }
+            missing_left.push(draw() < 0.5);
+        }
+        FlatTree {
+            covers: vec![1.0; nodes.len()],
+            nodes,
+            values,
+            n_values,
+            missing_left,
+            layout: Default::default(),
+        }
+    }
+
+    #[test]
+    fn tree_ensembles_predict_one_row_as_many_rows_to_the_bit() {
+        let mut state = 3;
+        let n_inputs = 4;
+        let n_rows = 2 * MIN_BATCH_ROWS + 5;
+        let inputs: Vec<f64> = (0..n_rows * n_inputs as usize)
+            .map(|value_idx| {
+                // Some missing inputs, so both walks (with and without the test for them) run.
+                let value = draw(&mut state);
+                if value_idx % 7 == 3 { f64::NAN } else { value }
+            })
+            .collect();
+        for n_classes in [2, 3] {
+            let forest = Classifier::Forest(
+                (0..37)
+                    .map(|tree_idx| drawn_tree(&mut state, 1 + tree_idx % 6, n_inputs, n_classes))
+                    .collect(),
+            );
+            let n_outputs = if n_classes == 2 { 1 } else { n_classes };
+            let boosting = Classifier::GradientBoosting(Boosting {
+                base_scores: (0..n_outputs)
+                    .map(|output| 0.1 * output as f64 - 0.2)
+                    .collect(),
+                learning_rate: 0.1,
+                trees: (0..23)
+                    .map(|round_idx| {
+                        (0..n_outputs)
+                            .map(|_| drawn_tree(&mut state, 1 + round_idx % 5, n_inputs, 1))
+                            .collect()
+                    })
+                    .collect(),
+            });
+            for classifier in [forest, boosting] {
+                let mut many = vec![0.0; n_rows * n_classes];
+                classifier.predict_proba_rows(&inputs, n_inputs as usize, n_classes, 1, &mut many);
+                for (row, expected) in inputs.chunks(n_inputs as usize).zip(many.chunks(n_classes))
+                {
+                    let mut one = vec![0.0; n_classes];
+                    classifier.predict_proba(row, n_classes, 1, &mut one);
+                    let bits = |values: &[f64]| {
+                        values
+                            .iter()
+                            .map(|value| value.to_bits())
+                            .collect::<Vec<_>>()
+                    };
+                    assert_eq!(
+                        bits(&one),
+                        bits(expected),
+                        "{n_classes} classes, row {row:?}"
+                    );
+                }
+            }
         }
     }
 
