@@ -596,13 +596,13 @@ fn set_binary(probabilities: &mut [f64], positive_class: usize, p_positive: f64)
     }
 }
 
-/// Adds a leaf's (or a member's) values to a row's running totals.
 /// A leaf's first `N` values, 0 for those it lacks: added to a sum that starts at +0, a 0 changes
 /// no bit, so summing these is [`add_leaf`] to the bit.
 fn leaf_values<const N: usize>(leaf: &[f64]) -> [f64; N] {
     std::array::from_fn(|value_idx| leaf.get(value_idx).copied().unwrap_or(0.0))
 }
 
+/// Adds a leaf's (or a member's) values to a row's running totals.
 fn add_leaf(totals: &mut [f64], values: &[f64]) {
     for (total, value) in totals.iter_mut().zip(values) {
         *total += value;
@@ -809,6 +809,9 @@ mod tests {
         }
     }
 
+    /// One row walks many trees together and sums a binary model's leaves in registers; many
+    /// rows walk one tree at a time and add into each row's totals. `/predict`, `/predict/batch`
+    /// and `serve score` promise the same probabilities, so the two must agree to the bit.
     #[test]
     fn tree_ensembles_predict_one_row_as_many_rows_to_the_bit() {
         let mut state = 3;
