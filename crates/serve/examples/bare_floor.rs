@@ -5,8 +5,8 @@
 //! bodies and the ratio is the cost of what vigil does on top.
 //!
 //! With `--vigil-headers`, every answer also carries the headers vigil adds to each of its own
-//! (the security headers and a numbered request id): its answers then carry the same headers
-//! as vigil's, and the ratio against it leaves out the cost of sending them.
+//! (the security headers and a numbered request id), so the ratio against it leaves out the
+//! cost of sending them.
 //!
 //! Usage: `bare_floor HEALTH_BODY_FILE PREDICT_BODY_FILE [--vigil-headers]` (listens on
 //! 127.0.0.1, a port the OS picks, one worker; prints `listening on http://ADDRESS` like
