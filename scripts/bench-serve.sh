@@ -7,7 +7,8 @@
 # bare actix-web server answering the same bodies (the floor), and vigil's share of it; then
 # the same floor sending the headers vigil adds to every answer, to tell bytes from work.
 # Then the cost of monitoring: /predict at concurrency 16 with metrics and info-level logging
-# on (the defaults) against both off (`--metrics false`, RUST_LOG=warn), alternating four times;
+# on (the defaults) against both off (`--metrics false`, RUST_LOG=warn), alternating six times
+# (ROUNDS=N to change);
 # target: on within 5% of off.
 # usage: scripts/bench-serve.sh [MODEL] [DURATION_SECONDS] [all|table|monitoring]
 # SERVE_BIN=path runs another build of `serve` instead of building this tree's (to compare two
